@@ -1,0 +1,76 @@
+using Amazon;
+using Amazon.DynamoDBv2;
+using Amazon.Runtime;
+using Amazon.Runtime.CredentialManagement;
+using Amazon.S3;
+
+namespace BackupDR.Engine.Aws;
+
+/// <summary>Where and as whom to call AWS. Null members fall back to the SDK's standard chains.</summary>
+public sealed record AwsOptions(string? Region = null, string? ProfileName = null);
+
+/// <summary>
+/// Builds SDK clients from <see cref="AwsOptions"/>. Endpoints follow the SDK's own settings
+/// (AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_S3, config files); credentials follow the standard
+/// chain unless a profile is named.
+/// </summary>
+public sealed class AwsClientFactory(AwsOptions options)
+{
+    public AwsOptions Options { get; } = options;
+
+    public IAmazonDynamoDB CreateDynamoDB()
+    {
+        var config = new AmazonDynamoDBConfig { MaxErrorRetry = 8 };
+        ApplyRegion(config);
+        var credentials = ResolveProfileCredentials();
+        return credentials is null ? new AmazonDynamoDBClient(config) : new AmazonDynamoDBClient(credentials, config);
+    }
+
+    public IAmazonS3 CreateS3()
+    {
+        var config = new AmazonS3Config { MaxErrorRetry = 8 };
+        ApplyRegion(config);
+        // Custom endpoints (MinIO, emulators) almost always need path-style addressing.
+        if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("AWS_ENDPOINT_URL_S3"))
+            || !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("AWS_ENDPOINT_URL")))
+        {
+            config.ForcePathStyle = true;
+        }
+        var credentials = ResolveProfileCredentials();
+        return credentials is null ? new AmazonS3Client(config) : new AmazonS3Client(credentials, config);
+    }
+
+    private void ApplyRegion(ClientConfig config)
+    {
+        string? region = Options.Region;
+        if (string.IsNullOrEmpty(region) && Options.ProfileName is not null)
+        {
+            region = Profile()?.Region?.SystemName;
+        }
+        if (string.IsNullOrEmpty(region)) return;   // the SDK's chain: AWS_REGION, config file, IMDS
+        config.RegionEndpoint = RegionEndpoint.GetBySystemName(region);
+    }
+
+    private AWSCredentials? ResolveProfileCredentials()
+    {
+        if (string.IsNullOrEmpty(Options.ProfileName)) return null;
+        var chain = new CredentialProfileStoreChain();
+        if (chain.TryGetAWSCredentials(Options.ProfileName, out var credentials)) return credentials;
+        throw new BackupDRException(ErrorIds.ProfileNotFound, ErrorKind.ObjectNotFound,
+            $"The AWS profile '{Options.ProfileName}' was not found in the shared config or credentials files. " +
+            "Check the name with 'aws configure list-profiles', or omit -ProfileName to use the default credential chain.",
+            Options.ProfileName);
+    }
+
+    private CredentialProfile? Profile() =>
+        new CredentialProfileStoreChain().TryGetProfile(Options.ProfileName, out var profile) ? profile : null;
+
+    /// <summary>Validates a region name against the SDK's list; throws InvalidArgument for an unknown one.</summary>
+    public static void ValidateRegion(string? region)
+    {
+        if (string.IsNullOrEmpty(region)) return;
+        if (RegionEndpoint.EnumerableAllRegions.Any(r => r.SystemName == region)) return;
+        throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument,
+            $"'{region}' is not an AWS region this version of BackupDR knows (e.g. us-east-1, eu-west-1).", region);
+    }
+}

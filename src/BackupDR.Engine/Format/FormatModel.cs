@@ -1,0 +1,225 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace BackupDR.Engine.Format;
+
+/// <summary>manifest-summary.json (docs/format.md §4.1).</summary>
+public sealed class ManifestSummary
+{
+    public string Format { get; set; } = BackupFormat.FormatName;
+    public int FormatVersion { get; set; } = BackupFormat.CurrentVersion;
+    public string BackupId { get; set; } = "";
+    public string TableName { get; set; } = "";
+    public string? TableArn { get; set; }
+    public DateTimeOffset StartTime { get; set; }
+    public DateTimeOffset EndTime { get; set; }
+    public string OutputFormat { get; set; } = "DYNAMODB_JSON";
+    public string Compression { get; set; } = "GZIP";
+    public string ExportType { get; set; } = "FULL_EXPORT";
+    public long ItemCount { get; set; }
+    public int DataFileCount { get; set; }
+    public long SizeBytes { get; set; }
+    public long UncompressedSizeBytes { get; set; }
+    public int Segments { get; set; }
+    public string ManifestFilesKey { get; set; } = BackupFormat.ManifestFilesKey;
+    public string ManifestFilesSha256 { get; set; } = "";
+    public string TableDescriptionKey { get; set; } = BackupFormat.TableDescriptionKey;
+    public string TableDescriptionSha256 { get; set; } = "";
+    public string? Writer { get; set; }
+}
+
+/// <summary>One line of manifest-files.json (docs/format.md §4.2).</summary>
+public sealed class DataFileEntry
+{
+    public string DataFile { get; set; } = "";
+    public long ItemCount { get; set; }
+    public long SizeBytes { get; set; }
+    public long UncompressedSizeBytes { get; set; }
+    public string Sha256Checksum { get; set; } = "";
+    public string Md5Checksum { get; set; } = "";
+}
+
+/// <summary>The _committed marker (docs/format.md §6).</summary>
+public sealed class CommitMarker
+{
+    public string Format { get; set; } = BackupFormat.FormatName;
+    public int FormatVersion { get; set; } = BackupFormat.CurrentVersion;
+    public string BackupId { get; set; } = "";
+    public DateTimeOffset CommittedAt { get; set; }
+    public long ItemCount { get; set; }
+    public string ManifestSummarySha256 { get; set; } = "";
+}
+
+/// <summary>table.json (docs/format.md §5): enough to re-create the table as it was.</summary>
+public sealed class TableDescriptionDoc
+{
+    public string TableName { get; set; } = "";
+    public string? TableArn { get; set; }
+    public List<KeyElement> KeySchema { get; set; } = [];
+    public List<AttributeDefinitionDoc> AttributeDefinitions { get; set; } = [];
+    public string BillingMode { get; set; } = "PAY_PER_REQUEST";
+    public ThroughputDoc? ProvisionedThroughput { get; set; }
+    public List<IndexDoc> GlobalSecondaryIndexes { get; set; } = [];
+    public List<IndexDoc> LocalSecondaryIndexes { get; set; } = [];
+    public StreamDoc? StreamSpecification { get; set; }
+    public SseDoc? SseDescription { get; set; }
+    public string? TableClass { get; set; }
+    public bool? DeletionProtectionEnabled { get; set; }
+    public TtlDoc? TimeToLive { get; set; }
+    public Dictionary<string, string> Tags { get; set; } = [];
+    public long? ItemCountAtBackup { get; set; }
+}
+
+public sealed class KeyElement
+{
+    public string AttributeName { get; set; } = "";
+    public string KeyType { get; set; } = "";
+}
+
+public sealed class AttributeDefinitionDoc
+{
+    public string AttributeName { get; set; } = "";
+    public string AttributeType { get; set; } = "";
+}
+
+public sealed class ThroughputDoc
+{
+    public long ReadCapacityUnits { get; set; }
+    public long WriteCapacityUnits { get; set; }
+}
+
+public sealed class IndexDoc
+{
+    public string IndexName { get; set; } = "";
+    public List<KeyElement> KeySchema { get; set; } = [];
+    public ProjectionDoc Projection { get; set; } = new();
+    public ThroughputDoc? ProvisionedThroughput { get; set; }
+}
+
+public sealed class ProjectionDoc
+{
+    public string ProjectionType { get; set; } = "ALL";
+    public List<string>? NonKeyAttributes { get; set; }
+}
+
+public sealed class StreamDoc
+{
+    public bool StreamEnabled { get; set; }
+    public string? StreamViewType { get; set; }
+}
+
+public sealed class SseDoc
+{
+    public string? Status { get; set; }
+    public string? SseType { get; set; }
+    public string? KmsMasterKeyArn { get; set; }
+}
+
+public sealed class TtlDoc
+{
+    public string? Status { get; set; }
+    public string? AttributeName { get; set; }
+}
+
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
+    DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+    WriteIndented = false,
+    ReadCommentHandling = JsonCommentHandling.Disallow)]
+[JsonSerializable(typeof(ManifestSummary))]
+[JsonSerializable(typeof(DataFileEntry))]
+[JsonSerializable(typeof(CommitMarker))]
+[JsonSerializable(typeof(TableDescriptionDoc))]
+internal sealed partial class FormatJsonContext : JsonSerializerContext;
+
+/// <summary>Names, ids and (de)serialisation of the backup format.</summary>
+public static class BackupFormat
+{
+    public const string FormatName = "BackupDR";
+    public const int CurrentVersion = 1;
+    public const string ManifestSummaryKey = "manifest-summary.json";
+    public const string ManifestFilesKey = "manifest-files.json";
+    public const string TableDescriptionKey = "table.json";
+    public const string CommitMarkerKey = "_committed";
+    public const string DataFolder = "data/";
+
+    private static readonly JsonSerializerOptions Indented = new(FormatJsonContext.Default.Options) { WriteIndented = true };
+    private static readonly FormatJsonContext IndentedContext = new(Indented);
+
+    public static string DataFileKey(int segment, int sequence) => $"data/s{segment:D3}-f{sequence:D4}.json.gz";
+
+    /// <summary>A new backup id: UTC start time to the millisecond, then 8 random hex digits; ids sort by time.</summary>
+    public static string NewBackupId(DateTimeOffset startUtc) =>
+        startUtc.UtcDateTime.ToString("yyyyMMdd'T'HHmmssfff'Z'", System.Globalization.CultureInfo.InvariantCulture)
+        + "-" + Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4)).ToLowerInvariant();
+
+    public static bool IsBackupId(string text) =>
+        System.Text.RegularExpressions.Regex.IsMatch(text, "^[0-9]{8}T[0-9]{9}Z-[0-9a-f]{8}$");
+
+    public static byte[] Serialize(ManifestSummary summary) => JsonSerializer.SerializeToUtf8Bytes(summary, IndentedContext.ManifestSummary);
+    public static byte[] Serialize(CommitMarker marker) => JsonSerializer.SerializeToUtf8Bytes(marker, IndentedContext.CommitMarker);
+    public static byte[] Serialize(TableDescriptionDoc table) => JsonSerializer.SerializeToUtf8Bytes(table, IndentedContext.TableDescriptionDoc);
+
+    /// <summary>manifest-files.json: one compact JSON object per line.</summary>
+    public static byte[] Serialize(IEnumerable<DataFileEntry> files)
+    {
+        using var buffer = new MemoryStream();
+        foreach (var entry in files)
+        {
+            JsonSerializer.Serialize(buffer, entry, FormatJsonContext.Default.DataFileEntry);
+            buffer.WriteByte((byte)'\n');
+        }
+        return buffer.ToArray();
+    }
+
+    public static ManifestSummary ParseSummary(byte[] json) => Parse(json, FormatJsonContext.Default.ManifestSummary, ManifestSummaryKey);
+    public static CommitMarker ParseMarker(byte[] json) => Parse(json, FormatJsonContext.Default.CommitMarker, CommitMarkerKey);
+    public static TableDescriptionDoc ParseTable(byte[] json) => Parse(json, FormatJsonContext.Default.TableDescriptionDoc, TableDescriptionKey);
+
+    public static List<DataFileEntry> ParseFiles(byte[] jsonLines)
+    {
+        var result = new List<DataFileEntry>();
+        int lineNumber = 0;
+        foreach (var range in SplitLines(jsonLines))
+        {
+            lineNumber++;
+            try
+            {
+                result.Add(JsonSerializer.Deserialize(jsonLines.AsSpan(range), FormatJsonContext.Default.DataFileEntry)
+                    ?? throw new InvalidDataException("null entry"));
+            }
+            catch (JsonException e)
+            {
+                throw new InvalidDataException($"{ManifestFilesKey} line {lineNumber} is not valid JSON: {e.Message}", e);
+            }
+        }
+        return result;
+    }
+
+    private static IEnumerable<Range> SplitLines(byte[] bytes)
+    {
+        int start = 0;
+        for (int i = 0; i <= bytes.Length; i++)
+        {
+            if (i == bytes.Length || bytes[i] == (byte)'\n')
+            {
+                if (i > start) yield return new Range(start, i);
+                start = i + 1;
+            }
+        }
+    }
+
+    private static T Parse<T>(byte[] json, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type, string what)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize(json, type) ?? throw new InvalidDataException($"{what} is empty.");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{what} is not valid JSON: {e.Message}", e);
+        }
+    }
+
+    public static string Sha256Base64(ReadOnlySpan<byte> bytes) => Convert.ToBase64String(System.Security.Cryptography.SHA256.HashData(bytes));
+}

@@ -1,0 +1,66 @@
+using System.Text;
+
+namespace BackupDR.Engine.Json;
+
+/// <summary>
+/// DynamoDB numbers as decimal text, never floats. DynamoDB may re-render a number (1.50 → 1.5,
+/// 1E+2 → 100), so equality is on a canonical form: sign, significant digits, exponent.
+/// </summary>
+public static class DynamoNumber
+{
+    /// <summary>
+    /// The canonical text of a number: "0", or [-]0.DIGITS e EXP with no leading or trailing zeros in
+    /// DIGITS, e.g. "1.50" → "0.15e1", "-0.00012" → "-0.12e-3". Throws FormatException if the text is
+    /// not a decimal number.
+    /// </summary>
+    public static string Canonical(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        ReadOnlySpan<char> s = text.AsSpan().Trim();
+        int i = 0;
+        bool negative = false;
+        if (i < s.Length && (s[i] == '-' || s[i] == '+')) { negative = s[i] == '-'; i++; }
+
+        var digits = new StringBuilder(40);
+        int pointPosition = -1;   // digits before the decimal point
+        bool sawDigit = false;
+        for (; i < s.Length; i++)
+        {
+            char c = s[i];
+            if (c >= '0' && c <= '9') { digits.Append(c); sawDigit = true; }
+            else if (c == '.' && pointPosition < 0) pointPosition = digits.Length;
+            else break;
+        }
+        if (!sawDigit) throw new FormatException($"'{text}' is not a number.");
+        if (pointPosition < 0) pointPosition = digits.Length;
+
+        long exponent = 0;
+        if (i < s.Length && (s[i] == 'e' || s[i] == 'E'))
+        {
+            i++;
+            bool expNegative = false;
+            if (i < s.Length && (s[i] == '-' || s[i] == '+')) { expNegative = s[i] == '-'; i++; }
+            int start = i;
+            for (; i < s.Length && s[i] >= '0' && s[i] <= '9'; i++)
+            {
+                exponent = checked(exponent * 10 + (s[i] - '0'));
+            }
+            if (i == start) throw new FormatException($"'{text}' has an empty exponent.");
+            if (expNegative) exponent = -exponent;
+        }
+        if (i != s.Length) throw new FormatException($"'{text}' is not a number.");
+
+        string all = digits.ToString();
+        int lead = 0;
+        while (lead < all.Length && all[lead] == '0') lead++;
+        if (lead == all.Length) return "0";
+        int end = all.Length;
+        while (all[end - 1] == '0') end--;
+        string significant = all[lead..end];
+        long scale = pointPosition - lead + exponent;   // value = 0.significant × 10^scale
+        return (negative ? "-" : "") + "0." + significant + "e" + scale.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>True when the two texts denote the same number.</summary>
+    public static bool AreEqual(string a, string b) => string.Equals(Canonical(a), Canonical(b), StringComparison.Ordinal);
+}

@@ -1,0 +1,211 @@
+using System.Threading.Channels;
+using Amazon.DynamoDBv2;
+using Amazon.DynamoDBv2.Model;
+using BackupDR.Engine.Aws;
+using BackupDR.Engine.Format;
+using BackupDR.Engine.Json;
+using BackupDR.Engine.Storage;
+using BackupDR.Engine.Tables;
+using BackupDR.Engine.Validation;
+
+namespace BackupDR.Engine.Restore;
+
+/// <summary>
+/// Restores a backup into a table. Everything is checked before the first write: the backup is
+/// verified in full, the target's key schema must match, and a non-empty target needs -Force.
+/// </summary>
+public sealed class RestoreRunner(IAmazonDynamoDB dynamo, IOperationHost host)
+{
+    public static async Task<RestoreResult> RunAsync(RestoreRequest request, IOperationHost host, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrWhiteSpace(request.TableName))
+        {
+            throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument, "The target table name must not be empty.", null);
+        }
+        if (request.Parallelism is < 1 or > 64)
+        {
+            throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument, "Parallelism must be between 1 and 64.", null);
+        }
+        AwsClientFactory.ValidateRegion(request.Aws.Region);
+        var location = BackupLocation.Parse(request.Uri);
+        var aws = new AwsClientFactory(request.Aws);
+        using var dynamo = aws.CreateDynamoDB();
+        var folder = BackupFolder.Open(location, aws);
+        try
+        {
+            return await new RestoreRunner(dynamo, host).RestoreAsync(folder, request, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            throw AwsErrors.Translate(e, request.TableName);
+        }
+    }
+
+    public async Task<RestoreResult> RestoreAsync(BackupFolder folder, RestoreRequest request, CancellationToken cancellationToken)
+    {
+        var start = DateTimeOffset.UtcNow;
+        var backup = await VerifyAsync(folder, request.Force, cancellationToken).ConfigureAwait(false);
+
+        var existing = await TableSchema.TryDescribeAsync(dynamo, request.TableName, cancellationToken).ConfigureAwait(false);
+        if (existing is not null)
+        {
+            string? mismatch = TableSchema.DescribeKeyMismatch(backup.Table, existing);
+            if (mismatch is not null)
+            {
+                throw new BackupDRException(ErrorIds.KeySchemaMismatch, ErrorKind.InvalidData,
+                    $"Cannot restore into '{request.TableName}': {mismatch}. Restore into a new table name instead.", request.TableName);
+            }
+            if (!request.Force && await HasItemsAsync(request.TableName, cancellationToken).ConfigureAwait(false))
+            {
+                throw new BackupDRException(ErrorIds.TargetTableNotEmpty, ErrorKind.ResourceExists,
+                    $"Table '{request.TableName}' already holds items. Restore into a new table, or add -Force to write the backup's items over it (items with the same key are replaced, others are kept).",
+                    request.TableName);
+            }
+        }
+        else
+        {
+            host.Verbose($"Creating table '{request.TableName}' from the backup's description.");
+            try
+            {
+                await dynamo.CreateTableAsync(TableSchema.BuildCreateRequest(backup.Table, request.TableName), cancellationToken).ConfigureAwait(false);
+            }
+            catch (AmazonDynamoDBException e) when (e is not ResourceInUseException)
+            {
+                throw new BackupDRException(ErrorIds.TableCreationFailed, ErrorKind.InvalidOperation,
+                    $"DynamoDB refused to create table '{request.TableName}' ({e.ErrorCode}): {e.Message}", request.TableName, e);
+            }
+            await TableSchema.WaitUntilActiveAsync(dynamo, request.TableName, TimeSpan.FromMinutes(30), cancellationToken).ConfigureAwait(false);
+        }
+
+        long written = await WriteItemsAsync(backup, request, cancellationToken).ConfigureAwait(false);
+        if (written != backup.Summary.ItemCount)
+        {
+            throw new BackupDRException(ErrorIds.ItemsNotWritten, ErrorKind.WriteError,
+                $"{written} items were written to '{request.TableName}' but the backup holds {backup.Summary.ItemCount}.", request.TableName);
+        }
+        host.Verbose($"Restored {written} items into '{request.TableName}'.");
+        return new RestoreResult
+        {
+            TableName = request.TableName,
+            SourceUri = folder.Uri,
+            BackupId = backup.Summary.BackupId,
+            SourceTableName = backup.Summary.TableName,
+            ItemsWritten = written,
+            TableCreated = existing is null,
+            StartTime = start,
+            EndTime = DateTimeOffset.UtcNow,
+        };
+    }
+
+    private async Task<LoadedBackup> VerifyAsync(BackupFolder folder, bool force, CancellationToken cancellationToken)
+    {
+        host.Verbose($"Verifying {folder.Uri} in full before restoring.");
+        var (report, loaded) = await new IntegrityChecker(folder, host).CheckAsync(IntegrityLevel.Full, cancellationToken).ConfigureAwait(false);
+        if (!report.IsCommitted && !force)
+        {
+            throw new BackupDRException(ErrorIds.BackupNotCommitted, ErrorKind.InvalidData,
+                $"The backup at {folder.Uri} has no commit marker: it never finished, so it may be missing items. " +
+                "Restore a committed backup, or add -Force to restore what this one holds.", folder.Uri);
+        }
+        var blocking = report.Problems.Where(p => !(force && p.Code == ProblemCodes.MissingCommitMarker)).ToList();
+        if (blocking.FirstOrDefault(p => p.Code == ProblemCodes.UnsupportedFormatVersion) is { } version)
+        {
+            throw new BackupDRException(ErrorIds.UnsupportedFormatVersion, ErrorKind.InvalidData, version.Message, folder.Uri);
+        }
+        if (blocking.Count > 0 || loaded is null)
+        {
+            string problems = string.Join(Environment.NewLine, blocking.Take(20).Select(p => "  " + p));
+            throw new BackupDRException(ErrorIds.BackupIntegrityFailed, ErrorKind.InvalidData,
+                $"The backup at {folder.Uri} failed verification; nothing was written. Problems:{Environment.NewLine}{problems}", folder.Uri);
+        }
+        return loaded;
+    }
+
+    private async Task<bool> HasItemsAsync(string tableName, CancellationToken cancellationToken)
+    {
+        var page = await dynamo.ScanAsync(new ScanRequest { TableName = tableName, Limit = 1 }, cancellationToken).ConfigureAwait(false);
+        return page.Items is { Count: > 0 } || page.LastEvaluatedKey is { Count: > 0 };
+    }
+
+    private async Task<long> WriteItemsAsync(LoadedBackup backup, RestoreRequest request, CancellationToken cancellationToken)
+    {
+        var keyNames = backup.Table.KeySchema.Select(k => k.AttributeName).ToArray();
+        var writer = new BatchWriter(dynamo, request.TableName, keyNames);
+        var batches = Channel.CreateBounded<List<Dictionary<string, AttributeValue>>>(new BoundedChannelOptions(request.Parallelism * 4)
+        {
+            SingleReader = false,
+            SingleWriter = false,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+        long written = 0;
+        long total = backup.Summary.ItemCount;
+        int readers = Math.Clamp(backup.Files.Count, 1, 4);
+        var fileQueue = new System.Collections.Concurrent.ConcurrentQueue<DataFileEntry>(backup.Files);
+        int readersLeft = readers;
+
+        await Parallel.RunAllOrNoneAsync(readers + request.Parallelism, async (worker, token) =>
+        {
+            if (worker < readers)
+            {
+                try
+                {
+                    while (fileQueue.TryDequeue(out var file))
+                    {
+                        await ReadFileAsync(backup.Folder, file, writer, batches.Writer, token).ConfigureAwait(false);
+                    }
+                }
+                finally
+                {
+                    if (Interlocked.Decrement(ref readersLeft) == 0) batches.Writer.TryComplete();
+                }
+            }
+            else
+            {
+                await foreach (var batch in batches.Reader.ReadAllAsync(token).ConfigureAwait(false))
+                {
+                    await writer.WriteAsync(batch, token).ConfigureAwait(false);
+                    long n = Interlocked.Add(ref written, batch.Count);
+                    host.Progress(new OperationProgress(3, $"Restoring into table {request.TableName}", $"{n:N0} of {total:N0} items",
+                        total > 0 ? (int)Math.Min(100, n * 100 / total) : -1));
+                }
+            }
+            return 0;
+        }, cancellationToken).ConfigureAwait(false);
+        host.Progress(new OperationProgress(3, $"Restoring into table {request.TableName}", "done", 100, Completed: true));
+        return written;
+    }
+
+    private static async Task ReadFileAsync(BackupFolder folder, DataFileEntry file, BatchWriter writer,
+        ChannelWriter<List<Dictionary<string, AttributeValue>>> batches, CancellationToken cancellationToken)
+    {
+        var reader = await DataFileReader.OpenAsync(folder, file, cancellationToken).ConfigureAwait(false);
+        await using (reader.ConfigureAwait(false))
+        {
+            var batch = new List<Dictionary<string, AttributeValue>>(BatchWriter.MaxBatch);
+            var keysInBatch = new HashSet<string>(StringComparer.Ordinal);
+            while (await reader.NextLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
+            {
+                var item = DynamoJson.ReadRecord(line.Span);
+                // BatchWriteItem rejects a batch that names one key twice; a repeated key starts a new batch.
+                if (batch.Count == BatchWriter.MaxBatch || !keysInBatch.Add(writer.KeyText(item)))
+                {
+                    await batches.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
+                    batch = new List<Dictionary<string, AttributeValue>>(BatchWriter.MaxBatch);
+                    keysInBatch.Clear();
+                    keysInBatch.Add(writer.KeyText(item));
+                }
+                batch.Add(item);
+            }
+            if (batch.Count > 0) await batches.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
+
+            // The file was verified before the restore began; it must still be the same file.
+            var (sha256, _, _) = await reader.FinishAsync(cancellationToken).ConfigureAwait(false);
+            if (sha256 != file.Sha256Checksum)
+            {
+                throw new BackupDRException(ErrorIds.BackupIntegrityFailed, ErrorKind.InvalidData,
+                    $"{file.DataFile} changed while it was being restored (its SHA-256 no longer matches the manifest). The target table may be partly written; restore again with -Force.",
+                    folder.Uri);
+            }
+        }
+    }
+}

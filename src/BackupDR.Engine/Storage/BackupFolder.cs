@@ -1,0 +1,42 @@
+using BackupDR.Engine.Aws;
+
+namespace BackupDR.Engine.Storage;
+
+/// <summary>A folder of objects in a store: a backup, or a target under which backups are written.</summary>
+public sealed class BackupFolder
+{
+    public BackupFolder(IBackupStore store, string prefix)
+    {
+        Store = store;
+        Prefix = prefix.Length == 0 || prefix.EndsWith('/') ? prefix : prefix + "/";
+    }
+
+    public IBackupStore Store { get; }
+
+    /// <summary>The folder's key prefix in the store: empty, or ending in '/'.</summary>
+    public string Prefix { get; }
+
+    public string Key(string relative) => Prefix + relative;
+
+    /// <summary>s3://bucket/prefix/ or the local folder path.</summary>
+    public string Uri => Store is LocalBackupStore local
+        ? (Prefix.Length == 0 ? local.Root : Path.Combine(local.Root, Prefix.TrimEnd('/').Replace('/', Path.DirectorySeparatorChar)))
+        : Store.UriOf(Prefix);
+
+    /// <summary>The last segment of the folder's path (for a backup, its id).</summary>
+    public string Name
+    {
+        get
+        {
+            string trimmed = Uri.TrimEnd('/', Path.DirectorySeparatorChar);
+            return trimmed[(trimmed.LastIndexOfAny(['/', Path.DirectorySeparatorChar]) + 1)..];
+        }
+    }
+
+    public BackupFolder Child(string name) => new(Store, Prefix + name.Trim('/') + "/");
+
+    /// <summary>Opens the store behind a parsed location.</summary>
+    public static BackupFolder Open(BackupLocation location, AwsClientFactory aws) => location.IsS3
+        ? new BackupFolder(new S3BackupStore(aws.CreateS3(), location.Bucket!), location.Prefix)
+        : new BackupFolder(new LocalBackupStore(location.LocalRoot!), "");
+}

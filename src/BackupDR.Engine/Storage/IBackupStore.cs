@@ -1,0 +1,53 @@
+namespace BackupDR.Engine.Storage;
+
+/// <summary>An object as a store lists it. <paramref name="Sha256"/> is the full-object SHA-256 (base64) when the store knows it.</summary>
+public sealed record StoredObject(string Key, long Size, string? Sha256);
+
+/// <summary>
+/// Where backups are kept: an S3 bucket or a local folder. Keys are '/'-separated and relative to
+/// the store's root (the bucket, or the folder).
+/// </summary>
+public interface IBackupStore
+{
+    /// <summary>A human name for messages: "s3://bucket" or the folder path.</summary>
+    string Root { get; }
+
+    /// <summary>The URI of a key: "s3://bucket/key" or the local path.</summary>
+    string UriOf(string key);
+
+    /// <summary>Throws BucketNotFound / PathNotFound / AccessDenied when the store cannot be used.</summary>
+    Task EnsureAvailableAsync(CancellationToken cancellationToken);
+
+    /// <summary>Writes a small object in one request.</summary>
+    Task PutAsync(string key, byte[] content, CancellationToken cancellationToken);
+
+    /// <summary>Starts a streamed write. Nothing is visible under <paramref name="key"/> until <see cref="IObjectUpload.CompleteAsync"/>.</summary>
+    IObjectUpload BeginUpload(string key);
+
+    /// <summary>Opens an object for reading; throws <see cref="FileNotFoundException"/> when it does not exist.</summary>
+    Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken);
+
+    /// <summary>Reads a small object whole; null when it does not exist.</summary>
+    Task<byte[]?> TryReadAllAsync(string key, CancellationToken cancellationToken);
+
+    /// <summary>Null when the object does not exist.</summary>
+    Task<StoredObject?> HeadAsync(string key, CancellationToken cancellationToken);
+
+    /// <summary>Every object whose key starts with <paramref name="prefix"/>.</summary>
+    IAsyncEnumerable<StoredObject> ListAsync(string prefix, CancellationToken cancellationToken);
+
+    Task DeleteAsync(string key, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// A streamed object write. Append with <see cref="AppendAsync"/> (each call but the last should be
+/// at least 5 MiB for S3), then <see cref="CompleteAsync"/>. Disposing without completing abandons
+/// the write and leaves no object.
+/// </summary>
+public interface IObjectUpload : IAsyncDisposable
+{
+    Task AppendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken);
+
+    /// <summary>Appends <paramref name="tail"/> (may be empty) and makes the object visible.</summary>
+    Task CompleteAsync(ReadOnlyMemory<byte> tail, CancellationToken cancellationToken);
+}

@@ -1,0 +1,59 @@
+namespace BackupDR.Engine.Validation;
+
+public enum IntegrityLevel
+{
+    /// <summary>Marker, manifests, hashes of the manifests, and every data file's presence and size.</summary>
+    Quick,
+
+    /// <summary>Quick, plus every data file downloaded, hashed, decompressed and parsed, and every count checked.</summary>
+    Full,
+}
+
+/// <summary>One thing wrong with a backup. <see cref="Code"/> is stable (docs/format.md lists them).</summary>
+public sealed record IntegrityProblem(string Code, string? File, string Message)
+{
+    public override string ToString() => File is null ? $"{Code}: {Message}" : $"{Code} [{File}]: {Message}";
+}
+
+/// <summary>The result of checking one backup.</summary>
+public sealed class IntegrityReport
+{
+    public required string Uri { get; init; }
+    public string? BackupId { get; set; }
+    public string? TableName { get; set; }
+    public IntegrityLevel Level { get; init; }
+    public bool IsValid => Problems.Count == 0;
+    public bool IsCommitted { get; set; }
+    public long ExpectedItemCount { get; set; }
+
+    /// <summary>Items read and parsed (Full only; -1 for Quick).</summary>
+    public long ItemsVerified { get; set; } = -1;
+    public int FilesChecked { get; set; }
+    public long BytesChecked { get; set; }
+    public TimeSpan Duration { get; set; }
+    public List<IntegrityProblem> Problems { get; } = [];
+
+    internal void Add(string code, string? file, string message)
+    {
+        lock (Problems) Problems.Add(new IntegrityProblem(code, file, message));
+    }
+}
+
+/// <summary>Stable problem codes.</summary>
+public static class ProblemCodes
+{
+    public const string MissingCommitMarker = "MissingCommitMarker";
+    public const string InvalidCommitMarker = "InvalidCommitMarker";
+    public const string MissingManifest = "MissingManifest";
+    public const string InvalidManifest = "InvalidManifest";
+    public const string ManifestChecksumMismatch = "ManifestChecksumMismatch";
+    public const string UnsupportedFormatVersion = "UnsupportedFormatVersion";
+    public const string BackupIdMismatch = "BackupIdMismatch";
+    public const string CountMismatch = "CountMismatch";
+    public const string MissingDataFile = "MissingDataFile";
+    public const string SizeMismatch = "SizeMismatch";
+    public const string ChecksumMismatch = "ChecksumMismatch";
+    public const string CorruptData = "CorruptData";
+    public const string InvalidItem = "InvalidItem";
+    public const string UnexpectedObject = "UnexpectedObject";
+}
