@@ -54,7 +54,7 @@ public sealed record BackupLocation(string? Bucket, string Prefix, string? Local
                 throw new BackupDRException(ErrorIds.InvalidBackupUri, ErrorKind.InvalidArgument,
                     $"'{uri}' does not name a valid S3 bucket ('{bucket}'). " + expected, uri);
             }
-            if (key.Contains("//", StringComparison.Ordinal))
+            if (rest.Contains("//", StringComparison.Ordinal))
             {
                 throw new BackupDRException(ErrorIds.InvalidBackupUri, ErrorKind.InvalidArgument,
                     $"'{uri}' has an empty path segment ('//'). " + expected, uri);

@@ -24,10 +24,12 @@ public sealed class S3BackupStore(IAmazonS3 s3, string bucket) : IBackupStore
         }
         catch (AmazonS3Exception e) when (e.ErrorCode == "NoSuchBucket" || e.StatusCode == HttpStatusCode.NotFound)
         {
-            throw new BackupDRException(ErrorIds.BucketNotFound, ErrorKind.ObjectNotFound,
-                $"The S3 bucket '{bucket}' does not exist (or is in another partition). Create it, or check the name passed to -Bucket.", bucket, e);
+            throw NoSuchBucket(e);
         }
     }
+
+    private BackupDRException NoSuchBucket(Exception e) => new(ErrorIds.BucketNotFound, ErrorKind.ObjectNotFound,
+        $"The S3 bucket '{bucket}' does not exist (or is in another partition). Create it, or check the bucket name.", bucket, e);
 
     public async Task PutAsync(string key, byte[] content, CancellationToken cancellationToken)
     {
@@ -100,7 +102,15 @@ public sealed class S3BackupStore(IAmazonS3 s3, string bucket) : IBackupStore
         var request = new ListObjectsV2Request { BucketName = bucket, Prefix = prefix };
         do
         {
-            var page = await s3.ListObjectsV2Async(request, cancellationToken).ConfigureAwait(false);
+            ListObjectsV2Response page;
+            try
+            {
+                page = await s3.ListObjectsV2Async(request, cancellationToken).ConfigureAwait(false);
+            }
+            catch (AmazonS3Exception e) when (e.ErrorCode == "NoSuchBucket")
+            {
+                throw NoSuchBucket(e);
+            }
             foreach (var o in page.S3Objects ?? [])
             {
                 yield return new StoredObject(o.Key, o.Size ?? 0, null);
