@@ -193,6 +193,22 @@ public static class TableSchema
             : $"the backup's key is [{Describe(expected)}] but table '{live.TableName}' has [{Describe(actual)}]";
     }
 
+    /// <summary>Every table name in the account and region (for argument completion).</summary>
+    public static async Task<List<string>> ListTableNamesAsync(Aws.AwsOptions options, CancellationToken cancellationToken)
+    {
+        using var dynamo = new Aws.AwsClientFactory(options).CreateDynamoDB();
+        var names = new List<string>();
+        var request = new ListTablesRequest();
+        do
+        {
+            var page = await dynamo.ListTablesAsync(request, cancellationToken).ConfigureAwait(false);
+            names.AddRange(page.TableNames ?? []);
+            request.ExclusiveStartTableName = page.LastEvaluatedTableName;
+        }
+        while (!string.IsNullOrEmpty(request.ExclusiveStartTableName));
+        return names;
+    }
+
     /// <summary>Waits until the table and its indexes are ACTIVE.</summary>
     public static async Task WaitUntilActiveAsync(IAmazonDynamoDB dynamo, string tableName, TimeSpan timeout, CancellationToken cancellationToken)
     {

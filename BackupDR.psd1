@@ -1,0 +1,22 @@
+@{
+    # ModuleVersion is stamped by build.ps1 from Directory.Build.props (the one version source).
+    RootModule           = 'BackupDR.dll'
+    ModuleVersion        = '0.0.0'
+    GUID                 = '5b0f3f8e-8d1e-4c1a-9a57-2f4d6f0c8b31'
+    Author               = 'BackupDR'
+    CompanyName          = 'BackupDR'
+    Copyright            = '(c) BackupDR contributors'
+    Description          = 'Back up DynamoDB tables to S3, prove the backups intact, and restore them losslessly.'
+    CompatiblePSEditions = @('Core')
+    PowerShellVersion    = '7.4'
+    FormatsToProcess     = @('BackupDR.format.ps1xml')
+    CmdletsToExport      = @('Invoke-DynamoBackup', 'Test-BackupIntegrity', 'Restore-DynamoTable')
+    FunctionsToExport    = @()
+    VariablesToExport    = @()
+    AliasesToExport      = @()
+    PrivateData          = @{
+        PSData = @{
+            Tags       = @('DynamoDB', 'AWS', 'Backup', 'DisasterRecovery', 'S3')
+        }
+    }
+}

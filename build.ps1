@@ -1,0 +1,179 @@
+#!/usr/bin/env pwsh
+<#
+.SYNOPSIS
+    BackupDR's build front door: the same commands locally and in CI.
+.DESCRIPTION
+    build    Builds the module into out/BackupDR (cmdlets at the top, engine + AWS SDK in deps/, help, formats).
+    test     build, then starts the local emulators, runs the xunit and Pester suites, stops the emulators,
+             and prints one line 'N passed, N failed'. Exits non-zero on any failure.
+    demo     build, then starts the emulators and backs a sample table up, verifies it, restores it and
+             proves the copy equal; stops the emulators.
+    package  build, then zips out/BackupDR into out/BackupDR-<version>.zip.
+.EXAMPLE
+    dotnet tool restore; dotnet pwsh ./build.ps1 test
+#>
+param(
+    [ValidateSet('build', 'test', 'demo', 'package')]
+    [string] $Task = 'build',
+    [ValidateSet('Debug', 'Release')]
+    [string] $Configuration = 'Release'
+)
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version Latest
+
+$Root = $PSScriptRoot
+$Out = Join-Path $Root 'out'
+$ModuleOut = Join-Path $Out 'BackupDR'
+$Tools = Join-Path $Root '.tools'
+$PesterVersion = '5.9.1'
+# An older AWSSDK.Core, loaded first by a test to prove BackupDR's dependency isolation.
+$CompatAwsCoreVersion = '3.7.501.1'
+
+function Invoke-Native {
+    # Runs an external command (first argument) and fails the build when it fails. A plain function:
+    # its arguments pass through untouched (-o, -c ...).
+    $command, $arguments = $args
+    & $command @arguments
+    if ($LASTEXITCODE -ne 0) { throw "'$command $($arguments -join ' ')' failed with exit code $LASTEXITCODE." }
+}
+
+function Invoke-ChildPwsh {
+    # A fresh pwsh process from the same installation (the dotnet tool): what users and CI run.
+    Invoke-Native dotnet (Join-Path $PSHOME 'pwsh.dll') -NoProfile -NonInteractive @args
+}
+
+function Get-ProjectVersion {
+    ([xml](Get-Content -Raw (Join-Path $Root 'Directory.Build.props'))).Project.PropertyGroup.VersionPrefix | Where-Object { $_ } | Select-Object -First 1
+}
+
+function Invoke-Build {
+    if (Test-Path $ModuleOut) { Remove-Item -Recurse -Force $ModuleOut }
+    Invoke-Native dotnet publish (Join-Path $Root 'src/BackupDR.Engine') -c $Configuration -o (Join-Path $ModuleOut 'deps') --nologo -v q
+    Invoke-Native dotnet publish (Join-Path $Root 'src/BackupDR.PowerShell') -c $Configuration -o $ModuleOut --nologo -v q
+
+    $version = Get-ProjectVersion
+    $manifest = (Get-Content -Raw (Join-Path $Root 'BackupDR.psd1')) -replace "ModuleVersion\s*=\s*'[^']*'", "ModuleVersion        = '$version'"
+    Set-Content -Path (Join-Path $ModuleOut 'BackupDR.psd1') -Value $manifest -NoNewline
+    Copy-Item (Join-Path $Root 'src/BackupDR.PowerShell/BackupDR.format.ps1xml') $ModuleOut
+    Get-ChildItem $ModuleOut -Filter '*.deps.json' | Remove-Item
+
+    Invoke-ChildPwsh -File (Join-Path $Root 'build/New-MamlHelp.ps1') -ModuleManifest (Join-Path $ModuleOut 'BackupDR.psd1') `
+        -DocsFolder (Join-Path $Root 'docs/cmdlets') -OutFile (Join-Path $ModuleOut 'en-US/BackupDR.dll-Help.xml')
+    Assert-ModuleLayout
+    Write-Host "Built BackupDR $version -> $ModuleOut/BackupDR.psd1"
+}
+
+function Assert-ModuleLayout {
+    # The isolation depends on this layout: only the cmdlet assembly at the top, everything else in deps/.
+    $top = Get-ChildItem $ModuleOut -File -Filter '*.dll' | ForEach-Object Name
+    if (@($top) -join ',' -ne 'BackupDR.dll') { throw "out/BackupDR must hold only BackupDR.dll at the top; found: $($top -join ', ')" }
+    foreach ($required in 'BackupDR.Engine.dll', 'AWSSDK.Core.dll', 'AWSSDK.DynamoDBv2.dll', 'AWSSDK.S3.dll', 'AWSSDK.SecurityToken.dll') {
+        if (-not (Test-Path (Join-Path $ModuleOut "deps/$required"))) { throw "out/BackupDR/deps is missing $required" }
+    }
+    if (Test-Path (Join-Path $ModuleOut 'deps/System.Management.Automation.dll')) { throw 'deps/ must not ship System.Management.Automation.dll' }
+    foreach ($required in 'BackupDR.psd1', 'BackupDR.format.ps1xml', 'en-US/BackupDR.dll-Help.xml') {
+        if (-not (Test-Path (Join-Path $ModuleOut $required))) { throw "out/BackupDR is missing $required" }
+    }
+    Test-ModuleManifest (Join-Path $ModuleOut 'BackupDR.psd1') | Out-Null
+}
+
+function Install-TestTools {
+    # Pester (and the old AWSSDK.Core for the isolation test) come from NuGet, not PSGallery.
+    $pesterDest = Join-Path $Tools "Modules/Pester/$PesterVersion"
+    $compatDest = Join-Path $Tools "compat/awssdk.core/$CompatAwsCoreVersion"
+    if ((Test-Path (Join-Path $pesterDest 'Pester.psd1')) -and (Test-Path (Join-Path $compatDest 'AWSSDK.Core.dll'))) { return }
+    $work = Join-Path $Tools 'restore'
+    New-Item -ItemType Directory -Force -Path $work | Out-Null
+    @"
+<Project Sdk="Microsoft.NET.Sdk">
+  <PropertyGroup><TargetFramework>net10.0</TargetFramework><ManagePackageVersionsCentrally>false</ManagePackageVersionsCentrally></PropertyGroup>
+  <ItemGroup>
+    <PackageDownload Include="Pester" Version="[$PesterVersion]" />
+    <PackageDownload Include="AWSSDK.Core" Version="[$CompatAwsCoreVersion]" />
+  </ItemGroup>
+</Project>
+"@ | Set-Content (Join-Path $work 'tools.csproj')
+    # An empty Directory.Build.props/packages file here keeps the repository's settings out of this throwaway project.
+    '<Project />' | Set-Content (Join-Path $work 'Directory.Build.props')
+    '<Project />' | Set-Content (Join-Path $work 'Directory.Packages.props')
+    $packages = Join-Path $work 'packages'
+    Invoke-Native dotnet restore (Join-Path $work 'tools.csproj') --packages $packages -v q
+    New-Item -ItemType Directory -Force -Path $pesterDest, $compatDest | Out-Null
+    Copy-Item -Recurse -Force (Join-Path $packages "pester/$PesterVersion/tools/*") $pesterDest
+    Remove-Item -Force -ErrorAction SilentlyContinue (Join-Path $pesterDest 'VERIFICATION.txt')
+    Copy-Item -Force (Join-Path $packages "awssdk.core/$CompatAwsCoreVersion/lib/netstandard2.0/AWSSDK.Core.dll") $compatDest
+}
+
+function Get-TrxCounts([string] $Folder) {
+    $passed = 0; $failed = 0
+    foreach ($trx in Get-ChildItem $Folder -Filter '*.trx' -Recurse) {
+        $counters = ([xml](Get-Content -Raw $trx.FullName)).TestRun.ResultSummary.Counters
+        $passed += [int]$counters.passed
+        $failed += [int]$counters.failed + [int]$counters.error + [int]$counters.timeout + [int]$counters.aborted
+    }
+    [pscustomobject]@{ Passed = $passed; Failed = $failed }
+}
+
+function Invoke-Test {
+    Invoke-Build
+    Install-TestTools
+    Import-Module (Join-Path $Root 'tests/emulators/LocalServices.psm1') -Force
+    $services = Start-LocalServices
+    $saved = Use-LocalServicesEnvironment $services
+    $results = Join-Path $Out 'test-results'
+    if (Test-Path $results) { Remove-Item -Recurse -Force $results }
+    New-Item -ItemType Directory -Force -Path $results | Out-Null
+    $xunitOk = $true; $pesterOk = $true
+    try {
+        Write-Host "Local services: DynamoDB $($services.DynamoDbEndpoint), S3 $($services.S3Endpoint) (PIDs $($services.ProcessIds -join ', '))"
+        & dotnet test (Join-Path $Root 'tests/BackupDR.Engine.Tests') -c $Configuration --nologo --logger 'trx;LogFileName=engine.trx' --logger 'console;verbosity=normal' --results-directory $results
+        $xunitOk = $LASTEXITCODE -eq 0
+        $env:PSModulePath = (Join-Path $Tools 'Modules') + [IO.Path]::PathSeparator + $env:PSModulePath
+        $env:BACKUPDR_COMPAT_AWSCORE = Join-Path $Tools "compat/awssdk.core/$CompatAwsCoreVersion/AWSSDK.Core.dll"
+        & dotnet (Join-Path $PSHOME 'pwsh.dll') -NoProfile -NonInteractive -File (Join-Path $Root 'tests/pester/Invoke-PesterSuite.ps1') `
+            -ModuleManifest (Join-Path $ModuleOut 'BackupDR.psd1') -PesterVersion $PesterVersion -ResultFile (Join-Path $results 'pester.json')
+        $pesterOk = $LASTEXITCODE -eq 0
+    } finally {
+        Use-LocalServicesEnvironment $services -Restore $saved | Out-Null
+        Stop-LocalServices $services
+    }
+    $xunit = Get-TrxCounts $results
+    $pesterFile = Join-Path $results 'pester.json'
+    $pester = if (Test-Path $pesterFile) { Get-Content -Raw $pesterFile | ConvertFrom-Json } else { [pscustomobject]@{ Passed = 0; Failed = 1 } }
+    if (-not $xunitOk -and $xunit.Failed -eq 0) { $xunit.Failed = 1 }   # the run itself failed (build error, crash)
+    if (-not $pesterOk -and $pester.Failed -eq 0) { $pester.Failed = 1 }
+    Write-Host "xunit: $($xunit.Passed) passed, $($xunit.Failed) failed; pester: $($pester.Passed) passed, $($pester.Failed) failed"
+    $passed = $xunit.Passed + $pester.Passed
+    $failed = $xunit.Failed + $pester.Failed
+    Write-Output "$passed passed, $failed failed"
+    if ($failed -gt 0 -or $passed -eq 0) { exit 1 }
+}
+
+function Invoke-Demo {
+    Invoke-Build
+    Import-Module (Join-Path $Root 'tests/emulators/LocalServices.psm1') -Force
+    $services = Start-LocalServices
+    $saved = Use-LocalServicesEnvironment $services
+    try {
+        Invoke-ChildPwsh -File (Join-Path $Root 'demo/Demo.ps1') -ModuleManifest (Join-Path $ModuleOut 'BackupDR.psd1')
+    } finally {
+        Use-LocalServicesEnvironment $services -Restore $saved | Out-Null
+        Stop-LocalServices $services
+        Write-Host "Stopped the local services (PIDs $($services.ProcessIds -join ', '))."
+    }
+}
+
+function Invoke-Package {
+    Invoke-Build
+    $zip = Join-Path $Out "BackupDR-$(Get-ProjectVersion).zip"
+    if (Test-Path $zip) { Remove-Item $zip }
+    Compress-Archive -Path $ModuleOut -DestinationPath $zip
+    Write-Host "Packaged $zip"
+}
+
+switch ($Task) {
+    'build' { Invoke-Build }
+    'test' { Invoke-Test }
+    'demo' { Invoke-Demo }
+    'package' { Invoke-Package }
+}

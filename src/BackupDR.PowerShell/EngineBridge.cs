@@ -1,0 +1,33 @@
+using System.Collections.Concurrent;
+using BackupDR.Engine;
+
+namespace BackupDR.PowerShell;
+
+/// <summary>
+/// Carries what the engine reports from its worker threads to the pipeline thread: the engine
+/// enqueues, the cmdlet drains the queue and does the writing (PowerShell's Write* methods may
+/// only be called on the pipeline thread).
+/// </summary>
+internal sealed class EngineBridge(BackupDRCmdlet cmdlet) : IOperationHost
+{
+    private readonly BlockingCollection<Action> _queue = new();
+
+    public void Post(Action action)
+    {
+        try { _queue.Add(action); }
+        catch (InvalidOperationException) { /* the operation already ended */ }
+    }
+
+    public void Progress(OperationProgress progress) => Post(() => cmdlet.WriteEngineProgress(progress));
+    public void Verbose(string message) => Post(() => cmdlet.WriteVerbose(message));
+    public void Warning(string message) => Post(() => cmdlet.WriteWarning(message));
+
+    /// <summary>Runs <paramref name="operation"/> on a worker and drains its messages here until it ends.</summary>
+    public T Run<T>(Func<EngineBridge, CancellationToken, Task<T>> operation, CancellationToken cancellationToken)
+    {
+        var task = Task.Run(() => operation(this, cancellationToken), cancellationToken);
+        task.ContinueWith(_ => _queue.CompleteAdding(), TaskScheduler.Default);
+        foreach (var action in _queue.GetConsumingEnumerable()) action();
+        return task.GetAwaiter().GetResult();
+    }
+}

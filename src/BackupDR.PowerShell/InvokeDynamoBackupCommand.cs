@@ -1,0 +1,61 @@
+using System.Management.Automation;
+using BackupDR.Engine.Backup;
+using BackupDR.Engine.Storage;
+
+namespace BackupDR.PowerShell;
+
+/// <summary>Backs up DynamoDB tables to S3 or a local folder.</summary>
+[Cmdlet(VerbsLifecycle.Invoke, "DynamoBackup", SupportsShouldProcess = true, DefaultParameterSetName = S3Set)]
+[OutputType("BackupDR.Engine.Backup.BackupResult")]
+public sealed class InvokeDynamoBackupCommand : BackupDRCmdlet
+{
+    private const string S3Set = "S3";
+    private const string LocalSet = "Local";
+
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(TableNameCompleter))]
+    public string[] TableName { get; set; } = [];
+
+    [Parameter(Mandatory = true, ParameterSetName = S3Set)]
+    [ValidateNotNullOrEmpty]
+    public string Bucket { get; set; } = "";
+
+    [Parameter(ParameterSetName = S3Set)]
+    public string? Prefix { get; set; }
+
+    [Parameter(Mandatory = true, ParameterSetName = LocalSet)]
+    [ValidateNotNullOrEmpty]
+    public string Path { get; set; } = "";
+
+    [Parameter]
+    [ValidateRange(1, 1000)]
+    public int Segments { get; set; }
+
+    [Parameter]
+    public SwitchParameter ConsistentRead { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        string targetText = ParameterSetName == S3Set
+            ? $"s3://{Bucket}/{(string.IsNullOrEmpty(Prefix) ? "" : Prefix!.Trim('/') + "/")}"
+            : ResolvePath(Path);
+        var tables = TableName.Where(t => ShouldProcess($"table '{t}'", $"Back up to {targetText}")).ToList();
+        if (tables.Count == 0) return;
+
+        RunEngine(async (bridge, token) =>
+        {
+            var target = ParameterSetName == S3Set ? BackupLocation.ForBucket(Bucket, Prefix) : BackupLocation.ForFolder(ResolvePath(Path));
+            var request = new BackupRequest
+            {
+                TableNames = tables,
+                Target = target,
+                Aws = AwsOptions,
+                Segments = Segments,
+                ConsistentRead = ConsistentRead,
+            };
+            await BackupRunner.RunAsync(request, bridge, result => bridge.Post(() => WriteObject(result)), token).ConfigureAwait(false);
+            return 0;
+        });
+    }
+}

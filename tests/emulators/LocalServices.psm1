@@ -1,0 +1,116 @@
+# Starts and stops the local AWS emulators used by the tests and the demo: dynalite (DynamoDB) and
+# s3rver behind the SDK v4 shim (S3). They bind 127.0.0.1 on free ports in 49100-49199 and are
+# stopped by PID. Test infrastructure only: never shipped in the module.
+Set-StrictMode -Version Latest
+
+$script:EmulatorRoot = $PSScriptRoot
+
+function Test-PortFree([int] $Port) {
+    $listener = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, $Port)
+    try { $listener.Start(); return $true } catch { return $false } finally { $listener.Stop() }
+}
+
+function Get-FreePort([int[]] $Exclude = @()) {
+    $start = Get-Random -Minimum 49100 -Maximum 49200
+    for ($i = 0; $i -lt 100; $i++) {
+        $port = 49100 + (($start - 49100 + $i) % 100)
+        if ($port -notin $Exclude -and (Test-PortFree $port)) { return $port }
+    }
+    throw 'No free port in 49100-49199 on 127.0.0.1.'
+}
+
+function Wait-Port([int] $Port, [System.Diagnostics.Process] $Process, [string] $Name, [string] $Log) {
+    $deadline = [DateTime]::UtcNow.AddSeconds(30)
+    while ([DateTime]::UtcNow -lt $deadline) {
+        if ($Process.HasExited) { throw "$Name exited during start-up (code $($Process.ExitCode)): $(Get-Content -Raw -ErrorAction SilentlyContinue $Log)" }
+        $client = [System.Net.Sockets.TcpClient]::new()
+        try { $client.Connect('127.0.0.1', $Port); return } catch { Start-Sleep -Milliseconds 100 } finally { $client.Dispose() }
+    }
+    throw "$Name did not listen on 127.0.0.1:$Port within 30 s. Log: $Log"
+}
+
+function Install-LocalServices {
+    <# Installs the pinned emulators (npm ci) unless node_modules already matches the lock file. #>
+    $marker = Join-Path $script:EmulatorRoot 'node_modules/.package-lock.json'
+    $lock = Join-Path $script:EmulatorRoot 'package-lock.json'
+    if ((Test-Path $marker) -and (Get-Item $marker).LastWriteTimeUtc -ge (Get-Item $lock).LastWriteTimeUtc) { return }
+    Push-Location $script:EmulatorRoot
+    try {
+        & npm ci --no-audit --no-fund --loglevel=error | Out-Host
+        if ($LASTEXITCODE -ne 0) { throw "npm ci failed in $script:EmulatorRoot (exit $LASTEXITCODE)." }
+    } finally { Pop-Location }
+}
+
+function Start-LocalServices {
+    <#
+    .SYNOPSIS Starts dynalite and the S3 emulator; returns their endpoints and PIDs.
+    .OUTPUTS An object with DynamoDbEndpoint, S3Endpoint, Processes, DataFolder, Environment (a hashtable of the variables to set).
+    #>
+    param([string] $WorkFolder = (Join-Path ([System.IO.Path]::GetTempPath()) "backupdr-services-$PID"))
+    Install-LocalServices
+    $node = (Get-Command node -CommandType Application -ErrorAction Stop | Select-Object -First 1).Source
+    New-Item -ItemType Directory -Force -Path $WorkFolder | Out-Null
+    $s3Data = Join-Path $WorkFolder 's3data'
+    New-Item -ItemType Directory -Force -Path $s3Data | Out-Null
+
+    $dynamoPort = Get-FreePort
+    $s3Port = Get-FreePort -Exclude $dynamoPort
+    $started = [System.Collections.Generic.List[System.Diagnostics.Process]]::new()
+    try {
+        $dynLog = Join-Path $WorkFolder 'dynalite.log'
+        $dynalite = Start-Process -FilePath $node -PassThru -RedirectStandardOutput $dynLog -RedirectStandardError "$dynLog.err" -ArgumentList @(
+            (Join-Path $script:EmulatorRoot 'node_modules/dynalite/cli.js'), '--host', '127.0.0.1', '--port', $dynamoPort,
+            '--createTableMs', '20', '--deleteTableMs', '20', '--updateTableMs', '20')
+        $started.Add($dynalite)
+        $s3Log = Join-Path $WorkFolder 's3rver.log'
+        $s3 = Start-Process -FilePath $node -PassThru -RedirectStandardOutput $s3Log -RedirectStandardError "$s3Log.err" -ArgumentList @(
+            '--openssl-legacy-provider', (Join-Path $script:EmulatorRoot 's3rver-shim.js'), $s3Data, $s3Port, '127.0.0.1')
+        $started.Add($s3)
+        Wait-Port $dynamoPort $dynalite 'dynalite' $dynLog
+        Wait-Port $s3Port $s3 's3rver' $s3Log
+    } catch {
+        $started | ForEach-Object { Stop-Process -Id $_.Id -Force -ErrorAction SilentlyContinue }
+        throw
+    }
+    [pscustomobject]@{
+        DynamoDbEndpoint = "http://127.0.0.1:$dynamoPort"
+        S3Endpoint       = "http://127.0.0.1:$s3Port"
+        ProcessIds       = @($started | ForEach-Object Id)
+        WorkFolder       = $WorkFolder
+        Environment      = [ordered]@{
+            AWS_ENDPOINT_URL_DYNAMODB = "http://127.0.0.1:$dynamoPort"
+            AWS_ENDPOINT_URL_S3       = "http://127.0.0.1:$s3Port"
+            # s3rver accepts only this access key id; dynalite accepts any. Not a secret.
+            AWS_ACCESS_KEY_ID         = 'S3RVER'
+            AWS_SECRET_ACCESS_KEY     = 'S3RVER'
+            AWS_REGION                = 'us-east-1'
+            AWS_EC2_METADATA_DISABLED = 'true'
+        }
+    }
+}
+
+function Stop-LocalServices {
+    <# Stops the processes Start-LocalServices started, by PID, and removes their data. #>
+    param([Parameter(Mandatory, ValueFromPipeline)] $Services)
+    process {
+        foreach ($id in $Services.ProcessIds) {
+            $p = Get-Process -Id $id -ErrorAction SilentlyContinue
+            if ($p) { $p.Kill($true); $p.WaitForExit(10000) | Out-Null }
+        }
+        Remove-Item -Recurse -Force -ErrorAction SilentlyContinue $Services.WorkFolder
+    }
+}
+
+function Use-LocalServicesEnvironment {
+    <# Sets (or with -Restore, puts back) the process environment so the SDK targets the emulators. #>
+    param([Parameter(Mandatory)] $Services, [hashtable] $Restore)
+    $previous = @{}
+    foreach ($name in $Services.Environment.Keys) {
+        $previous[$name] = [Environment]::GetEnvironmentVariable($name)
+        $value = if ($Restore) { $Restore[$name] } else { $Services.Environment[$name] }
+        [Environment]::SetEnvironmentVariable($name, $value)
+    }
+    $previous
+}
+
+Export-ModuleMember -Function Start-LocalServices, Stop-LocalServices, Install-LocalServices, Use-LocalServicesEnvironment
