@@ -18,6 +18,13 @@ function Invoke-DynamoWire {
     Invoke-RestMethod -SkipHeaderValidation -ErrorAction Stop -Method Post -Uri $Endpoint -Headers $headers -ContentType 'application/x-amz-json-1.0' -Body ([System.Text.Encoding]::UTF8.GetBytes($json))
 }
 
+function Test-WireTable {
+    <# True when the table exists. #>
+    param([Parameter(Mandatory)] [string] $TableName)
+    try { Invoke-DynamoWire DescribeTable @{ TableName = $TableName } | Out-Null; $true }
+    catch { if ("$($_.ErrorDetails.Message)" -match 'ResourceNotFoundException') { $false } else { throw } }
+}
+
 function New-WireTable {
     <# Creates an on-demand table keyed pk (S) + sk (N) and waits until it is ACTIVE. #>
     param([Parameter(Mandatory)] [string] $TableName, [string] $HashKey = 'pk', [string] $HashType = 'S', [string] $RangeKey = 'sk', [string] $RangeType = 'N')
@@ -74,4 +81,4 @@ function ConvertTo-CanonicalJson {
     ConvertTo-Json -InputObject $Value -Compress
 }
 
-Export-ModuleMember -Function Invoke-DynamoWire, New-WireTable, Add-WireItems, Get-WireItems, ConvertTo-CanonicalJson
+Export-ModuleMember -Function Invoke-DynamoWire, Test-WireTable, New-WireTable, Add-WireItems, Get-WireItems, ConvertTo-CanonicalJson

@@ -33,7 +33,7 @@ function Install-LocalServices {
     <# Installs the pinned emulators (npm ci) unless node_modules already matches the lock file. #>
     $marker = Join-Path $script:EmulatorRoot 'node_modules/.package-lock.json'
     $lock = Join-Path $script:EmulatorRoot 'package-lock.json'
-    if ((Test-Path $marker) -and (Get-Item $marker).LastWriteTimeUtc -ge (Get-Item $lock).LastWriteTimeUtc) { return }
+    if ([IO.File]::Exists($marker) -and [IO.File]::GetLastWriteTimeUtc($marker) -ge [IO.File]::GetLastWriteTimeUtc($lock)) { return }
     Push-Location $script:EmulatorRoot
     try {
         & npm ci --no-audit --no-fund --loglevel=error | Out-Host
@@ -113,4 +113,17 @@ function Use-LocalServicesEnvironment {
     $previous
 }
 
-Export-ModuleMember -Function Start-LocalServices, Stop-LocalServices, Install-LocalServices, Use-LocalServicesEnvironment
+function New-LocalBucket {
+    <# Creates a bucket in the local S3 emulator (it checks only the access key id, not the signature). #>
+    param([Parameter(Mandatory)] [string] $Name, [string] $Endpoint = $env:AWS_ENDPOINT_URL_S3)
+    if (-not $Endpoint) { throw 'AWS_ENDPOINT_URL_S3 is not set: start the local services first.' }
+    $now = [DateTime]::UtcNow
+    $headers = @{
+        'X-Amz-Date'           = $now.ToString("yyyyMMdd'T'HHmmss'Z'")
+        'X-Amz-Content-SHA256' = 'UNSIGNED-PAYLOAD'
+        'Authorization'        = "AWS4-HMAC-SHA256 Credential=S3RVER/$($now.ToString('yyyyMMdd'))/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature=0"
+    }
+    Invoke-WebRequest -SkipHeaderValidation -ErrorAction Stop -Method Put -Uri "$Endpoint/$Name" -Headers $headers | Out-Null
+}
+
+Export-ModuleMember -Function Start-LocalServices, Stop-LocalServices, Install-LocalServices, Use-LocalServicesEnvironment, New-LocalBucket

@@ -1,0 +1,149 @@
+# The cmdlets end to end against the local emulators (started by ./build.ps1 test).
+BeforeAll {
+    Import-Module $env:BACKUPDR_MODULE -Force
+    Import-Module (Join-Path $PSScriptRoot '../emulators/DynamoWire.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot '../emulators/LocalServices.psm1') -Force
+    if (-not $env:AWS_ENDPOINT_URL_DYNAMODB) { throw 'Run through ./build.ps1 test: the local emulators are not started.' }
+
+    function New-SeededTable([int] $Count = 120) {
+        $name = 'pester-' + [guid]::NewGuid().ToString('N').Substring(0, 10)
+        New-WireTable $name
+        $items = 1..$Count | ForEach-Object {
+            "{`"pk`":{`"S`":`"item-$_`"},`"sk`":{`"N`":`"$_.5`"},`"big`":{`"N`":`"12345678901234567890123456789012345678`"},`"bin`":{`"B`":`"AAEC/w==`"},`"tags`":{`"SS`":[`"a`",`"b`"]},`"m`":{`"M`":{`"l`":{`"L`":[{`"NULL`":true},{`"BOOL`":false}]}}}}"
+        }
+        Add-WireItems $name $items
+        $name
+    }
+    $script:work = Join-Path ([System.IO.Path]::GetTempPath()) ('pester-' + [guid]::NewGuid().ToString('N').Substring(0, 8))
+    New-Item -ItemType Directory -Path $work | Out-Null
+}
+AfterAll { Remove-Item -Recurse -Force -ErrorAction SilentlyContinue $work }
+
+Describe 'Invoke-DynamoBackup | Test-BackupIntegrity | Restore-DynamoTable' {
+    It 'backs up, proves and restores a table as one pipeline' {
+        $source = New-SeededTable 120
+        $target = "$source-restored"
+        $result = Invoke-DynamoBackup -TableName $source -Path $work -Segments 3 |
+            Test-BackupIntegrity -Level Full |
+            Restore-DynamoTable -TableName $target
+        $result.PSObject.TypeNames[0] | Should -Be 'BackupDR.Engine.Restore.RestoreResult'
+        $result.ItemsWritten | Should -Be 120
+        $result.TableCreated | Should -BeTrue
+        $result.SourceTableName | Should -Be $source
+        (Get-WireItems $target) -join "`n" | Should -BeExactly ((Get-WireItems $source) -join "`n")
+    }
+
+    It 'outputs the documented backup properties' {
+        $source = New-SeededTable 10
+        $backup = Invoke-DynamoBackup -TableName $source -Path $work
+        $backup.PSObject.TypeNames[0] | Should -Be 'BackupDR.Engine.Backup.BackupResult'
+        $backup.ItemCount | Should -Be 10
+        $backup.SizeBytes | Should -BeGreaterThan 0
+        $backup.Duration | Should -BeOfType [timespan]
+        $backup.Uri | Should -Be (Join-Path $work "$source/$($backup.BackupId)")
+        $backup.BackupId | Should -Match '^\d{8}T\d{9}Z-[0-9a-f]{8}$'
+    }
+
+    It 'writes to S3 when given a bucket' {
+        $source = New-SeededTable 30
+        $bucket = 'pester-' + [guid]::NewGuid().ToString('N').Substring(0, 10)
+        New-LocalBucket $bucket
+        $backup = Invoke-DynamoBackup -TableName $source -Bucket $bucket -Prefix 'nightly/'
+        $backup.Uri | Should -Be "s3://$bucket/nightly/$source/$($backup.BackupId)/"
+        (Test-BackupIntegrity -Uri $backup.Uri -Level Full).IsValid | Should -BeTrue
+    }
+}
+
+Describe 'Failures are errors with stable ids, and change nothing' {
+    It 'refuses a missing table: TableNotFound, nothing written' {
+        $folder = Join-Path $work 'missing-table'
+        New-Item -ItemType Directory $folder | Out-Null
+        { Invoke-DynamoBackup -TableName 'no-such-table-pester' -Path $folder -ErrorAction Stop } |
+            Should -Throw -ErrorId 'TableNotFound,BackupDR.PowerShell.InvokeDynamoBackupCommand'
+        Get-ChildItem $folder -Recurse | Should -BeNullOrEmpty
+    }
+
+    It 'refuses a missing bucket: BucketNotFound' {
+        $source = New-SeededTable 1
+        { Invoke-DynamoBackup -TableName $source -Bucket 'no-such-bucket-pester' -ErrorAction Stop } |
+            Should -Throw -ErrorId 'BucketNotFound,BackupDR.PowerShell.InvokeDynamoBackupCommand'
+    }
+
+    It 'refuses a malformed URI: InvalidBackupUri' {
+        { Test-BackupIntegrity -Uri 'https://example.com/backup' -ErrorAction Stop } |
+            Should -Throw -ErrorId 'InvalidBackupUri,BackupDR.PowerShell.TestBackupIntegrityCommand'
+        { Restore-DynamoTable -Uri 's3://Not_A_Bucket/x' -TableName t -ErrorAction Stop } |
+            Should -Throw -ErrorId 'InvalidBackupUri,BackupDR.PowerShell.RestoreDynamoTableCommand'
+    }
+
+    It 'reports a damaged backup as invalid and as an error; restore writes nothing' {
+        $source = New-SeededTable 200
+        $backup = Invoke-DynamoBackup -TableName $source -Path $work -Segments 2
+        $file = Join-Path $backup.Uri 'data/s001-f0000.json.gz'
+        $bytes = [System.IO.File]::ReadAllBytes($file)
+        $bytes[[int]($bytes.Length / 2)] = $bytes[[int]($bytes.Length / 2)] -bxor 0x10
+        [System.IO.File]::WriteAllBytes($file, $bytes)
+
+        $report = Test-BackupIntegrity -Uri $backup.Uri -Level Full -ErrorVariable problems -ErrorAction SilentlyContinue
+        $report.IsValid | Should -BeFalse
+        $report.Problems.File | Should -Contain 'data/s001-f0000.json.gz'
+        $problems[0].FullyQualifiedErrorId | Should -Be 'BackupIntegrityFailed,BackupDR.PowerShell.TestBackupIntegrityCommand'
+        { Test-BackupIntegrity -Uri $backup.Uri -ErrorAction Stop } | Should -Throw -ErrorId 'BackupIntegrityFailed,*'
+
+        { Restore-DynamoTable -Uri $backup.Uri -TableName "$source-bad" -ErrorAction Stop } |
+            Should -Throw -ErrorId 'BackupIntegrityFailed,BackupDR.PowerShell.RestoreDynamoTableCommand'
+        Test-WireTable "$source-bad" | Should -BeFalse
+    }
+
+    It 'refuses a backup without its commit marker unless -Force' {
+        $source = New-SeededTable 5
+        $backup = Invoke-DynamoBackup -TableName $source -Path $work
+        Remove-Item (Join-Path $backup.Uri '_committed')
+        { Restore-DynamoTable -Uri $backup.Uri -TableName "$source-x" -ErrorAction Stop } |
+            Should -Throw -ErrorId 'BackupNotCommitted,BackupDR.PowerShell.RestoreDynamoTableCommand'
+        (Restore-DynamoTable -Uri $backup.Uri -TableName "$source-x" -Force).ItemsWritten | Should -Be 5
+    }
+
+    It 'refuses a non-empty target without -Force, and a different key schema even with it' {
+        $source = New-SeededTable 5
+        $backup = Invoke-DynamoBackup -TableName $source -Path $work
+        { Restore-DynamoTable -Uri $backup.Uri -TableName $source -ErrorAction Stop } |
+            Should -Throw -ErrorId 'TargetTableNotEmpty,BackupDR.PowerShell.RestoreDynamoTableCommand'
+        $other = "$source-otherkey"
+        New-WireTable $other -HashKey 'id' -RangeKey ''
+        { Restore-DynamoTable -Uri $backup.Uri -TableName $other -Force -ErrorAction Stop } |
+            Should -Throw -ErrorId 'KeySchemaMismatch,BackupDR.PowerShell.RestoreDynamoTableCommand'
+        @(Get-WireItems $other).Count | Should -Be 0
+    }
+
+    It '-WhatIf writes nothing' {
+        $source = New-SeededTable 3
+        $folder = Join-Path $work 'whatif'
+        New-Item -ItemType Directory $folder | Out-Null
+        Invoke-DynamoBackup -TableName $source -Path $folder -WhatIf | Should -BeNullOrEmpty
+        Get-ChildItem $folder -Recurse | Should -BeNullOrEmpty
+        $backup = Invoke-DynamoBackup -TableName $source -Path $folder
+        Restore-DynamoTable -Uri $backup.Uri -TableName "$source-whatif" -WhatIf | Should -BeNullOrEmpty
+        Test-WireTable "$source-whatif" | Should -BeFalse
+    }
+}
+
+Describe 'Dependency isolation' {
+    It 'works in a session that loaded an older AWSSDK.Core first' {
+        $compat = $env:BACKUPDR_COMPAT_AWSCORE
+        $compat | Should -Exist
+        $source = New-SeededTable 7
+        $script = @"
+`$ErrorActionPreference = 'Stop'
+Add-Type -Path '$compat'
+`$old = [Amazon.Runtime.AWSCredentials].Assembly.GetName().Version
+Import-Module '$env:BACKUPDR_MODULE'
+`$backup = Invoke-DynamoBackup -TableName '$source' -Path '$work'
+`$report = Test-BackupIntegrity -Uri `$backup.Uri -Level Full
+"`$old|`$(`$backup.ItemCount)|`$(`$report.IsValid)"
+"@
+        $output = & dotnet (Join-Path $PSHOME 'pwsh.dll') -NoProfile -NonInteractive -Command $script
+        $LASTEXITCODE | Should -Be 0
+        @($output)[-1] | Should -Match '^3\.\d+\.\d+\.\d+\|7\|True$'
+    }
+}
