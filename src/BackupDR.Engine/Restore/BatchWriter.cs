@@ -4,17 +4,27 @@ using BackupDR.Engine.Json;
 
 namespace BackupDR.Engine.Restore;
 
+/// <summary>How often and how patiently to retry: capped exponential backoff with jitter.</summary>
+public sealed record RetryPolicy(int MaxAttempts, TimeSpan BaseDelay, TimeSpan MaxDelay)
+{
+    public static readonly RetryPolicy Default = new(12, TimeSpan.FromMilliseconds(50), TimeSpan.FromSeconds(5));
+
+    /// <summary>The wait after failed attempt <paramref name="attempt"/> (1-based): half the capped exponential, plus up to as much again at random.</summary>
+    public TimeSpan Delay(int attempt)
+    {
+        double cap = Math.Min(MaxDelay.TotalMilliseconds, BaseDelay.TotalMilliseconds * Math.Pow(2, Math.Min(attempt - 1, 30)));
+        return TimeSpan.FromMilliseconds(cap / 2 + Random.Shared.NextDouble() * cap / 2);
+    }
+}
+
 /// <summary>
 /// Writes batches of up to 25 items with BatchWriteItem. UnprocessedItems are retried with capped,
 /// jittered exponential backoff; what is still unwritten after the last attempt fails the run,
 /// naming the items' keys.
 /// </summary>
-internal sealed class BatchWriter(IAmazonDynamoDB dynamo, string tableName, IReadOnlyList<string> keyNames)
+internal sealed class BatchWriter(IAmazonDynamoDB dynamo, string tableName, IReadOnlyList<string> keyNames, RetryPolicy retry)
 {
     public const int MaxBatch = 25;
-    private const int MaxAttempts = 12;
-    private static readonly TimeSpan BaseDelay = TimeSpan.FromMilliseconds(50);
-    private static readonly TimeSpan MaxDelay = TimeSpan.FromSeconds(5);
 
     public async Task WriteAsync(List<Dictionary<string, AttributeValue>> items, CancellationToken cancellationToken)
     {
@@ -30,22 +40,16 @@ internal sealed class BatchWriter(IAmazonDynamoDB dynamo, string tableName, IRea
                 return;
             }
             pending = left;
-            if (attempt == MaxAttempts)
+            if (attempt == retry.MaxAttempts)
             {
                 var keys = pending.Take(10).Select(w => KeyText(w.PutRequest.Item));
                 throw new BackupDRException(ErrorIds.ItemsNotWritten, ErrorKind.WriteError,
-                    $"{pending.Count} item(s) could not be written to '{tableName}' after {MaxAttempts} attempts (DynamoDB kept returning them as unprocessed). " +
+                    $"{pending.Count} item(s) could not be written to '{tableName}' after {retry.MaxAttempts} attempts (DynamoDB kept returning them as unprocessed). " +
                     $"Keys: {string.Join("; ", keys)}{(pending.Count > 10 ? "; …" : "")}. The table is incomplete: raise its write capacity and restore again with -Force.",
                     tableName);
             }
-            await Task.Delay(Backoff(attempt), cancellationToken).ConfigureAwait(false);
+            await Task.Delay(retry.Delay(attempt), cancellationToken).ConfigureAwait(false);
         }
-    }
-
-    private static TimeSpan Backoff(int attempt)
-    {
-        double cap = Math.Min(MaxDelay.TotalMilliseconds, BaseDelay.TotalMilliseconds * Math.Pow(2, attempt - 1));
-        return TimeSpan.FromMilliseconds(cap / 2 + Random.Shared.NextDouble() * cap / 2);
     }
 
     /// <summary>The item's primary key as DynamoDB JSON, for messages and for spotting duplicates in a batch.</summary>

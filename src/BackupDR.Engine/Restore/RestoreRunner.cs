@@ -14,8 +14,10 @@ namespace BackupDR.Engine.Restore;
 /// Restores a backup into a table. Everything is checked before the first write: the backup is
 /// verified in full, the target's key schema must match, and a non-empty target needs -Force.
 /// </summary>
-public sealed class RestoreRunner(IAmazonDynamoDB dynamo, IOperationHost host)
+public sealed class RestoreRunner(IAmazonDynamoDB dynamo, IOperationHost host, RetryPolicy? retry = null)
 {
+    private readonly RetryPolicy _retry = retry ?? RetryPolicy.Default;
+
     public static async Task<RestoreResult> RunAsync(RestoreRequest request, IOperationHost host, CancellationToken cancellationToken)
     {
         if (string.IsNullOrWhiteSpace(request.TableName))
@@ -130,7 +132,7 @@ public sealed class RestoreRunner(IAmazonDynamoDB dynamo, IOperationHost host)
     private async Task<long> WriteItemsAsync(LoadedBackup backup, RestoreRequest request, CancellationToken cancellationToken)
     {
         var keyNames = backup.Table.KeySchema.Select(k => k.AttributeName).ToArray();
-        var writer = new BatchWriter(dynamo, request.TableName, keyNames);
+        var writer = new BatchWriter(dynamo, request.TableName, keyNames, _retry);
         var batches = Channel.CreateBounded<List<Dictionary<string, AttributeValue>>>(new BoundedChannelOptions(request.Parallelism * 4)
         {
             SingleReader = false,

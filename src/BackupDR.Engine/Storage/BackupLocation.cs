@@ -79,21 +79,9 @@ public sealed record BackupLocation(string? Bucket, string Prefix, string? Local
             throw new BackupDRException(ErrorIds.InvalidBackupUri, ErrorKind.InvalidArgument,
                 $"'{uri}' is a relative path. " + expected, uri);
         }
-        string full = Path.GetFullPath(text).TrimEnd(Path.DirectorySeparatorChar);
-        // The store's root is the parent of the backup folder so that keys stay relative.
-        return new BackupLocation(null, "", full);
+        // A local backup folder is its own store root: keys inside it are relative to it.
+        return new BackupLocation(null, "", Path.GetFullPath(text).TrimEnd(Path.DirectorySeparatorChar));
     }
-
-    /// <summary>The URI of this location (a folder), with a trailing '/' for S3.</summary>
-    public string Uri => IsS3 ? $"s3://{Bucket}/{(Prefix.Length > 0 ? Prefix + "/" : "")}" : LocalRoot!;
-
-    /// <summary>This location with a child folder appended.</summary>
-    public BackupLocation Child(string name) => IsS3
-        ? this with { Prefix = Prefix.Length == 0 ? name : Prefix + "/" + name }
-        : this with { LocalRoot = Path.Combine(LocalRoot!, name) };
-
-    /// <summary>The last path segment: for a backup URI, the backup id.</summary>
-    public string LeafName => IsS3 ? Prefix[(Prefix.LastIndexOf('/') + 1)..] : Path.GetFileName(LocalRoot!);
 
     private static string NormalizePrefix(string? prefix) => (prefix ?? "").Trim().Trim('/');
 }
