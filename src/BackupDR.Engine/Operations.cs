@@ -12,7 +12,7 @@ public static class Operations
     {
         AwsClientFactory.ValidateRegion(aws.Region);
         var location = BackupLocation.Parse(uri);
-        var folder = BackupFolder.Open(location, new AwsClientFactory(aws));
+        using var folder = BackupFolder.Open(location, new AwsClientFactory(aws));
         try
         {
             var (report, _) = await new IntegrityChecker(folder, host).CheckAsync(level, cancellationToken).ConfigureAwait(false);

@@ -30,7 +30,7 @@ public sealed class CancellationTests(LocalServices services) : IClassFixture<Lo
 
         Assert.Equal(ErrorIds.OperationCancelled, error.ErrorId);
         Assert.Empty(results);
-        Assert.Empty(Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(folder, "*", SearchOption.AllDirectories));
     }
 
     [Fact]

@@ -39,7 +39,7 @@ public sealed class BackupRunner
         var aws = new AwsClientFactory(request.Aws);
         AwsClientFactory.ValidateRegion(request.Aws.Region);
         using var dynamo = aws.CreateDynamoDB();
-        var target = BackupFolder.Open(request.Target, aws);
+        using var target = BackupFolder.Open(request.Target, aws);
         var runner = new BackupRunner(dynamo, target, host);
         await runner.BackupTablesAsync(request, completed, cancellationToken).ConfigureAwait(false);
     }

@@ -32,7 +32,7 @@ public sealed class RestoreRunner(IAmazonDynamoDB dynamo, IOperationHost host, R
         var location = BackupLocation.Parse(request.Uri);
         var aws = new AwsClientFactory(request.Aws);
         using var dynamo = aws.CreateDynamoDB();
-        var folder = BackupFolder.Open(location, aws);
+        using var folder = BackupFolder.Open(location, aws);
         try
         {
             return await new RestoreRunner(dynamo, host).RestoreAsync(folder, request, cancellationToken).ConfigureAwait(false);

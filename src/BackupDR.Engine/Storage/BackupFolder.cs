@@ -2,8 +2,11 @@ using BackupDR.Engine.Aws;
 
 namespace BackupDR.Engine.Storage;
 
-/// <summary>A folder of objects in a store: a backup, or a target under which backups are written.</summary>
-public sealed class BackupFolder
+/// <summary>
+/// A folder of objects in a store: a backup, or a target under which backups are written.
+/// Disposing it releases the store's client (children share their parent's store).
+/// </summary>
+public sealed class BackupFolder : IDisposable
 {
     public BackupFolder(IBackupStore store, string prefix)
     {
@@ -34,6 +37,8 @@ public sealed class BackupFolder
     }
 
     public BackupFolder Child(string name) => new(Store, Prefix + name.Trim('/') + "/");
+
+    public void Dispose() => (Store as IDisposable)?.Dispose();
 
     /// <summary>Opens the store behind a parsed location.</summary>
     public static BackupFolder Open(BackupLocation location, AwsClientFactory aws) => location.IsS3

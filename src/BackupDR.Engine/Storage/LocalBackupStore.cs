@@ -74,7 +74,14 @@ public sealed class LocalBackupStore(string rootFolder) : IBackupStore
 
     public Task DeleteAsync(string key, CancellationToken cancellationToken)
     {
-        File.Delete(PathOf(key));
+        string path = PathOf(key);
+        File.Delete(path);
+        // Folders exist only to hold objects: remove the ones this deletion emptied, up to the root.
+        for (var dir = Path.GetDirectoryName(path); dir is not null && dir.Length > Root.Length
+             && Directory.Exists(dir) && !Directory.EnumerateFileSystemEntries(dir).Any(); dir = Path.GetDirectoryName(dir))
+        {
+            Directory.Delete(dir);
+        }
         return Task.CompletedTask;
     }
 

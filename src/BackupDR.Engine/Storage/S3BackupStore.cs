@@ -10,8 +10,10 @@ namespace BackupDR.Engine.Storage;
 /// Backups in an S3 bucket. Every object is written with its SHA-256, which S3 checks on arrival
 /// (per part for multipart uploads). Abandoned multipart uploads are aborted.
 /// </summary>
-public sealed class S3BackupStore(IAmazonS3 s3, string bucket) : IBackupStore
+public sealed class S3BackupStore(IAmazonS3 s3, string bucket) : IBackupStore, IDisposable
 {
+    public void Dispose() => s3.Dispose();
+
     public string Root => "s3://" + bucket;
 
     public string UriOf(string key) => $"s3://{bucket}/{key}";
