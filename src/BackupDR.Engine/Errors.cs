@@ -57,4 +57,5 @@ public static class ErrorIds
     public const string AwsRequestFailed = "AwsRequestFailed";
     public const string OperationCancelled = "OperationCancelled";
     public const string TableCreationFailed = "TableCreationFailed";
+    public const string UnexpectedError = "UnexpectedError";
 }

@@ -32,7 +32,8 @@ internal static class AwsErrors
                 return new BackupDRException(ErrorIds.AwsRequestFailed, ErrorKind.ConnectionError,
                     $"Could not reach AWS for '{target}': {e.Message}", target, e);
             default:
-                return new BackupDRException("UnexpectedError", ErrorKind.NotSpecified, $"{e.GetType().Name}: {e.Message}", target, e);
+                return new BackupDRException(ErrorIds.UnexpectedError, ErrorKind.NotSpecified,
+                    $"BackupDR failed unexpectedly on '{target}' ({e.GetType().Name}): {e.Message} Please report this with the full error ($Error[0] | Format-List * -Force).", target, e);
         }
     }
 }

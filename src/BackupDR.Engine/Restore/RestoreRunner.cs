@@ -188,13 +188,14 @@ public sealed class RestoreRunner(IAmazonDynamoDB dynamo, IOperationHost host, R
             while (await reader.NextLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
             {
                 var item = DynamoJson.ReadRecord(line.Span);
+                string key = writer.KeyText(item);
                 // BatchWriteItem rejects a batch that names one key twice; a repeated key starts a new batch.
-                if (batch.Count == BatchWriter.MaxBatch || !keysInBatch.Add(writer.KeyText(item)))
+                if (batch.Count == BatchWriter.MaxBatch || !keysInBatch.Add(key))
                 {
                     await batches.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
                     batch = new List<Dictionary<string, AttributeValue>>(BatchWriter.MaxBatch);
                     keysInBatch.Clear();
-                    keysInBatch.Add(writer.KeyText(item));
+                    keysInBatch.Add(key);
                 }
                 batch.Add(item);
             }
