@@ -59,7 +59,7 @@ function Start-LocalServices {
     try {
         $dynLog = Join-Path $WorkFolder 'dynalite.log'
         $dynalite = Start-Process -FilePath $node -PassThru -RedirectStandardOutput $dynLog -RedirectStandardError "$dynLog.err" -ArgumentList @(
-            (Join-Path $script:EmulatorRoot 'node_modules/dynalite/cli.js'), '--host', '127.0.0.1', '--port', $dynamoPort,
+            (Join-Path $script:EmulatorRoot 'dynalite-shim.js'), '--host', '127.0.0.1', '--port', $dynamoPort,
             '--createTableMs', '20', '--deleteTableMs', '20', '--updateTableMs', '20')
         $started.Add($dynalite)
         $s3Log = Join-Path $WorkFolder 's3rver.log'

@@ -51,6 +51,9 @@ public sealed class AwsClientFactory(AwsOptions options)
         config.RegionEndpoint = RegionEndpoint.GetBySystemName(region);
     }
 
+    /// <summary>The named profile's credentials; null when no profile was named (then the SDK's default chain applies).</summary>
+    public AWSCredentials? ProfileCredentials() => ResolveProfileCredentials();
+
     private AWSCredentials? ResolveProfileCredentials()
     {
         if (string.IsNullOrEmpty(Options.ProfileName)) return null;

@@ -19,6 +19,12 @@ public sealed class BackupRequest
     public long MaxDataFileBytes { get; init; } = 256L * 1024 * 1024;
 
     public bool ConsistentRead { get; init; }
+
+    /// <summary>Read capacity units per second the backup may consume (from DynamoDB's ConsumedCapacity); 0 for no cap.</summary>
+    public double MaxReadCapacityUnits { get; init; }
+
+    /// <summary>Queue depths and buffer sizes; the defaults suit almost every table.</summary>
+    public PipelineOptions Pipeline { get; init; } = PipelineOptions.Default;
 }
 
 /// <summary>One committed backup.</summary>
@@ -35,5 +41,11 @@ public sealed class BackupResult
     public DateTimeOffset StartTime { get; init; }
     public DateTimeOffset EndTime { get; init; }
     public TimeSpan Duration => EndTime - StartTime;
+
+    /// <summary>
+    /// Read capacity units the scan consumed, as DynamoDB reported them. Only measured under a
+    /// read cap (the figure is what the cap is enforced from); null otherwise.
+    /// </summary>
+    public double? ConsumedReadCapacityUnits { get; init; }
     public string Status { get; init; } = "Committed";
 }

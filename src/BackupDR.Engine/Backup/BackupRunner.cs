@@ -1,7 +1,9 @@
 using System.Diagnostics;
+using System.Threading.Channels;
 using Amazon.DynamoDBv2;
 using Amazon.DynamoDBv2.Model;
 using BackupDR.Engine.Aws;
+using BackupDR.Engine.Capacity;
 using BackupDR.Engine.Format;
 using BackupDR.Engine.Storage;
 using BackupDR.Engine.Tables;
@@ -15,16 +17,18 @@ namespace BackupDR.Engine.Backup;
 /// </summary>
 public sealed class BackupRunner
 {
-    private const long BytesPerSegment = 1L << 30;
-    private const int MaxAutoSegments = 16;
+    private const long BytesPerSegment = 128L << 20;
+    private const int MaxAutoSegments = 32;
 
     private readonly IAmazonDynamoDB _dynamo;
+    private readonly DynamoScanClient _scanner;
     private readonly BackupFolder _target;
     private readonly IOperationHost _host;
 
-    public BackupRunner(IAmazonDynamoDB dynamo, BackupFolder target, IOperationHost host)
+    internal BackupRunner(IAmazonDynamoDB dynamo, DynamoScanClient scanner, BackupFolder target, IOperationHost host)
     {
         _dynamo = dynamo;
+        _scanner = scanner;
         _target = target;
         _host = host;
     }
@@ -40,7 +44,13 @@ public sealed class BackupRunner
         AwsClientFactory.ValidateRegion(request.Aws.Region);
         using var dynamo = aws.CreateDynamoDB();
         using var target = BackupFolder.Open(request.Target, aws);
-        var runner = new BackupRunner(dynamo, target, host);
+        request.Pipeline.Validate();
+        if (request.MaxReadCapacityUnits < 0 || double.IsNaN(request.MaxReadCapacityUnits) || double.IsInfinity(request.MaxReadCapacityUnits))
+        {
+            throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument, "MaxReadCapacityUnits must be a positive number (or 0 for no cap).", null);
+        }
+        using var scanner = DynamoScanClient.For(dynamo, aws);
+        var runner = new BackupRunner(dynamo, scanner, target, host);
         await runner.BackupTablesAsync(request, completed, cancellationToken).ConfigureAwait(false);
     }
 
@@ -73,23 +83,34 @@ public sealed class BackupRunner
         string backupId = BackupFormat.NewBackupId(start);
         var folder = _target.Child(table.TableName).Child(backupId);
         int segments = request.Segments > 0 ? request.Segments : AutoSegments(table);
-        _host.Verbose($"Backing up '{table.TableName}' to {folder.Uri} with {segments} scan segment(s).");
+        _host.Verbose($"Backing up '{table.TableName}' to {folder.Uri} with {segments} scan segment(s) and {EncoderCount(request, segments)} encoder(s).");
 
         try
         {
-            var tableDoc = await TableSchema.CaptureAsync(_dynamo, table, _host, cancellationToken).ConfigureAwait(false);
+            // The description (TTL, tags: a few more calls) is read while the scan runs.
+            var capture = TableSchema.CaptureAsync(_dynamo, table, _host, cancellationToken);
             var progress = new ScanProgress(table.TableName, table.ItemCount ?? 0, _host);
+            // Eventually consistent reads cost half a unit per 4 KB: a guess of 1 KB items until DynamoDB says.
+            var capacity = new CapacityLimiter(request.MaxReadCapacityUnits, request.ConsistentRead ? 0.25 : 0.125);
             List<DataFileEntry> files;
             using (var ticker = progress.StartTicking(cancellationToken))
             {
-                var perSegment = await Parallel.RunAllOrNoneAsync(segments,
-                    (s, token) => ScanSegmentAsync(table, folder, s, segments, request, progress, token), cancellationToken).ConfigureAwait(false);
-                files = perSegment.SelectMany(f => f).OrderBy(f => f.DataFile, StringComparer.Ordinal).ToList();
+                try
+                {
+                    files = await RunPipelineAsync(table, folder, segments, request, progress, capacity, cancellationToken).ConfigureAwait(false);
+                }
+                catch
+                {
+                    await capture.ContinueWith(t => t.Exception, TaskScheduler.Default).ConfigureAwait(false);   // observed, not reported twice
+                    throw;
+                }
             }
             progress.Complete();
+            _host.Verbose($"Scanned {files.Sum(f => f.ItemCount)} items of '{table.TableName}' into {files.Count} data file(s).");
 
             var end = DateTimeOffset.UtcNow;
             byte[] filesJson = BackupFormat.Serialize(files);
+            var tableDoc = await capture.ConfigureAwait(false);
             byte[] tableJson = BackupFormat.Serialize(tableDoc);
             var summary = new ManifestSummary
             {
@@ -135,6 +156,7 @@ public sealed class BackupRunner
                 Segments = segments,
                 StartTime = start,
                 EndTime = marker.CommittedAt,
+                ConsumedReadCapacityUnits = capacity.ServiceReportsCapacity ? capacity.Consumed : null,
             };
         }
         catch (Exception e)
@@ -150,33 +172,125 @@ public sealed class BackupRunner
         return (int)Math.Clamp((bytes + BytesPerSegment - 1) / BytesPerSegment, 1, MaxAutoSegments);
     }
 
-    private async Task<List<DataFileEntry>> ScanSegmentAsync(TableDescription table, BackupFolder folder, int segment, int totalSegments,
-        BackupRequest request, ScanProgress progress, CancellationToken cancellationToken)
+    /// <summary>
+    /// The pipeline: one scanner per segment fetches pages into a shared bounded queue; a few
+    /// encoders (no more than the cores) drain it, each into its own data files, each file uploading
+    /// its parts while the next fills. When the queue is full the scanners wait, when the uploads are
+    /// busy the encoders wait: memory is set by the pipeline options and the number of encoders.
+    /// </summary>
+    private async Task<List<DataFileEntry>> RunPipelineAsync(TableDescription table, BackupFolder folder, int segments,
+        BackupRequest request, ScanProgress progress, CapacityLimiter capacity, CancellationToken cancellationToken)
+    {
+        int encoders = EncoderCount(request, segments);
+        var pages = Channel.CreateBounded<ScanPage>(new BoundedChannelOptions(encoders * request.Pipeline.ScanQueuePages)
+        {
+            SingleReader = encoders == 1,
+            SingleWriter = segments == 1,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+        int scannersLeft = segments;
+        try
+        {
+            var results = await Parallel.RunAllOrNoneAsync(segments + encoders, async (worker, token) =>
+            {
+                if (worker < segments)
+                {
+                    try
+                    {
+                        await ScanIntoAsync(table.TableName, worker, segments, request.ConsistentRead, capacity, pages.Writer, token).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        if (Interlocked.Decrement(ref scannersLeft) == 0) pages.Writer.TryComplete();
+                    }
+                    return [];
+                }
+                return await EncodeAsync(folder, worker - segments, request, progress, pages.Reader, token).ConfigureAwait(false);
+            }, cancellationToken).ConfigureAwait(false);
+            return results.SelectMany(f => f).OrderBy(f => f.DataFile, StringComparer.Ordinal).ToList();
+        }
+        finally
+        {
+            // Pages left behind by a failure go back to the pool.
+            pages.Writer.TryComplete();
+            while (pages.Reader.TryRead(out var left)) left.Dispose();
+        }
+    }
+
+    private static int EncoderCount(BackupRequest request, int segments) =>
+        Math.Clamp(request.Pipeline.Encoders > 0 ? request.Pipeline.Encoders : Environment.ProcessorCount, 1, segments);
+
+    private async Task ScanIntoAsync(string tableName, int segment, int totalSegments, bool consistentRead, CapacityLimiter capacity,
+        ChannelWriter<ScanPage> pages, CancellationToken cancellationToken)
+    {
+        byte[]? startKey = null;
+        do
+        {
+            // Under a cap, pages are kept to a fraction of a second's worth, so the rate holds smoothly.
+            int? limit = capacity.PageLimit(totalSegments);
+            double reserved = await capacity.AcquireAsync(capacity.Estimate(limit ?? 1000), cancellationToken).ConfigureAwait(false);
+            ScanPage page;
+            try
+            {
+                page = await _scanner.ScanAsync(new ScanPageRequest(tableName, segment, totalSegments, consistentRead, limit, startKey, capacity.IsCapped), cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                capacity.Release(reserved);
+                throw;
+            }
+            capacity.Settle(reserved, page.ConsumedCapacityUnits, page.ScannedCount);
+            startKey = page.LastEvaluatedKey;
+            if (page.Count > 0)
+            {
+                try
+                {
+                    await pages.WriteAsync(page, cancellationToken).ConfigureAwait(false);
+                }
+                catch
+                {
+                    page.Dispose();
+                    throw;
+                }
+            }
+            else
+            {
+                page.Dispose();
+            }
+        }
+        while (startKey is not null);
+    }
+
+    private static async Task<List<DataFileEntry>> EncodeAsync(BackupFolder folder, int stream, BackupRequest request, ScanProgress progress,
+        ChannelReader<ScanPage> pages, CancellationToken cancellationToken)
     {
         var files = new List<DataFileEntry>();
         DataFileWriter? writer = null;
         int sequence = 0;
         try
         {
-            // The next page is requested while the current one is encoded.
-            Task<ScanResponse>? next = ScanPageAsync(table.TableName, segment, totalSegments, null, request.ConsistentRead, cancellationToken);
-            while (next is not null)
+            await foreach (var page in pages.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
-                var page = await next.ConfigureAwait(false);
-                next = page.LastEvaluatedKey is { Count: > 0 } lastKey
-                    ? ScanPageAsync(table.TableName, segment, totalSegments, lastKey, request.ConsistentRead, cancellationToken)
-                    : null;
-                foreach (var item in page.Items ?? [])
+                using (page)
                 {
-                    writer ??= new DataFileWriter(folder, BackupFormat.DataFileKey(segment, sequence++));
-                    long before = writer.UncompressedBytes;
-                    await writer.WriteAsync(item, cancellationToken).ConfigureAwait(false);
-                    progress.Add(1, writer.UncompressedBytes - before);
-                    if (writer.UncompressedBytes >= request.MaxDataFileBytes)
+                    var cursor = new ScanPageCursor();
+                    bool exhausted = false;
+                    while (!exhausted)
                     {
-                        files.Add(await writer.CompleteAsync(cancellationToken).ConfigureAwait(false));
-                        await writer.DisposeAsync().ConfigureAwait(false);
-                        writer = null;
+                        writer ??= new DataFileWriter(folder, BackupFormat.DataFileKey(stream, sequence++), request.Pipeline.PartSizeBytes, request.Pipeline.PartsInFlight);
+                        long items = writer.ItemCount, bytes = writer.UncompressedBytes;
+                        exhausted = writer.WriteScanItems(page, cursor, request.MaxDataFileBytes);
+                        progress.Add(writer.ItemCount - items, writer.UncompressedBytes - bytes);
+                        if (writer.UncompressedBytes >= request.MaxDataFileBytes)
+                        {
+                            files.Add(await writer.CompleteAsync(cancellationToken).ConfigureAwait(false));
+                            await writer.DisposeAsync().ConfigureAwait(false);
+                            writer = null;
+                        }
+                        else
+                        {
+                            await writer.ShipFullPartsAsync(cancellationToken).ConfigureAwait(false);
+                        }
                     }
                 }
             }
@@ -187,18 +301,6 @@ public sealed class BackupRunner
         {
             if (writer is not null) await writer.DisposeAsync().ConfigureAwait(false);
         }
-    }
-
-    private Task<ScanResponse> ScanPageAsync(string tableName, int segment, int totalSegments,
-        Dictionary<string, AttributeValue>? startKey, bool consistentRead, CancellationToken cancellationToken)
-    {
-        var request = new ScanRequest { TableName = tableName, ExclusiveStartKey = startKey, ConsistentRead = consistentRead };
-        if (totalSegments > 1)
-        {
-            request.Segment = segment;
-            request.TotalSegments = totalSegments;
-        }
-        return _dynamo.ScanAsync(request, cancellationToken);
     }
 
     /// <summary>Best effort: a failed backup leaves no objects behind. What remains has no commit marker, so it is never valid.</summary>

@@ -10,10 +10,16 @@ internal sealed class HashingBuffer : Stream
 {
     private readonly IncrementalHash _sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
     private readonly IncrementalHash _md5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
+    private readonly int _growthLimit;
     private byte[] _buffer;
     private int _length;
 
-    public HashingBuffer(int capacity) => _buffer = new byte[capacity];
+    /// <summary>Starts at <paramref name="capacity"/> bytes and doubles as needed, but not past <paramref name="growthLimit"/> unless a single write needs more.</summary>
+    public HashingBuffer(int capacity, int growthLimit = int.MaxValue)
+    {
+        _buffer = new byte[capacity];
+        _growthLimit = Math.Max(capacity, growthLimit);
+    }
 
     /// <summary>Bytes buffered for the current part.</summary>
     public int Buffered => _length;
@@ -39,7 +45,8 @@ internal sealed class HashingBuffer : Stream
     {
         if (_length + data.Length > _buffer.Length)
         {
-            Array.Resize(ref _buffer, Math.Max(_buffer.Length * 2, _length + data.Length));
+            long doubled = Math.Min((long)_buffer.Length * 2, _growthLimit);
+            Array.Resize(ref _buffer, (int)Math.Max(doubled, _length + data.Length));
         }
         data.CopyTo(_buffer.AsSpan(_length));
         _length += data.Length;

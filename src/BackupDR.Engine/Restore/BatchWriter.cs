@@ -1,45 +1,57 @@
+using System.Diagnostics;
 using Amazon.DynamoDBv2;
 using Amazon.DynamoDBv2.Model;
+using BackupDR.Engine.Capacity;
 using BackupDR.Engine.Json;
 
 namespace BackupDR.Engine.Restore;
-
-/// <summary>How often and how patiently to retry: capped exponential backoff with jitter.</summary>
-public sealed record RetryPolicy(int MaxAttempts, TimeSpan BaseDelay, TimeSpan MaxDelay)
-{
-    public static readonly RetryPolicy Default = new(12, TimeSpan.FromMilliseconds(50), TimeSpan.FromSeconds(5));
-
-    /// <summary>The wait after failed attempt <paramref name="attempt"/> (1-based): half the capped exponential, plus up to as much again at random.</summary>
-    public TimeSpan Delay(int attempt)
-    {
-        double cap = Math.Min(MaxDelay.TotalMilliseconds, BaseDelay.TotalMilliseconds * Math.Pow(2, Math.Min(attempt - 1, 30)));
-        return TimeSpan.FromMilliseconds(cap / 2 + Random.Shared.NextDouble() * cap / 2);
-    }
-}
 
 /// <summary>
 /// Writes batches of up to 25 items with BatchWriteItem. UnprocessedItems are retried with capped,
 /// jittered exponential backoff; what is still unwritten after the last attempt fails the run,
 /// naming the items' keys.
 /// </summary>
-internal sealed class BatchWriter(IAmazonDynamoDB dynamo, string tableName, IReadOnlyList<string> keyNames, RetryPolicy retry)
+internal sealed class BatchWriter(IAmazonDynamoDB dynamo, string tableName, IReadOnlyList<string> keyNames, RetryPolicy retry, CapacityLimiter capacity)
 {
     public const int MaxBatch = 25;
+    private long _firstRequest;
+    private long _lastResponse;
+
+    /// <summary>From the first request sent to the last response received.</summary>
+    public TimeSpan ActiveTime => _firstRequest == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(_firstRequest, Interlocked.Read(ref _lastResponse));
 
     public async Task WriteAsync(List<Dictionary<string, AttributeValue>> items, CancellationToken cancellationToken)
     {
         var pending = items.Select(i => new WriteRequest { PutRequest = new PutRequest { Item = i } }).ToList();
         for (int attempt = 1; ; attempt++)
         {
-            var response = await dynamo.BatchWriteItemAsync(new BatchWriteItemRequest
+            double reserved = await capacity.AcquireAsync(capacity.Estimate(pending.Count), cancellationToken).ConfigureAwait(false);
+            Interlocked.CompareExchange(ref _firstRequest, Stopwatch.GetTimestamp(), 0);
+            BatchWriteItemResponse response;
+            try
             {
-                RequestItems = new Dictionary<string, List<WriteRequest>> { [tableName] = pending },
-            }, cancellationToken).ConfigureAwait(false);
-            if (response.UnprocessedItems is null || !response.UnprocessedItems.TryGetValue(tableName, out var left) || left.Count == 0)
+                response = await dynamo.BatchWriteItemAsync(new BatchWriteItemRequest
+                {
+                    RequestItems = new Dictionary<string, List<WriteRequest>> { [tableName] = pending },
+                    ReturnConsumedCapacity = capacity.IsCapped ? ReturnConsumedCapacity.TOTAL : ReturnConsumedCapacity.NONE,
+                }, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                capacity.Release(reserved);
+                throw;
+            }
+            Interlocked.Exchange(ref _lastResponse, Stopwatch.GetTimestamp());
+            var left = response.UnprocessedItems is not null && response.UnprocessedItems.TryGetValue(tableName, out var l) ? l : null;
+            int leftCount = left?.Count ?? 0;
+            double? reported = response.ConsumedCapacity?.Where(c => c.TableName == tableName).Sum(c => c.CapacityUnits ?? 0);
+            if (response.ConsumedCapacity is null or { Count: 0 }) reported = null;
+            capacity.Settle(reserved, reported, pending.Count - leftCount);
+            if (leftCount == 0)
             {
                 return;
             }
-            pending = left;
+            pending = left!;
             if (attempt == retry.MaxAttempts)
             {
                 var keys = pending.Take(10).Select(w => KeyText(w.PutRequest.Item));

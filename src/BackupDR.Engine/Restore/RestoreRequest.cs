@@ -16,6 +16,12 @@ public sealed class RestoreRequest
     /// <summary>Concurrent BatchWriteItem writers.</summary>
     public int Parallelism { get; init; } = 4;
 
+    /// <summary>Write capacity units per second the restore may consume (from DynamoDB's ConsumedCapacity); 0 for no cap.</summary>
+    public double MaxWriteCapacityUnits { get; init; }
+
+    /// <summary>Queue depths and buffer sizes; the defaults suit almost every table.</summary>
+    public PipelineOptions Pipeline { get; init; } = PipelineOptions.Default;
+
     public AwsOptions Aws { get; init; } = new();
 }
 
@@ -30,4 +36,13 @@ public sealed class RestoreResult
     public DateTimeOffset StartTime { get; init; }
     public DateTimeOffset EndTime { get; init; }
     public TimeSpan Duration => EndTime - StartTime;
+
+    /// <summary>
+    /// Write capacity units the restore consumed, as DynamoDB reported them. Only measured under a
+    /// write cap (the figure is what the cap is enforced from); null otherwise.
+    /// </summary>
+    public double? ConsumedWriteCapacityUnits { get; init; }
+
+    /// <summary>From the first write request to the last response: the time the table was being written.</summary>
+    public TimeSpan WriteDuration { get; init; }
 }

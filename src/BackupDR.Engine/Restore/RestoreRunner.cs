@@ -2,6 +2,7 @@ using System.Threading.Channels;
 using Amazon.DynamoDBv2;
 using Amazon.DynamoDBv2.Model;
 using BackupDR.Engine.Aws;
+using BackupDR.Engine.Capacity;
 using BackupDR.Engine.Format;
 using BackupDR.Engine.Json;
 using BackupDR.Engine.Storage;
@@ -28,6 +29,11 @@ public sealed class RestoreRunner(IAmazonDynamoDB dynamo, IOperationHost host, R
         {
             throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument, "Parallelism must be between 1 and 64.", null);
         }
+        if (request.MaxWriteCapacityUnits < 0 || double.IsNaN(request.MaxWriteCapacityUnits) || double.IsInfinity(request.MaxWriteCapacityUnits))
+        {
+            throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument, "MaxWriteCapacityUnits must be a positive number (or 0 for no cap).", null);
+        }
+        request.Pipeline.Validate();
         AwsClientFactory.ValidateRegion(request.Aws.Region);
         var location = BackupLocation.Parse(request.Uri);
         var aws = new AwsClientFactory(request.Aws);
@@ -79,7 +85,11 @@ public sealed class RestoreRunner(IAmazonDynamoDB dynamo, IOperationHost host, R
             await TableSchema.WaitUntilActiveAsync(dynamo, request.TableName, TimeSpan.FromMinutes(30), cancellationToken).ConfigureAwait(false);
         }
 
-        long written = await WriteItemsAsync(backup, request, cancellationToken).ConfigureAwait(false);
+        // A standard write costs one unit per started KB: a guess of 1 KB items until DynamoDB says.
+        var capacity = new CapacityLimiter(request.MaxWriteCapacityUnits, 1.0);
+        var keyNames = backup.Table.KeySchema.Select(k => k.AttributeName).ToArray();
+        var writer = new BatchWriter(dynamo, request.TableName, keyNames, _retry, capacity);
+        long written = await WriteItemsAsync(backup, request, writer, cancellationToken).ConfigureAwait(false);
         if (written != backup.Summary.ItemCount)
         {
             throw new BackupDRException(ErrorIds.ItemsNotWritten, ErrorKind.WriteError,
@@ -96,6 +106,8 @@ public sealed class RestoreRunner(IAmazonDynamoDB dynamo, IOperationHost host, R
             TableCreated = existing is null,
             StartTime = start,
             EndTime = DateTimeOffset.UtcNow,
+            ConsumedWriteCapacityUnits = capacity.ServiceReportsCapacity ? capacity.Consumed : null,
+            WriteDuration = writer.ActiveTime,
         };
     }
 
@@ -129,11 +141,10 @@ public sealed class RestoreRunner(IAmazonDynamoDB dynamo, IOperationHost host, R
         return page.Items is { Count: > 0 } || page.LastEvaluatedKey is { Count: > 0 };
     }
 
-    private async Task<long> WriteItemsAsync(LoadedBackup backup, RestoreRequest request, CancellationToken cancellationToken)
+    private async Task<long> WriteItemsAsync(LoadedBackup backup, RestoreRequest request, BatchWriter writer, CancellationToken cancellationToken)
     {
-        var keyNames = backup.Table.KeySchema.Select(k => k.AttributeName).ToArray();
-        var writer = new BatchWriter(dynamo, request.TableName, keyNames, _retry);
-        var batches = Channel.CreateBounded<List<Dictionary<string, AttributeValue>>>(new BoundedChannelOptions(request.Parallelism * 4)
+        int queue = request.Pipeline.RestoreQueueBatches > 0 ? request.Pipeline.RestoreQueueBatches : request.Parallelism * 4;
+        var batches = Channel.CreateBounded<List<Dictionary<string, AttributeValue>>>(new BoundedChannelOptions(queue)
         {
             SingleReader = false,
             SingleWriter = false,
@@ -141,7 +152,7 @@ public sealed class RestoreRunner(IAmazonDynamoDB dynamo, IOperationHost host, R
         });
         long written = 0;
         long total = backup.Summary.ItemCount;
-        int readers = Math.Clamp(backup.Files.Count, 1, 4);
+        int readers = Math.Clamp(backup.Files.Count, 1, request.Pipeline.RestoreReaders);
         var fileQueue = new System.Collections.Concurrent.ConcurrentQueue<DataFileEntry>(backup.Files);
         int readersLeft = readers;
 

@@ -40,10 +40,15 @@ public interface IBackupStore
 }
 
 /// <summary>
-/// A streamed object write. Append with <see cref="AppendAsync"/> (each call but the last should be
+/// A streamed object write. Append with <see cref="AppendAsync"/> (each piece but the last should be
 /// at least 5 MiB for S3), then <see cref="CompleteAsync"/>. Disposing without completing abandons
 /// the write and leaves no object.
 /// </summary>
+/// <remarks>
+/// Appends may overlap: a piece's place in the object is fixed when <see cref="AppendAsync"/> is
+/// called, so the caller may start the next piece before the previous one finished. Calls themselves
+/// come from one flow at a time, and every append must have finished before <see cref="CompleteAsync"/>.
+/// </remarks>
 public interface IObjectUpload : IAsyncDisposable
 {
     Task AppendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken);

@@ -85,11 +85,13 @@ public sealed class LocalBackupStore(string rootFolder) : IBackupStore
         return Task.CompletedTask;
     }
 
+    /// <summary>Writes to a temporary file at each piece's offset (so pieces may overlap), then renames it into place.</summary>
     private sealed class LocalUpload : IObjectUpload
     {
         private readonly string _finalPath;
         private readonly string _tempPath;
-        private FileStream? _stream;
+        private Microsoft.Win32.SafeHandles.SafeFileHandle? _file;
+        private long _length;
         private bool _completed;
 
         public LocalUpload(string finalPath)
@@ -98,30 +100,32 @@ public sealed class LocalBackupStore(string rootFolder) : IBackupStore
             _tempPath = finalPath + "." + Guid.NewGuid().ToString("N")[..8] + PartialSuffix;
         }
 
-        public async Task AppendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+        public Task AppendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
         {
-            if (_stream is null)
+            if (_file is null)
             {
                 Directory.CreateDirectory(Path.GetDirectoryName(_finalPath)!);
-                _stream = new FileStream(_tempPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true);
+                _file = File.OpenHandle(_tempPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileOptions.Asynchronous);
             }
-            await _stream.WriteAsync(data, cancellationToken).ConfigureAwait(false);
+            long offset = _length;
+            _length += data.Length;
+            return data.IsEmpty ? Task.CompletedTask : RandomAccess.WriteAsync(_file, data, offset, cancellationToken).AsTask();
         }
 
         public async Task CompleteAsync(ReadOnlyMemory<byte> tail, CancellationToken cancellationToken)
         {
             await AppendAsync(tail, cancellationToken).ConfigureAwait(false);
-            await _stream!.FlushAsync(cancellationToken).ConfigureAwait(false);
-            _stream.Flush(flushToDisk: true);
-            await _stream.DisposeAsync().ConfigureAwait(false);
+            RandomAccess.FlushToDisk(_file!);
+            _file!.Dispose();
             File.Move(_tempPath, _finalPath, overwrite: true);
             _completed = true;
         }
 
-        public async ValueTask DisposeAsync()
+        public ValueTask DisposeAsync()
         {
-            if (_stream is not null) await _stream.DisposeAsync().ConfigureAwait(false);
+            _file?.Dispose();
             if (!_completed && File.Exists(_tempPath)) File.Delete(_tempPath);
+            return ValueTask.CompletedTask;
         }
     }
 }

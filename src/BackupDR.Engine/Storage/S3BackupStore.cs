@@ -43,6 +43,7 @@ public sealed class S3BackupStore(IAmazonS3 s3, string bucket) : IBackupStore, I
             AutoCloseStream = true,
             ChecksumAlgorithm = ChecksumAlgorithm.SHA256,
             ChecksumSHA256 = Convert.ToBase64String(SHA256.HashData(content)),
+            UseChunkEncoding = false,
         };
         await s3.PutObjectAsync(request, cancellationToken).ConfigureAwait(false);
     }
@@ -125,36 +126,48 @@ public sealed class S3BackupStore(IAmazonS3 s3, string bucket) : IBackupStore, I
     public Task DeleteAsync(string key, CancellationToken cancellationToken) =>
         s3.DeleteObjectAsync(new DeleteObjectRequest { BucketName = bucket, Key = key }, cancellationToken);
 
-    /// <summary>One PutObject when the object fits in one call, a multipart upload otherwise.</summary>
+    /// <summary>One PutObject when the object fits in one call, a multipart upload otherwise; parts upload concurrently.</summary>
     private sealed class MultipartUpload(IAmazonS3 s3, string bucket, string key) : IObjectUpload
     {
         private readonly List<PartETag> _parts = [];
-        private string? _uploadId;
+        private Task<string>? _uploadId;
+        private int _partCount;
         private bool _completed;
 
-        public async Task AppendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+        public Task AppendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
         {
-            _uploadId ??= (await s3.InitiateMultipartUploadAsync(new InitiateMultipartUploadRequest
+            // Numbered now, in call order: parts may finish in any order.
+            int partNumber = ++_partCount;
+            _uploadId ??= InitiateAsync(cancellationToken);
+            return UploadPartAsync(partNumber, data, cancellationToken);
+        }
+
+        private async Task<string> InitiateAsync(CancellationToken cancellationToken) =>
+            (await s3.InitiateMultipartUploadAsync(new InitiateMultipartUploadRequest
             {
                 BucketName = bucket,
                 Key = key,
                 ChecksumAlgorithm = ChecksumAlgorithm.SHA256,
             }, cancellationToken).ConfigureAwait(false)).UploadId;
 
-            int partNumber = _parts.Count + 1;
+        private async Task UploadPartAsync(int partNumber, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+        {
+            string uploadId = await _uploadId!.ConfigureAwait(false);
             string sha = Convert.ToBase64String(SHA256.HashData(data.Span));
             var response = await s3.UploadPartAsync(new UploadPartRequest
             {
                 BucketName = bucket,
                 Key = key,
-                UploadId = _uploadId,
+                UploadId = uploadId,
                 PartNumber = partNumber,
                 InputStream = AsStream(data),
                 PartSize = data.Length,
                 ChecksumAlgorithm = ChecksumAlgorithm.SHA256,
                 ChecksumSHA256 = sha,
+                // The checksum is already known: send it as a header, not as an aws-chunked trailer.
+                UseChunkEncoding = false,
             }, cancellationToken).ConfigureAwait(false);
-            _parts.Add(new PartETag { PartNumber = partNumber, ETag = response.ETag, ChecksumSHA256 = sha });
+            lock (_parts) _parts.Add(new PartETag { PartNumber = partNumber, ETag = response.ETag, ChecksumSHA256 = sha });
         }
 
         /// <summary>Completes with the data appended so far; <paramref name="tail"/> is the final piece (may be empty).</summary>
@@ -169,17 +182,24 @@ public sealed class S3BackupStore(IAmazonS3 s3, string bucket) : IBackupStore, I
                     InputStream = AsStream(tail),
                     ChecksumAlgorithm = ChecksumAlgorithm.SHA256,
                     ChecksumSHA256 = Convert.ToBase64String(SHA256.HashData(tail.Span)),
+                    UseChunkEncoding = false,
                 }, cancellationToken).ConfigureAwait(false);
                 _completed = true;
                 return;
             }
             if (tail.Length > 0) await AppendAsync(tail, cancellationToken).ConfigureAwait(false);
+            List<PartETag> parts;
+            lock (_parts) parts = [.. _parts.OrderBy(p => p.PartNumber)];
+            if (parts.Count != _partCount)
+            {
+                throw new InvalidOperationException($"Only {parts.Count} of {_partCount} parts of {key} were uploaded.");
+            }
             await s3.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest
             {
                 BucketName = bucket,
                 Key = key,
-                UploadId = _uploadId,
-                PartETags = _parts,
+                UploadId = await _uploadId.ConfigureAwait(false),
+                PartETags = parts,
             }, cancellationToken).ConfigureAwait(false);
             _completed = true;
         }
@@ -189,9 +209,10 @@ public sealed class S3BackupStore(IAmazonS3 s3, string bucket) : IBackupStore, I
             if (_completed || _uploadId is null) return;
             try
             {
-                await s3.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = bucket, Key = key, UploadId = _uploadId }).ConfigureAwait(false);
+                string uploadId = await _uploadId.ConfigureAwait(false);
+                await s3.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = bucket, Key = key, UploadId = uploadId }).ConfigureAwait(false);
             }
-            catch (AmazonS3Exception)
+            catch (Exception e) when (e is AmazonS3Exception or OperationCanceledException or HttpRequestException)
             {
                 // Best effort: a bucket lifecycle rule (docs) removes what an abort could not.
             }

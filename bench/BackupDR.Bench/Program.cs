@@ -1,0 +1,101 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Amazon.DynamoDBv2;
+using Amazon.DynamoDBv2.Model;
+using BackupDR.Engine;
+using BackupDR.Engine.Aws;
+
+namespace BackupDR.Bench;
+
+/// <summary>
+/// One benchmark step per process: `BackupDR.Bench &lt;step&gt; --name value ...`. Prints one JSON object
+/// (the step's measurements, including this process's peak RSS) as its last line of output.
+/// The services are the SDK's: AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_S3 point at the emulators.
+/// </summary>
+internal static class Program
+{
+    public static async Task<int> Main(string[] args)
+    {
+        if (args.Length == 0)
+        {
+            Console.Error.WriteLine("usage: BackupDR.Bench <raw-write|raw-scan|backup|validate|restore|engine|delete-table> [--option value]...");
+            return 2;
+        }
+        var options = Options.Parse(args.Skip(1));
+        var result = new JsonObject { ["step"] = args[0] };
+        try
+        {
+            await (args[0] switch
+            {
+                "raw-write" => RawSteps.WriteAsync(options, result),
+                "raw-scan" => RawSteps.ScanAsync(options, result),
+                "backup" => EngineSteps.BackupAsync(options, result),
+                "validate" => EngineSteps.ValidateAsync(options, result),
+                "restore" => EngineSteps.RestoreAsync(options, result),
+                "engine" => CodecSteps.RunAsync(options, result),
+                "delete-table" => RawSteps.DeleteTableAsync(options, result),
+                _ => throw new ArgumentException($"unknown step '{args[0]}'"),
+            }).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine($"{args[0]} failed: {e}");
+            return 1;
+        }
+        result["peakRssBytes"] = PeakRssBytes();
+        result["cpuSeconds"] = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
+        Console.WriteLine(result.ToJsonString());
+        return 0;
+    }
+
+    /// <summary>VmHWM: the most resident memory this process has had.</summary>
+    private static long PeakRssBytes()
+    {
+        foreach (string line in File.ReadLines("/proc/self/status"))
+        {
+            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+            {
+                return long.Parse(line["VmHWM:".Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) * 1024;
+            }
+        }
+        return Environment.WorkingSet;
+    }
+
+    public static IAmazonDynamoDB Dynamo() => new AwsClientFactory(new AwsOptions()).CreateDynamoDB();
+}
+
+internal sealed class Options(Dictionary<string, string> values)
+{
+    public static Options Parse(IEnumerable<string> args)
+    {
+        var values = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        string? name = null;
+        foreach (string a in args)
+        {
+            if (a.StartsWith("--", StringComparison.Ordinal)) { name = a[2..]; values[name] = "true"; }
+            else if (name is not null) { values[name] = a; name = null; }
+            else throw new ArgumentException($"unexpected argument '{a}'");
+        }
+        return new Options(values);
+    }
+
+    public string Get(string name) => values.TryGetValue(name, out var v) ? v : throw new ArgumentException($"--{name} is required");
+    public bool Flag(string name) => values.TryGetValue(name, out var v) && v == "true";
+    public int Int(string name, int fallback) => values.TryGetValue(name, out var v) ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
+    public double Double(string name, double fallback) => values.TryGetValue(name, out var v) ? double.Parse(v, CultureInfo.InvariantCulture) : fallback;
+}
+
+/// <summary>A host that discards progress and keeps quiet.</summary>
+internal sealed class QuietHost : IOperationHost
+{
+    private static readonly bool Trace = Environment.GetEnvironmentVariable("BACKUPDR_BENCH_TRACE") == "1";
+    private static readonly Stopwatch Clock = Stopwatch.StartNew();
+    public void Progress(OperationProgress progress) { }
+    public void Verbose(string message)
+    {
+        if (Trace) Console.Error.WriteLine($"{Clock.Elapsed.TotalSeconds,8:F3} {message}");
+    }
+    public void Warning(string message) => Console.Error.WriteLine("WARNING: " + message);
+}
