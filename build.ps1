@@ -9,14 +9,28 @@
     demo     build, then starts the emulators and backs a sample table up, verifies it, restores it and
              proves the copy equal; stops the emulators.
     package  build, then zips out/BackupDR into out/BackupDR-<version>.zip.
+    bench    builds the benchmark driver, starts the emulators and measures BackupDR against the raw
+             SDK ceilings, the engine alone, the capacity caps and memory at scale (bench/Invoke-Bench.ps1).
+             Prints a table and writes bench/results/<timestamp>.json. Takes about 10 minutes with the defaults.
 .EXAMPLE
     dotnet tool restore; dotnet pwsh ./build.ps1 test
+.EXAMPLE
+    dotnet pwsh ./build.ps1 bench -Items 100000 -ItemSize 1000 -Parallelism 4 -ScaleItems 10000,1000000
 #>
 param(
-    [ValidateSet('build', 'test', 'demo', 'package')]
+    [ValidateSet('build', 'test', 'demo', 'package', 'bench')]
     [string] $Task = 'build',
     [ValidateSet('Debug', 'Release')]
-    [string] $Configuration = 'Release'
+    [string] $Configuration = 'Release',
+    # bench only: items and item size (DynamoDB bytes) for the throughput comparison, writers and scan segments on both sides.
+    [int] $Items = 100000,
+    [int] $ItemSize = 1000,
+    [int] $Parallelism = 4,
+    [int] $Segments = 4,
+    [int] $Rounds = 2,
+    # bench only: table sizes at which backup and restore peak RSS are measured, comma-separated
+    # (a string: from a shell, pwsh -File would read 10000,1000000 as the number 100001000000).
+    [string] $ScaleItems = '10000,1000000'
 )
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
@@ -171,9 +185,17 @@ function Invoke-Package {
     Write-Host "Packaged $zip"
 }
 
+function Invoke-Bench {
+    $project = Join-Path $Root 'bench/BackupDR.Bench'
+    Invoke-Native dotnet build $project -c Release --nologo -v q
+    Invoke-ChildPwsh -File (Join-Path $Root 'bench/Invoke-Bench.ps1') -BenchDll (Join-Path $project 'bin/Release/net10.0/BackupDR.Bench.dll') `
+        -Items $Items -ItemSize $ItemSize -Parallelism $Parallelism -Segments $Segments -Rounds $Rounds -ScaleItems $ScaleItems
+}
+
 switch ($Task) {
     'build' { Invoke-Build }
     'test' { Invoke-Test }
     'demo' { Invoke-Demo }
     'package' { Invoke-Package }
+    'bench' { Invoke-Bench }
 }

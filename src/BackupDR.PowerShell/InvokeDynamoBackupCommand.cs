@@ -35,6 +35,10 @@ public sealed class InvokeDynamoBackupCommand : BackupDRCmdlet
     [Parameter]
     public SwitchParameter ConsistentRead { get; set; }
 
+    [Parameter]
+    [ValidateRange(0.0, 1_000_000_000.0)]
+    public double MaxReadCapacityUnits { get; set; }
+
     protected override void ProcessRecord()
     {
         string targetText = ParameterSetName == S3Set
@@ -53,6 +57,7 @@ public sealed class InvokeDynamoBackupCommand : BackupDRCmdlet
                 Aws = AwsOptions,
                 Segments = Segments,
                 ConsistentRead = ConsistentRead,
+                MaxReadCapacityUnits = MaxReadCapacityUnits,
             };
             await BackupRunner.RunAsync(request, bridge, result => bridge.Post(() => WriteObject(result)), token).ConfigureAwait(false);
             return 0;

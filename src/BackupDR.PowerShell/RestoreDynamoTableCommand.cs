@@ -26,11 +26,15 @@ public sealed class RestoreDynamoTableCommand : BackupDRCmdlet
     [ValidateRange(1, 64)]
     public int Parallelism { get; set; } = 4;
 
+    [Parameter]
+    [ValidateRange(0.0, 1_000_000_000.0)]
+    public double MaxWriteCapacityUnits { get; set; }
+
     protected override void ProcessRecord()
     {
         string uri = ResolveUri(Uri);
         if (!ShouldProcess($"table '{TableName}'", $"Restore backup {uri}")) return;
-        var request = new RestoreRequest { Uri = uri, TableName = TableName, Force = Force, Parallelism = Parallelism, Aws = AwsOptions };
+        var request = new RestoreRequest { Uri = uri, TableName = TableName, Force = Force, Parallelism = Parallelism, MaxWriteCapacityUnits = MaxWriteCapacityUnits, Aws = AwsOptions };
         WriteObject(RunEngine((bridge, token) => RestoreRunner.RunAsync(request, bridge, token)));
     }
 }

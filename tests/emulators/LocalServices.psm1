@@ -46,7 +46,11 @@ function Start-LocalServices {
     .SYNOPSIS Starts dynalite and the S3 emulator; returns their endpoints and PIDs.
     .OUTPUTS An object with DynamoDbEndpoint, S3Endpoint, Processes, DataFolder, Environment (a hashtable of the variables to set).
     #>
-    param([string] $WorkFolder = (Join-Path ([System.IO.Path]::GetTempPath()) "backupdr-services-$PID"))
+    param(
+        [string] $WorkFolder = (Join-Path ([System.IO.Path]::GetTempPath()) "backupdr-services-$PID"),
+        # dynalite keeps tables in memory: large benchmarks need a bigger V8 heap than Node's default.
+        [int] $DynamoHeapMB = 0
+    )
     Install-LocalServices
     $node = (Get-Command node -CommandType Application -ErrorAction Stop | Select-Object -First 1).Source
     New-Item -ItemType Directory -Force -Path $WorkFolder | Out-Null
@@ -58,9 +62,11 @@ function Start-LocalServices {
     $started = [System.Collections.Generic.List[System.Diagnostics.Process]]::new()
     try {
         $dynLog = Join-Path $WorkFolder 'dynalite.log'
+        [string[]] $heap = @(if ($DynamoHeapMB -gt 0) { "--max-old-space-size=$DynamoHeapMB" })
         $dynalite = Start-Process -FilePath $node -PassThru -RedirectStandardOutput $dynLog -RedirectStandardError "$dynLog.err" -ArgumentList @(
+            $heap + @(
             (Join-Path $script:EmulatorRoot 'dynalite-shim.js'), '--host', '127.0.0.1', '--port', $dynamoPort,
-            '--createTableMs', '20', '--deleteTableMs', '20', '--updateTableMs', '20')
+            '--createTableMs', '20', '--deleteTableMs', '20', '--updateTableMs', '20'))
         $started.Add($dynalite)
         $s3Log = Join-Path $WorkFolder 's3rver.log'
         $s3 = Start-Process -FilePath $node -PassThru -RedirectStandardOutput $s3Log -RedirectStandardError "$s3Log.err" -ArgumentList @(

@@ -113,8 +113,10 @@ public sealed class RestoreRunner(IAmazonDynamoDB dynamo, IOperationHost host, R
 
     private async Task<LoadedBackup> VerifyAsync(BackupFolder folder, bool force, CancellationToken cancellationToken)
     {
-        host.Verbose($"Verifying {folder.Uri} in full before restoring.");
-        var (report, loaded) = await new IntegrityChecker(folder, host).CheckAsync(IntegrityLevel.Full, cancellationToken).ConfigureAwait(false);
+        // Every stored byte is checked against the committed manifest before the first write; items are
+        // parsed strictly as they are written, and each file's count and hash are checked again then.
+        host.Verbose($"Verifying {folder.Uri} (every file's size and checksum) before restoring.");
+        var (report, loaded) = await new IntegrityChecker(folder, host).CheckAsync(IntegrityLevel.Full, parseItems: false, cancellationToken).ConfigureAwait(false);
         if (!report.IsCommitted && !force)
         {
             throw new BackupDRException(ErrorIds.BackupNotCommitted, ErrorKind.InvalidData,
@@ -196,9 +198,19 @@ public sealed class RestoreRunner(IAmazonDynamoDB dynamo, IOperationHost host, R
         {
             var batch = new List<Dictionary<string, AttributeValue>>(BatchWriter.MaxBatch);
             var keysInBatch = new HashSet<string>(StringComparer.Ordinal);
-            while (await reader.NextLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
+            long items = 0;
+            while (await ReadLineAsync(reader, file, folder, cancellationToken).ConfigureAwait(false) is { } line)
             {
-                var item = DynamoJson.ReadRecord(line.Span);
+                Dictionary<string, AttributeValue> item;
+                try
+                {
+                    item = DynamoJson.ReadRecord(line.Span);
+                }
+                catch (InvalidDataException e)
+                {
+                    throw PartlyWritten(folder, file, $"line {reader.LineNumber} is not a valid record ({e.Message})");
+                }
+                items++;
                 string key = writer.KeyText(item);
                 // BatchWriteItem rejects a batch that names one key twice; a repeated key starts a new batch.
                 if (batch.Count == BatchWriter.MaxBatch || !keysInBatch.Add(key))
@@ -216,10 +228,29 @@ public sealed class RestoreRunner(IAmazonDynamoDB dynamo, IOperationHost host, R
             var (sha256, _, _) = await reader.FinishAsync(cancellationToken).ConfigureAwait(false);
             if (sha256 != file.Sha256Checksum)
             {
-                throw new BackupDRException(ErrorIds.BackupIntegrityFailed, ErrorKind.InvalidData,
-                    $"{file.DataFile} changed while it was being restored (its SHA-256 no longer matches the manifest). The target table may be partly written; restore again with -Force.",
-                    folder.Uri);
+                throw PartlyWritten(folder, file, "it changed while it was being restored (its SHA-256 no longer matches the manifest)");
+            }
+            if (items != file.ItemCount)
+            {
+                throw PartlyWritten(folder, file, $"it holds {items} items, the manifest says {file.ItemCount}");
             }
         }
     }
+
+    private static async ValueTask<ReadOnlyMemory<byte>?> ReadLineAsync(DataFileReader reader, DataFileEntry file, BackupFolder folder, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await reader.NextLineAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (InvalidDataException e)
+        {
+            throw PartlyWritten(folder, file, $"it cannot be decompressed after line {reader.LineNumber} ({e.Message})");
+        }
+    }
+
+    private static BackupDRException PartlyWritten(BackupFolder folder, DataFileEntry file, string problem) =>
+        new(ErrorIds.BackupIntegrityFailed, ErrorKind.InvalidData,
+            $"{file.DataFile} failed while it was being restored: {problem}. The target table may be partly written; " +
+            "check the backup with Test-BackupIntegrity -Level Full, then restore again with -Force.", folder.Uri);
 }

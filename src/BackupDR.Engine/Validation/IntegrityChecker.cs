@@ -17,14 +17,22 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host)
     /// Checks the backup. Returns the report and, when the metadata could be read, the loaded
     /// backup. Throws BackupNotFound when there is nothing at the URI.
     /// </summary>
-    public async Task<(IntegrityReport Report, LoadedBackup? Backup)> CheckAsync(IntegrityLevel level, CancellationToken cancellationToken)
+    public Task<(IntegrityReport Report, LoadedBackup? Backup)> CheckAsync(IntegrityLevel level, CancellationToken cancellationToken) =>
+        CheckAsync(level, parseItems: true, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="CheckAsync(IntegrityLevel, CancellationToken)"/>; at Full with <paramref name="parseItems"/>
+    /// false, data files are hashed as stored but not decompressed (what a restore does before writing:
+    /// it parses every item strictly as it writes it).
+    /// </summary>
+    internal async Task<(IntegrityReport Report, LoadedBackup? Backup)> CheckAsync(IntegrityLevel level, bool parseItems, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         var report = new IntegrityReport { Uri = backup.Uri, Level = level };
         var loaded = await CheckMetadataAsync(report, cancellationToken).ConfigureAwait(false);
         if (loaded is not null && level == IntegrityLevel.Full)
         {
-            await CheckDataAsync(report, loaded, cancellationToken).ConfigureAwait(false);
+            await CheckDataAsync(report, loaded, parseItems, cancellationToken).ConfigureAwait(false);
         }
         report.Duration = clock.Elapsed;
         return (report, loaded);
@@ -180,7 +188,7 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host)
 
     private Task<byte[]?> ReadAsync(string relativeKey, CancellationToken ct) => backup.Store.TryReadAllAsync(backup.Key(relativeKey), ct);
 
-    private async Task CheckDataAsync(IntegrityReport report, LoadedBackup loaded, CancellationToken ct)
+    private async Task CheckDataAsync(IntegrityReport report, LoadedBackup loaded, bool parseItems, CancellationToken ct)
     {
         var keyNames = loaded.Table.KeySchema.Select(k => k.AttributeName).ToArray();
         long verified = 0;
@@ -191,7 +199,9 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host)
             new ParallelOptions { MaxDegreeOfParallelism = FileParallelism, CancellationToken = ct },
             async (file, token) =>
             {
-                var (items, size) = await CheckDataFileAsync(report, file, keyNames, token).ConfigureAwait(false);
+                var (items, size) = parseItems
+                    ? await CheckDataFileAsync(report, file, keyNames, token).ConfigureAwait(false)
+                    : await CheckStoredBytesAsync(report, file, token).ConfigureAwait(false);
                 Interlocked.Add(ref verified, items);
                 Interlocked.Add(ref bytes, size);
                 int n = Interlocked.Increment(ref done);
@@ -200,9 +210,53 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host)
             }).ConfigureAwait(false);
         report.ItemsVerified = verified;
         report.BytesChecked = bytes;
-        if (verified != loaded.Summary.ItemCount && report.Problems.All(p => p.Code is not (ProblemCodes.MissingDataFile or ProblemCodes.CorruptData)))
+        if (parseItems && verified != loaded.Summary.ItemCount && report.Problems.All(p => p.Code is not (ProblemCodes.MissingDataFile or ProblemCodes.CorruptData)))
         {
             report.Add(ProblemCodes.CountMismatch, null, $"{verified} items were read from the data files, the manifest says {loaded.Summary.ItemCount}.");
+        }
+    }
+
+    /// <summary>The stored bytes against the manifest's SHA-256 and MD5, without decompressing. Items are not counted (0).</summary>
+    private async Task<(long Items, long Bytes)> CheckStoredBytesAsync(IntegrityReport report, DataFileEntry file, CancellationToken ct)
+    {
+        Stream stored;
+        try
+        {
+            stored = await backup.Store.OpenReadAsync(backup.Key(file.DataFile), ct).ConfigureAwait(false);
+        }
+        catch (FileNotFoundException)
+        {
+            return (0, 0);   // already reported by the metadata check
+        }
+        await using (stored.ConfigureAwait(false))
+        {
+            using var sha256 = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+            using var md5 = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.MD5);
+            byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(256 * 1024);
+            long size = 0;
+            try
+            {
+                int read;
+                while ((read = await stored.ReadAsync(buffer, ct).ConfigureAwait(false)) > 0)
+                {
+                    sha256.AppendData(buffer, 0, read);
+                    md5.AppendData(buffer, 0, read);
+                    size += read;
+                }
+            }
+            finally
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+            }
+            if (Convert.ToBase64String(sha256.GetHashAndReset()) != file.Sha256Checksum)
+            {
+                report.Add(ProblemCodes.ChecksumMismatch, file.DataFile, "The data file's SHA-256 does not match the manifest: the file was changed or damaged.");
+            }
+            else if (!string.IsNullOrEmpty(file.Md5Checksum) && Convert.ToBase64String(md5.GetHashAndReset()) != file.Md5Checksum)
+            {
+                report.Add(ProblemCodes.ChecksumMismatch, file.DataFile, "The data file's MD5 does not match the manifest.");
+            }
+            return (0, size);
         }
     }
 
