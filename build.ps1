@@ -27,7 +27,7 @@ param(
     [int] $ItemSize = 1000,
     [int] $Parallelism = 4,
     [int] $Segments = 4,
-    [int] $Rounds = 2,
+    [int] $Rounds = 3,
     # bench only: table sizes at which backup and restore peak RSS are measured, comma-separated
     # (a string: from a shell, pwsh -File would read 10000,1000000 as the number 100001000000).
     [string] $ScaleItems = '10000,1000000'

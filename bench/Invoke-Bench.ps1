@@ -21,7 +21,7 @@ param(
     [int] $ItemSize = 1000,
     [int] $Parallelism = 4,
     [int] $Segments = 4,
-    [int] $Rounds = 2,
+    [int] $Rounds = 3,
     # Comma-separated (a -File argument cannot be an array).
     [string] $ScaleItems = '10000,1000000',
     [double] $CapWcu = 100,
@@ -109,10 +109,10 @@ function Row([string] $Step, $Result, $Ceiling) {
         Step         = $Step
         Items        = $Result.items
         Seconds      = [math]::Round($Result.seconds, 2)
-        'Items/s'    = [math]::Round($itemsPerSecond)
+        'Items/s'    = [long][math]::Round($itemsPerSecond)
         'MB/s'       = [math]::Round($itemsPerSecond * $bytesPerItem / 1e6, 1)
         'vs ceiling' = if ($Ceiling) { [math]::Round(($Ceiling.seconds / $Result.seconds), 3) } else { $null }
-        'Peak RSS MB' = [math]::Round($Result.peakRssBytes / 1MB)
+        'Peak RSS MB' = [long][math]::Round($Result.peakRssBytes / 1MB)
     }
 }
 $rows = @(

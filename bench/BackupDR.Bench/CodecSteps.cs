@@ -35,7 +35,7 @@ internal static class CodecSteps
         {
             var (encodeSeconds, written) = await MeasureAsync(async () =>
             {
-                await using var writer = new DataFileWriter(folder, "data/s000-f0000.json.gz");
+                await using var writer = new DataFileWriter(folder, "data/s000-f0000.json.gz", System.Buffers.ArrayPool<byte>.Shared);
                 foreach (var item in items) await writer.WriteAsync(item, CancellationToken.None).ConfigureAwait(false);
                 return await writer.CompleteAsync(CancellationToken.None).ConfigureAwait(false);
             }).ConfigureAwait(false);

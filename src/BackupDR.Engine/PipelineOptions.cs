@@ -11,11 +11,11 @@ public sealed record PipelineOptions
 {
     public static readonly PipelineOptions Default = new();
 
-    /// <summary>Encoders (JSON → gzip → hashes → upload), each writing its own data files; 0 means one per processor. Never more than the scan segments.</summary>
+    /// <summary>Encoders (JSON → gzip → hashes → upload), each writing its own data files; 0 means one per two processors. Never more than the scan segments.</summary>
     public int Encoders { get; init; }
 
     /// <summary>Scan pages queued per encoder: the scanners wait when the queue is full.</summary>
-    public int ScanQueuePages { get; init; } = 4;
+    public int ScanQueuePages { get; init; } = 2;
 
     /// <summary>Size at which a part of a data file is shipped (S3 needs at least 5 MiB for all parts but the last).</summary>
     public int PartSizeBytes { get; init; } = 5 * 1024 * 1024;

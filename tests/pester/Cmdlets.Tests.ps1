@@ -76,17 +76,35 @@ Describe 'Failures are errors with stable ids, and change nothing' {
             Should -Throw -ErrorId 'InvalidBackupUri,BackupDR.PowerShell.RestoreDynamoTableCommand'
     }
 
+    It 'refuses a negative capacity cap before doing anything' {
+        { Invoke-DynamoBackup -TableName t -Path $work -MaxReadCapacityUnits -1 -ErrorAction Stop } |
+            Should -Throw -ErrorId 'ParameterArgumentValidationError,BackupDR.PowerShell.InvokeDynamoBackupCommand'
+        { Restore-DynamoTable -Uri $work -TableName t -MaxWriteCapacityUnits -5 -ErrorAction Stop } |
+            Should -Throw -ErrorId 'ParameterArgumentValidationError,BackupDR.PowerShell.RestoreDynamoTableCommand'
+    }
+
+    It 'reports the capacity a capped restore consumed' {
+        $source = New-SeededTable 60
+        $backup = Invoke-DynamoBackup -TableName $source -Path $work -MaxReadCapacityUnits 1000
+        $backup.ConsumedReadCapacityUnits | Should -BeGreaterThan 0
+        $restored = Restore-DynamoTable -Uri $backup.Uri -TableName "$source-capped" -MaxWriteCapacityUnits 1000
+        $restored.ItemsWritten | Should -Be 60
+        $restored.ConsumedWriteCapacityUnits | Should -BeGreaterOrEqual 60   # at least one unit per item written
+    }
+
     It 'reports a damaged backup as invalid and as an error; restore writes nothing' {
         $source = New-SeededTable 200
         $backup = Invoke-DynamoBackup -TableName $source -Path $work -Segments 2
-        $file = Join-Path $backup.Uri 'data/s001-f0000.json.gz'
+        # The last data file, whichever stream wrote it.
+        $damaged = (Get-ChildItem (Join-Path $backup.Uri 'data') -Filter '*.json.gz' | Sort-Object Name | Select-Object -Last 1).Name
+        $file = Join-Path $backup.Uri "data/$damaged"
         $bytes = [System.IO.File]::ReadAllBytes($file)
         $bytes[[int]($bytes.Length / 2)] = $bytes[[int]($bytes.Length / 2)] -bxor 0x10
         [System.IO.File]::WriteAllBytes($file, $bytes)
 
         $report = Test-BackupIntegrity -Uri $backup.Uri -Level Full -ErrorVariable problems -ErrorAction SilentlyContinue
         $report.IsValid | Should -BeFalse
-        $report.Problems.File | Should -Contain 'data/s001-f0000.json.gz'
+        $report.Problems.File | Should -Contain "data/$damaged"
         $problems[0].FullyQualifiedErrorId | Should -Be 'BackupIntegrityFailed,BackupDR.PowerShell.TestBackupIntegrityCommand'
         { Test-BackupIntegrity -Uri $backup.Uri -ErrorAction Stop } | Should -Throw -ErrorId 'BackupIntegrityFailed,*'
 

@@ -15,9 +15,10 @@ namespace BackupDR.Engine.Aws;
 /// <summary>One page of a Scan, kept as the bytes DynamoDB sent. Return it with <see cref="Dispose"/>.</summary>
 internal sealed class ScanPage : IDisposable
 {
+    private readonly ArrayPool<byte> _pool;
     private byte[]? _buffer;
 
-    public ScanPage(byte[] buffer, int length) { _buffer = buffer; Length = length; }
+    public ScanPage(byte[] buffer, int length, ArrayPool<byte> pool) { _buffer = buffer; Length = length; _pool = pool; }
 
     public int Length { get; }
 
@@ -37,7 +38,7 @@ internal sealed class ScanPage : IDisposable
     public void Dispose()
     {
         var buffer = Interlocked.Exchange(ref _buffer, null);
-        if (buffer is not null) ArrayPool<byte>.Shared.Return(buffer);
+        if (buffer is not null) _pool.Return(buffer);
     }
 }
 
@@ -68,6 +69,10 @@ internal sealed class DynamoScanClient : IDisposable
     private readonly RegionEndpoint _signingRegion;
     private readonly RetryPolicy _retry;
     private readonly TimeSpan _attemptTimeout;
+
+    // Page buffers come from this client's own bounded pool: the process-wide shared pool would keep
+    // a page-sized array per thread and per core, which is memory that grows with the thread count.
+    private readonly ArrayPool<byte> _pages = ArrayPool<byte>.Create(64 * 1024 * 1024, 32);
 
     public DynamoScanClient(Uri endpoint, AWSCredentials credentials, RegionEndpoint signingRegion, RetryPolicy? retry = null, TimeSpan? attemptTimeout = null)
     {
@@ -168,7 +173,7 @@ internal sealed class DynamoScanClient : IDisposable
             {
                 throw ServiceError(response, buffer.AsSpan(0, length));
             }
-            var page = new ScanPage(buffer, length);
+            var page = new ScanPage(buffer, length, _pages);
             handedOver = true;
             try
             {
@@ -183,14 +188,14 @@ internal sealed class DynamoScanClient : IDisposable
         }
         finally
         {
-            if (!handedOver) ArrayPool<byte>.Shared.Return(buffer);
+            if (!handedOver) _pages.Return(buffer);
         }
     }
 
-    private static async Task<(byte[] Buffer, int Length)> ReadBodyAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    private async Task<(byte[] Buffer, int Length)> ReadBodyAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {
         long? declared = response.Content.Headers.ContentLength;
-        byte[] buffer = ArrayPool<byte>.Shared.Rent((int)Math.Clamp(declared ?? 64 * 1024, 1024, 64 * 1024 * 1024));
+        byte[] buffer = _pages.Rent((int)Math.Clamp(declared ?? 64 * 1024, 1024, 64 * 1024 * 1024));
         int length = 0;
         try
         {
@@ -199,9 +204,9 @@ internal sealed class DynamoScanClient : IDisposable
             {
                 if (length == buffer.Length)
                 {
-                    byte[] larger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+                    byte[] larger = _pages.Rent(buffer.Length * 2);
                     buffer.AsSpan(0, length).CopyTo(larger);
-                    ArrayPool<byte>.Shared.Return(buffer);
+                    _pages.Return(buffer);
                     buffer = larger;
                 }
                 int read = await stream.ReadAsync(buffer.AsMemory(length), cancellationToken).ConfigureAwait(false);
@@ -216,7 +221,7 @@ internal sealed class DynamoScanClient : IDisposable
         }
         catch
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            _pages.Return(buffer);
             throw;
         }
     }

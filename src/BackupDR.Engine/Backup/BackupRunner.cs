@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Threading.Channels;
 using Amazon.DynamoDBv2;
@@ -189,6 +190,9 @@ public sealed class BackupRunner
             FullMode = BoundedChannelFullMode.Wait,
         });
         int scannersLeft = segments;
+        // Every part buffer of this backup: each encoder fills one while its previous parts upload.
+        var partBuffers = ArrayPool<byte>.Create(DataFileWriter.PartBufferSize(request.Pipeline.PartSizeBytes) * 2,
+            encoders * (request.Pipeline.PartsInFlight + 1) + 1);
         try
         {
             var results = await Parallel.RunAllOrNoneAsync(segments + encoders, async (worker, token) =>
@@ -205,7 +209,7 @@ public sealed class BackupRunner
                     }
                     return [];
                 }
-                return await EncodeAsync(folder, worker - segments, request, progress, pages.Reader, token).ConfigureAwait(false);
+                return await EncodeAsync(folder, worker - segments, request, progress, pages.Reader, partBuffers, token).ConfigureAwait(false);
             }, cancellationToken).ConfigureAwait(false);
             return results.SelectMany(f => f).OrderBy(f => f.DataFile, StringComparer.Ordinal).ToList();
         }
@@ -217,8 +221,13 @@ public sealed class BackupRunner
         }
     }
 
+    /// <summary>
+    /// One encoder per two processors by default: an encoder turns about 130 MB of DynamoDB JSON a
+    /// second into gzip on one core (docs/performance.md), several times what a Scan segment delivers,
+    /// and the other cores are left to the HTTP and TLS work of scanning and uploading.
+    /// </summary>
     private static int EncoderCount(BackupRequest request, int segments) =>
-        Math.Clamp(request.Pipeline.Encoders > 0 ? request.Pipeline.Encoders : Environment.ProcessorCount, 1, segments);
+        Math.Clamp(request.Pipeline.Encoders > 0 ? request.Pipeline.Encoders : Environment.ProcessorCount / 2, 1, segments);
 
     private async Task ScanIntoAsync(string tableName, int segment, int totalSegments, bool consistentRead, CapacityLimiter capacity,
         ChannelWriter<ScanPage> pages, CancellationToken cancellationToken)
@@ -262,7 +271,7 @@ public sealed class BackupRunner
     }
 
     private static async Task<List<DataFileEntry>> EncodeAsync(BackupFolder folder, int stream, BackupRequest request, ScanProgress progress,
-        ChannelReader<ScanPage> pages, CancellationToken cancellationToken)
+        ChannelReader<ScanPage> pages, ArrayPool<byte> partBuffers, CancellationToken cancellationToken)
     {
         var files = new List<DataFileEntry>();
         DataFileWriter? writer = null;
@@ -277,7 +286,7 @@ public sealed class BackupRunner
                     bool exhausted = false;
                     while (!exhausted)
                     {
-                        writer ??= new DataFileWriter(folder, BackupFormat.DataFileKey(stream, sequence++), request.Pipeline.PartSizeBytes, request.Pipeline.PartsInFlight);
+                        writer ??= new DataFileWriter(folder, BackupFormat.DataFileKey(stream, sequence++), partBuffers, request.Pipeline.PartSizeBytes, request.Pipeline.PartsInFlight);
                         long items = writer.ItemCount, bytes = writer.UncompressedBytes;
                         exhausted = writer.WriteScanItems(page, cursor, request.MaxDataFileBytes);
                         progress.Add(writer.ItemCount - items, writer.UncompressedBytes - bytes);

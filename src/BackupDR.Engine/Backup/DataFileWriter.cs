@@ -27,18 +27,21 @@ internal sealed class DataFileWriter : IAsyncDisposable
     private const int ChunkSize = 64 * 1024;
     private readonly ArrayBufferWriter<byte> _lines = new(2 * ChunkSize);
     private readonly Utf8JsonWriter _json;
-    private readonly Stack<byte[]> _spares = new();
+    private readonly ArrayPool<byte> _buffers;
     private readonly SemaphoreSlim _freeBuffers;
     private readonly List<Task> _uploads = [];
-    private readonly object _gate = new();
 
-    public DataFileWriter(BackupFolder backup, string relativeKey, int partSize = DefaultPartSize, int partsInFlight = 1)
+    /// <param name="buffers">
+    /// Where part buffers come from and go back to: the backup's pool, so files reuse each other's
+    /// memory. A buffer's pages become resident only as they are filled, so a small file costs little.
+    /// </param>
+    public DataFileWriter(BackupFolder backup, string relativeKey, ArrayPool<byte> buffers, int partSize = DefaultPartSize, int partsInFlight = 1)
     {
         _relativeKey = relativeKey;
         _partSize = partSize;
+        _buffers = buffers;
         _upload = backup.Store.BeginUpload(backup.Key(relativeKey));
-        // Buffers start small and grow to the part size, so a small file never holds a full part's memory.
-        _compressed = new HashingBuffer(Math.Min(partSize, 64 * 1024), partSize + partSize / 8);
+        _compressed = new HashingBuffer(buffers, PartBufferSize(partSize));
         _freeBuffers = new SemaphoreSlim(partsInFlight, partsInFlight);
         _gzip = new GZipStream(_compressed, CompressionLevel.Fastest, leaveOpen: true);
         _json = new Utf8JsonWriter(_lines, DynamoJson.WriterOptions);
@@ -120,8 +123,7 @@ internal sealed class DataFileWriter : IAsyncDisposable
         // A free slot first: this is where a slow upload holds the encoder back.
         await _freeBuffers.WaitAsync(cancellationToken).ConfigureAwait(false);
         ThrowIfAnUploadFailed();
-        byte[] replacement;
-        lock (_gate) replacement = _spares.Count > 0 ? _spares.Pop() : new byte[_partSize + _partSize / 8];
+        byte[] replacement = _buffers.Rent(PartBufferSize(_partSize));
         int length = _compressed.Buffered;
         byte[] full = _compressed.SwapBuffer(replacement);
         // AppendAsync fixes the part's place in the object when it is called, so parts may finish in any order.
@@ -134,10 +136,10 @@ internal sealed class DataFileWriter : IAsyncDisposable
         try
         {
             await append.ConfigureAwait(false);
-            lock (_gate) _spares.Push(buffer);
         }
         finally
         {
+            _buffers.Return(buffer);
             _freeBuffers.Release();
         }
     }
@@ -150,6 +152,9 @@ internal sealed class DataFileWriter : IAsyncDisposable
         }
         _uploads.RemoveAll(u => u.IsCompletedSuccessfully);
     }
+
+    /// <summary>A part buffer: the part size plus slack for the last chunk that takes it over.</summary>
+    public static int PartBufferSize(int partSize) => partSize + Math.Max(partSize / 8, 256 * 1024);
 
     /// <summary>Finishes the gzip stream, uploads the rest and returns the manifest entry.</summary>
     public async Task<DataFileEntry> CompleteAsync(CancellationToken cancellationToken)

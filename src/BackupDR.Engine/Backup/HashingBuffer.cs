@@ -1,24 +1,25 @@
+using System.Buffers;
 using System.Security.Cryptography;
 
 namespace BackupDR.Engine.Backup;
 
 /// <summary>
 /// The sink under the gzip stream: keeps the compressed bytes of the current part and hashes
-/// every byte that passes (SHA-256 and MD5 of the whole object).
+/// every byte that passes (SHA-256 and MD5 of the whole object). Its buffers come from, and go
+/// back to, the backup's part pool, so a new data file reuses the memory of the last one.
 /// </summary>
 internal sealed class HashingBuffer : Stream
 {
     private readonly IncrementalHash _sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
     private readonly IncrementalHash _md5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
-    private readonly int _growthLimit;
-    private byte[] _buffer;
+    private readonly ArrayPool<byte> _pool;
+    private byte[]? _buffer;
     private int _length;
 
-    /// <summary>Starts at <paramref name="capacity"/> bytes and doubles as needed, but not past <paramref name="growthLimit"/> unless a single write needs more.</summary>
-    public HashingBuffer(int capacity, int growthLimit = int.MaxValue)
+    public HashingBuffer(ArrayPool<byte> pool, int capacity)
     {
-        _buffer = new byte[capacity];
-        _growthLimit = Math.Max(capacity, growthLimit);
+        _pool = pool;
+        _buffer = pool.Rent(capacity);
     }
 
     /// <summary>Bytes buffered for the current part.</summary>
@@ -27,12 +28,14 @@ internal sealed class HashingBuffer : Stream
     /// <summary>All bytes that passed through.</summary>
     public long TotalBytes { get; private set; }
 
-    public ReadOnlyMemory<byte> BufferedMemory => _buffer.AsMemory(0, _length);
+    public ReadOnlyMemory<byte> BufferedMemory => Current.AsMemory(0, _length);
 
-    /// <summary>Hands the buffered bytes to the caller and continues in <paramref name="replacement"/>.</summary>
+    private byte[] Current => _buffer ?? throw new ObjectDisposedException(nameof(HashingBuffer));
+
+    /// <summary>Hands the buffered bytes (in a pool buffer the caller now owns) to the caller and continues in <paramref name="replacement"/>.</summary>
     public byte[] SwapBuffer(byte[] replacement)
     {
-        byte[] full = _buffer;
+        byte[] full = Current;
         _buffer = replacement;
         _length = 0;
         return full;
@@ -43,12 +46,16 @@ internal sealed class HashingBuffer : Stream
 
     public override void Write(ReadOnlySpan<byte> data)
     {
-        if (_length + data.Length > _buffer.Length)
+        byte[] buffer = Current;
+        if (_length + data.Length > buffer.Length)
         {
-            long doubled = Math.Min((long)_buffer.Length * 2, _growthLimit);
-            Array.Resize(ref _buffer, (int)Math.Max(doubled, _length + data.Length));
+            // Rare: a part overshoots its buffer's slack. Move to a larger pool buffer.
+            byte[] larger = _pool.Rent(_length + data.Length);
+            buffer.AsSpan(0, _length).CopyTo(larger);
+            _pool.Return(buffer);
+            _buffer = buffer = larger;
         }
-        data.CopyTo(_buffer.AsSpan(_length));
+        data.CopyTo(buffer.AsSpan(_length));
         _length += data.Length;
         _sha256.AppendData(data);
         _md5.AppendData(data);
@@ -69,7 +76,13 @@ internal sealed class HashingBuffer : Stream
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing) { _sha256.Dispose(); _md5.Dispose(); }
+        if (disposing)
+        {
+            _sha256.Dispose();
+            _md5.Dispose();
+            var buffer = Interlocked.Exchange(ref _buffer, null);
+            if (buffer is not null) _pool.Return(buffer);
+        }
         base.Dispose(disposing);
     }
 }
