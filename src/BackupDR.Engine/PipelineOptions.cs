@@ -2,9 +2,9 @@ namespace BackupDR.Engine;
 
 /// <summary>
 /// The bounds of the streaming pipelines. Memory is set by these, never by the table's size.
-/// A backup holds at most Encoders × ScanQueuePages queued Scan pages plus one in flight per segment
-/// (a page is at most 1 MB of items), and Encoders × (PartsInFlight + 1) part buffers of about
-/// PartSizeBytes. A restore holds at most RestoreQueueBatches batches of 25 items, plus one read
+/// A backup holds at most Encoders × (ScanQueuePages + 1) Scan pages (a page is at most 1 MB of
+/// items; a scanner with no room leaves its response in the socket), and Encoders × (PartsInFlight + 1)
+/// part buffers of about PartSizeBytes. A restore holds at most RestoreQueueBatches batches of 25 items, plus one read
 /// buffer per reader.
 /// </summary>
 public sealed record PipelineOptions

@@ -16,9 +16,16 @@ namespace BackupDR.Engine.Aws;
 internal sealed class ScanPage : IDisposable
 {
     private readonly ArrayPool<byte> _pool;
+    private readonly SemaphoreSlim? _slot;
     private byte[]? _buffer;
 
-    public ScanPage(byte[] buffer, int length, ArrayPool<byte> pool) { _buffer = buffer; Length = length; _pool = pool; }
+    public ScanPage(byte[] buffer, int length, ArrayPool<byte> pool, SemaphoreSlim? slot)
+    {
+        _buffer = buffer;
+        Length = length;
+        _pool = pool;
+        _slot = slot;
+    }
 
     public int Length { get; }
 
@@ -38,12 +45,21 @@ internal sealed class ScanPage : IDisposable
     public void Dispose()
     {
         var buffer = Interlocked.Exchange(ref _buffer, null);
-        if (buffer is not null) _pool.Return(buffer);
+        if (buffer is not null)
+        {
+            _pool.Return(buffer);
+            _slot?.Release();
+        }
     }
 }
 
 /// <summary>What one Scan request asks for.</summary>
-internal sealed record ScanPageRequest(string TableName, int Segment, int TotalSegments, bool ConsistentRead, int? Limit, byte[]? ExclusiveStartKey, bool ReturnConsumedCapacity);
+/// <param name="PageSlots">
+/// When given, a slot is taken after the response headers arrive and before the body is read, and
+/// released when the page is disposed: pages waiting for the encoders stay in the socket, not in memory.
+/// </param>
+internal sealed record ScanPageRequest(string TableName, int Segment, int TotalSegments, bool ConsistentRead, int? Limit, byte[]? ExclusiveStartKey,
+    bool ReturnConsumedCapacity, SemaphoreSlim? PageSlots = null);
 
 /// <summary>
 /// Scan over DynamoDB's JSON protocol directly, signed with the SDK's SigV4 signer and the SDK's
@@ -113,7 +129,7 @@ internal sealed class DynamoScanClient : IDisposable
             Exception failure;
             try
             {
-                return await AttemptAsync(body, cancellationToken).ConfigureAwait(false);
+                return await AttemptAsync(body, request.PageSlots, cancellationToken).ConfigureAwait(false);
             }
             catch (AmazonDynamoDBException e) when (IsRetryable(e))
             {
@@ -133,7 +149,7 @@ internal sealed class DynamoScanClient : IDisposable
         }
     }
 
-    private async Task<ScanPage> AttemptAsync(byte[] body, CancellationToken cancellationToken)
+    private async Task<ScanPage> AttemptAsync(byte[] body, SemaphoreSlim? pageSlots, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_attemptTimeout);
@@ -160,7 +176,24 @@ internal sealed class DynamoScanClient : IDisposable
         }
 
         using var response = await _http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
-        var (buffer, length) = await ReadBodyAsync(response, timeout.Token).ConfigureAwait(false);
+        if (pageSlots is not null)
+        {
+            // Backpressure: wait for room downstream before the body is read (waiting is not the server's fault).
+            timeout.CancelAfter(Timeout.InfiniteTimeSpan);
+            await pageSlots.WaitAsync(cancellationToken).ConfigureAwait(false);
+            timeout.CancelAfter(_attemptTimeout);
+        }
+        byte[] buffer;
+        int length;
+        try
+        {
+            (buffer, length) = await ReadBodyAsync(response, timeout.Token).ConfigureAwait(false);
+        }
+        catch
+        {
+            pageSlots?.Release();
+            throw;
+        }
         bool handedOver = false;
         try
         {
@@ -173,7 +206,7 @@ internal sealed class DynamoScanClient : IDisposable
             {
                 throw ServiceError(response, buffer.AsSpan(0, length));
             }
-            var page = new ScanPage(buffer, length, _pages);
+            var page = new ScanPage(buffer, length, _pages, pageSlots);
             handedOver = true;
             try
             {
@@ -188,7 +221,11 @@ internal sealed class DynamoScanClient : IDisposable
         }
         finally
         {
-            if (!handedOver) _pages.Return(buffer);
+            if (!handedOver)
+            {
+                _pages.Return(buffer);
+                pageSlots?.Release();
+            }
         }
     }
 

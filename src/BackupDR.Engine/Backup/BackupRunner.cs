@@ -190,6 +190,9 @@ public sealed class BackupRunner
             FullMode = BoundedChannelFullMode.Wait,
         });
         int scannersLeft = segments;
+        // Pages held in memory: those queued plus one being encoded per encoder. A scanner whose page
+        // has no room waits with the response still in the socket.
+        using var pageSlots = new SemaphoreSlim(encoders * (request.Pipeline.ScanQueuePages + 1));
         // Every part buffer of this backup: each encoder fills one while its previous parts upload.
         var partBuffers = ArrayPool<byte>.Create(DataFileWriter.PartBufferSize(request.Pipeline.PartSizeBytes) * 2,
             encoders * (request.Pipeline.PartsInFlight + 1) + 1);
@@ -201,7 +204,7 @@ public sealed class BackupRunner
                 {
                     try
                     {
-                        await ScanIntoAsync(table.TableName, worker, segments, request.ConsistentRead, capacity, pages.Writer, token).ConfigureAwait(false);
+                        await ScanIntoAsync(table.TableName, worker, segments, request.ConsistentRead, capacity, pages.Writer, pageSlots, token).ConfigureAwait(false);
                     }
                     finally
                     {
@@ -230,7 +233,7 @@ public sealed class BackupRunner
         Math.Clamp(request.Pipeline.Encoders > 0 ? request.Pipeline.Encoders : Environment.ProcessorCount / 2, 1, segments);
 
     private async Task ScanIntoAsync(string tableName, int segment, int totalSegments, bool consistentRead, CapacityLimiter capacity,
-        ChannelWriter<ScanPage> pages, CancellationToken cancellationToken)
+        ChannelWriter<ScanPage> pages, SemaphoreSlim pageSlots, CancellationToken cancellationToken)
     {
         byte[]? startKey = null;
         do
@@ -241,7 +244,7 @@ public sealed class BackupRunner
             ScanPage page;
             try
             {
-                page = await _scanner.ScanAsync(new ScanPageRequest(tableName, segment, totalSegments, consistentRead, limit, startKey, capacity.IsCapped), cancellationToken).ConfigureAwait(false);
+                page = await _scanner.ScanAsync(new ScanPageRequest(tableName, segment, totalSegments, consistentRead, limit, startKey, capacity.IsCapped, pageSlots), cancellationToken).ConfigureAwait(false);
             }
             catch
             {
