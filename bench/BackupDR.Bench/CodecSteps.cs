@@ -12,8 +12,8 @@ using BackupDR.Engine.Validation;
 namespace BackupDR.Bench;
 
 /// <summary>
-/// The engine alone, off the network, on one thread: encode (items → DynamoDB JSON → gzip →
-/// SHA-256/MD5 → part buffers) and decode (stored bytes → hashes → gunzip → lines → parsed items).
+/// The engine alone, off the network, on one thread: encode (Scan pages as DynamoDB sends them →
+/// export records → gzip → SHA-256/MD5 → part buffers, the backup's own path) and decode (stored bytes → hashes → gunzip → lines → parsed items).
 /// Throughput is MB of DynamoDB JSON per CPU-second of this process, i.e. per core.
 /// </summary>
 internal static class CodecSteps
@@ -25,6 +25,7 @@ internal static class CodecSteps
         int rounds = options.Int("rounds", 3);
         var items = new List<Dictionary<string, AttributeValue>>(count);
         for (int i = 0; i < count; i++) items.Add(BenchItems.Create(i, itemSize));
+        var pages = ScanPages(items, 1000);
         var store = new MemoryStore();
         var folder = new BackupFolder(store, "bench/");
 
@@ -35,8 +36,13 @@ internal static class CodecSteps
         {
             var (encodeSeconds, written) = await MeasureAsync(async () =>
             {
+                // The backup's path: Scan pages as DynamoDB sends them, transcoded into records.
                 await using var writer = new DataFileWriter(folder, "data/s000-f0000.json.gz", System.Buffers.ArrayPool<byte>.Shared);
-                foreach (var item in items) await writer.WriteAsync(item, CancellationToken.None).ConfigureAwait(false);
+                foreach (var page in pages)
+                {
+                    writer.WriteScanItems(page, new ScanPageCursor(), long.MaxValue);
+                    await writer.ShipFullPartsAsync(CancellationToken.None).ConfigureAwait(false);
+                }
                 return await writer.CompleteAsync(CancellationToken.None).ConfigureAwait(false);
             }).ConfigureAwait(false);
             entry = written;
@@ -69,6 +75,37 @@ internal static class CodecSteps
         result["encodeMBPerCpuSecond"] = encode[encode.Count / 2];
         result["decodeMBPerCpuSecond"] = decode[decode.Count / 2];
         result["rounds"] = rounds;
+    }
+
+    /// <summary>Scan response bodies of <paramref name="perPage"/> items each, as DynamoDB renders them.</summary>
+    private static List<BackupDR.Engine.Aws.ScanPage> ScanPages(List<Dictionary<string, AttributeValue>> items, int perPage)
+    {
+        var pages = new List<BackupDR.Engine.Aws.ScanPage>();
+        foreach (var chunk in items.Chunk(perPage))
+        {
+            var body = new System.Buffers.ArrayBufferWriter<byte>();
+            int start;
+            using (var w = new System.Text.Json.Utf8JsonWriter(body))
+            {
+                w.WriteStartObject();
+                w.WriteNumber("Count", chunk.Length);
+                w.WritePropertyName("Items");
+                w.Flush();
+                start = body.WrittenCount;
+                w.WriteStartArray();
+                foreach (var item in chunk) DynamoJson.WriteItem(w, item);
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+            int end = body.WrittenSpan.LastIndexOf((byte)']') + 1;
+            // Never disposed: the buffers live for the whole measurement.
+            pages.Add(new BackupDR.Engine.Aws.ScanPage(body.WrittenSpan.ToArray(), body.WrittenCount, System.Buffers.ArrayPool<byte>.Shared, null)
+            {
+                Items = start..end,
+                Count = chunk.Length,
+            });
+        }
+        return pages;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

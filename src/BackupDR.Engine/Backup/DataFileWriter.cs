@@ -50,23 +50,6 @@ internal sealed class DataFileWriter : IAsyncDisposable
     public long ItemCount { get; private set; }
     public long UncompressedBytes { get; private set; }
 
-    public async ValueTask WriteAsync(Dictionary<string, AttributeValue> item, CancellationToken cancellationToken)
-    {
-        // Lines collect in a chunk that goes to gzip whole: one deflate call per ~64 KB, not per item.
-        int before = _lines.WrittenCount;
-        _json.Reset(_lines);
-        DynamoJson.WriteRecord(_json, item);
-        _json.Flush();
-        _lines.Write(NewLine);
-        UncompressedBytes += _lines.WrittenCount - before;
-        ItemCount++;
-        if (_lines.WrittenCount >= ChunkSize)
-        {
-            FlushLines();
-            if (_compressed.Buffered >= _partSize) await ShipPartAsync(cancellationToken).ConfigureAwait(false);
-        }
-    }
-
     /// <summary>
     /// Copies items from a Scan page, as DynamoDB sent them, into the file, resuming at
     /// <paramref name="cursor"/>. Stops after the item that takes the file to <paramref name="stopAtBytes"/>

@@ -35,8 +35,6 @@ internal sealed class CapacityLimiter
 
     public bool IsCapped => _unitsPerSecond > 0;
 
-    public double UnitsPerSecond => _unitsPerSecond;
-
     /// <summary>Capacity units consumed so far, as DynamoDB reported them (or estimated when it did not).</summary>
     public double Consumed
     {

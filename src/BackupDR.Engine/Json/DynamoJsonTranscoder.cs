@@ -11,9 +11,12 @@ namespace BackupDR.Engine.Json;
 internal static class DynamoJsonTranscoder
 {
     /// <summary>Copies the item object the reader is positioned on (its StartObject) and leaves the reader on its EndObject.</summary>
-    public static void CopyItem(ref Utf8JsonReader r, Utf8JsonWriter w)
+    public static void CopyItem(ref Utf8JsonReader r, Utf8JsonWriter w) => CopyAttributes(ref r, w, "an item");
+
+    /// <summary>An object of attribute name → typed value: an item, or the value of an M.</summary>
+    private static void CopyAttributes(ref Utf8JsonReader r, Utf8JsonWriter w, string what)
     {
-        Expect(ref r, JsonTokenType.StartObject, "an item");
+        Expect(ref r, JsonTokenType.StartObject, what);
         w.WriteStartObject();
         while (Next(ref r) == JsonTokenType.PropertyName)
         {
@@ -21,7 +24,7 @@ internal static class DynamoJsonTranscoder
             Next(ref r);
             CopyValue(ref r, w);
         }
-        Expect(ref r, JsonTokenType.EndObject, "the end of an item");
+        Expect(ref r, JsonTokenType.EndObject, "the end of " + what);
         w.WriteEndObject();
     }
 
@@ -64,16 +67,7 @@ internal static class DynamoJsonTranscoder
         }
         else if (type.SequenceEqual("M"u8))
         {
-            Expect(ref r, JsonTokenType.StartObject, "a map");
-            w.WriteStartObject();
-            while (Next(ref r) == JsonTokenType.PropertyName)
-            {
-                CopyPropertyName(ref r, w);
-                Next(ref r);
-                CopyValue(ref r, w);
-            }
-            Expect(ref r, JsonTokenType.EndObject, "the end of a map");
-            w.WriteEndObject();
+            CopyAttributes(ref r, w, "a map");
         }
         else
         {
