@@ -1,5 +1,6 @@
 using Amazon.DynamoDBv2;
 using Amazon.DynamoDBv2.Model;
+using BackupDR.Engine.Aws;
 using BackupDR.Engine.Backup;
 using BackupDR.Engine.Restore;
 using BackupDR.Engine.Storage;
@@ -10,23 +11,22 @@ namespace BackupDR.Engine.Tests;
 /// dynalite never returns UnprocessedItems, so this client does what a throttled DynamoDB does: it
 /// sends only part of each batch on and hands the rest back as unprocessed.
 /// </summary>
-internal sealed class WithholdingDynamoClient(int withholdPerCall, int callsBeforeGivingUp) : AmazonDynamoDBClient(new AmazonDynamoDBConfig())
+internal sealed class WithholdingBatchWrites(IBatchWriteClient inner, int withholdPerCall, int callsBeforeGivingUp) : IBatchWriteClient
 {
     private int _calls;
     public int Calls => _calls;
 
-    public override async Task<BatchWriteItemResponse> BatchWriteItemAsync(BatchWriteItemRequest request, CancellationToken cancellationToken = default)
+    public async Task<BatchWriteOutcome> BatchWriteAsync(string tableName, IReadOnlyList<ReadOnlyMemory<byte>> items, bool returnConsumedCapacity, CancellationToken cancellationToken)
     {
         int call = Interlocked.Increment(ref _calls);
-        var (table, writes) = request.RequestItems.Single();
         bool withhold = callsBeforeGivingUp < 0 || call <= callsBeforeGivingUp;
-        int keep = withhold ? Math.Max(0, writes.Count - withholdPerCall) : writes.Count;
+        int keep = withhold ? Math.Max(0, items.Count - withholdPerCall) : items.Count;
         if (keep > 0)
         {
-            await base.BatchWriteItemAsync(new BatchWriteItemRequest { RequestItems = new() { [table] = writes.Take(keep).ToList() } }, cancellationToken);
+            var sent = await inner.BatchWriteAsync(tableName, items.Take(keep).ToList(), returnConsumedCapacity, cancellationToken);
+            Assert.Empty(sent.Unprocessed);
         }
-        var left = writes.Skip(keep).ToList();
-        return new BatchWriteItemResponse { UnprocessedItems = left.Count > 0 ? new() { [table] = left } : [] };
+        return new BatchWriteOutcome(items.Skip(keep).ToList(), null);
     }
 }
 
@@ -48,12 +48,13 @@ public sealed class UnprocessedItemsTests(LocalServices services) : IClassFixtur
     public async Task Unprocessed_items_are_retried_until_every_item_is_written()
     {
         string uri = await BackupAsync(400, 61);
-        using var dynamo = new WithholdingDynamoClient(withholdPerCall: 10, callsBeforeGivingUp: 20);
+        using var wire = DynamoWireClient.For(services.DynamoDB, new AwsClientFactory(new()));
+        var dynamo = new WithholdingBatchWrites(wire, withholdPerCall: 10, callsBeforeGivingUp: 20);
         string target = LocalServices.UniqueName("retried");
         var folder = BackupFolder.Open(BackupLocation.Parse(uri), new Aws.AwsClientFactory(new()));
 
         var fast = new RetryPolicy(12, TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(5));
-        var result = await new RestoreRunner(dynamo, NullOperationHost.Instance, fast).RestoreAsync(folder, new RestoreRequest { Uri = uri, TableName = target }, CancellationToken.None);
+        var result = await new RestoreRunner(services.DynamoDB, dynamo, NullOperationHost.Instance, fast).RestoreAsync(folder, new RestoreRequest { Uri = uri, TableName = target }, CancellationToken.None);
 
         Assert.Equal(400, result.ItemsWritten);
         Assert.True(dynamo.Calls > 16, $"expected retries, saw {dynamo.Calls} calls");   // 16 batches without retries
@@ -64,11 +65,12 @@ public sealed class UnprocessedItemsTests(LocalServices services) : IClassFixtur
     public async Task Items_that_are_never_accepted_fail_the_restore_and_are_named()
     {
         string uri = await BackupAsync(30, 62);
-        using var dynamo = new WithholdingDynamoClient(withholdPerCall: 1, callsBeforeGivingUp: -1);
+        using var wire = DynamoWireClient.For(services.DynamoDB, new AwsClientFactory(new()));
+        var dynamo = new WithholdingBatchWrites(wire, withholdPerCall: 1, callsBeforeGivingUp: -1);
         var folder = BackupFolder.Open(BackupLocation.Parse(uri), new Aws.AwsClientFactory(new()));
 
         var fast = new RetryPolicy(4, TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(5));
-        var error = await Assert.ThrowsAsync<BackupDRException>(() => new RestoreRunner(dynamo, NullOperationHost.Instance, fast)
+        var error = await Assert.ThrowsAsync<BackupDRException>(() => new RestoreRunner(services.DynamoDB, dynamo, NullOperationHost.Instance, fast)
             .RestoreAsync(folder, new RestoreRequest { Uri = uri, TableName = LocalServices.UniqueName("never"), Parallelism = 1 }, CancellationToken.None));
 
         Assert.Equal(ErrorIds.ItemsNotWritten, error.ErrorId);

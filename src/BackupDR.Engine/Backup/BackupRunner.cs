@@ -22,11 +22,11 @@ public sealed class BackupRunner
     private const int MaxAutoSegments = 32;
 
     private readonly IAmazonDynamoDB _dynamo;
-    private readonly DynamoScanClient _scanner;
+    private readonly DynamoWireClient _scanner;
     private readonly BackupFolder _target;
     private readonly IOperationHost _host;
 
-    internal BackupRunner(IAmazonDynamoDB dynamo, DynamoScanClient scanner, BackupFolder target, IOperationHost host)
+    internal BackupRunner(IAmazonDynamoDB dynamo, DynamoWireClient scanner, BackupFolder target, IOperationHost host)
     {
         _dynamo = dynamo;
         _scanner = scanner;
@@ -50,7 +50,7 @@ public sealed class BackupRunner
         {
             throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument, "MaxReadCapacityUnits must be a positive number (or 0 for no cap).", null);
         }
-        using var scanner = DynamoScanClient.For(dynamo, aws);
+        using var scanner = DynamoWireClient.For(dynamo, aws);
         var runner = new BackupRunner(dynamo, scanner, target, host);
         await runner.BackupTablesAsync(request, completed, cancellationToken).ConfigureAwait(false);
     }

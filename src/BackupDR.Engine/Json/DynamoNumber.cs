@@ -61,6 +61,37 @@ public static class DynamoNumber
         return (negative ? "-" : "") + "0." + significant + "e" + scale.ToString(System.Globalization.CultureInfo.InvariantCulture);
     }
 
+    /// <summary>
+    /// True when the UTF-8 text is a number <see cref="Canonical"/> accepts: optional surrounding
+    /// whitespace, an optional sign, digits with at most one decimal point, an optional exponent.
+    /// Checks without allocating, for validating records as they stream past.
+    /// </summary>
+    public static bool IsWellFormed(ReadOnlySpan<byte> utf8)
+    {
+        var s = utf8.Trim(" \t\r\n\f\v"u8);
+        int i = 0;
+        if (i < s.Length && (s[i] == '-' || s[i] == '+')) i++;
+        bool sawDigit = false, sawPoint = false;
+        for (; i < s.Length; i++)
+        {
+            byte c = s[i];
+            if (c >= '0' && c <= '9') sawDigit = true;
+            else if (c == '.' && !sawPoint) sawPoint = true;
+            else break;
+        }
+        if (!sawDigit) return false;
+        if (i < s.Length && (s[i] == 'e' || s[i] == 'E'))
+        {
+            i++;
+            if (i < s.Length && (s[i] == '-' || s[i] == '+')) i++;
+            int start = i;
+            while (i < s.Length && s[i] >= '0' && s[i] <= '9') i++;
+            // Canonical accumulates the exponent in a long: 18 digits always fit.
+            if (i == start || i - start > 18) return false;
+        }
+        return i == s.Length;
+    }
+
     /// <summary>True when the two texts denote the same number.</summary>
     public static bool AreEqual(string a, string b) => string.Equals(Canonical(a), Canonical(b), StringComparison.Ordinal);
 }

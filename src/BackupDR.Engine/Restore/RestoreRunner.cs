@@ -15,9 +15,22 @@ namespace BackupDR.Engine.Restore;
 /// Restores a backup into a table. Everything is checked before the first write: the backup is
 /// verified in full, the target's key schema must match, and a non-empty target needs -Force.
 /// </summary>
-public sealed class RestoreRunner(IAmazonDynamoDB dynamo, IOperationHost host, RetryPolicy? retry = null)
+public sealed class RestoreRunner
 {
-    private readonly RetryPolicy _retry = retry ?? RetryPolicy.Default;
+    private readonly IAmazonDynamoDB dynamo;
+    private readonly IBatchWriteClient writes;
+    private readonly IOperationHost host;
+    private readonly RetryPolicy _retry;
+
+    /// <param name="dynamo">Describes, creates and probes the target table.</param>
+    /// <param name="writes">Sends the items (BatchWriteItem over the wire protocol; a seam for tests).</param>
+    internal RestoreRunner(IAmazonDynamoDB dynamo, IBatchWriteClient writes, IOperationHost host, RetryPolicy? retry = null)
+    {
+        this.dynamo = dynamo;
+        this.writes = writes;
+        this.host = host;
+        _retry = retry ?? RetryPolicy.Default;
+    }
 
     public static async Task<RestoreResult> RunAsync(RestoreRequest request, IOperationHost host, CancellationToken cancellationToken)
     {
@@ -38,10 +51,11 @@ public sealed class RestoreRunner(IAmazonDynamoDB dynamo, IOperationHost host, R
         var location = BackupLocation.Parse(request.Uri);
         var aws = new AwsClientFactory(request.Aws);
         using var dynamo = aws.CreateDynamoDB();
+        using var wire = DynamoWireClient.For(dynamo, aws);
         using var folder = BackupFolder.Open(location, aws);
         try
         {
-            return await new RestoreRunner(dynamo, host).RestoreAsync(folder, request, cancellationToken).ConfigureAwait(false);
+            return await new RestoreRunner(dynamo, wire, host).RestoreAsync(folder, request, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -88,7 +102,7 @@ public sealed class RestoreRunner(IAmazonDynamoDB dynamo, IOperationHost host, R
         // A standard write costs one unit per started KB: a guess of 1 KB items until DynamoDB says.
         var capacity = new CapacityLimiter(request.MaxWriteCapacityUnits, 1.0);
         var keyNames = backup.Table.KeySchema.Select(k => k.AttributeName).ToArray();
-        var writer = new BatchWriter(dynamo, request.TableName, keyNames, _retry, capacity);
+        var writer = new BatchWriter(writes, request.TableName, keyNames, _retry, capacity);
         long written = await WriteItemsAsync(backup, request, writer, cancellationToken).ConfigureAwait(false);
         if (written != backup.Summary.ItemCount)
         {
@@ -145,8 +159,9 @@ public sealed class RestoreRunner(IAmazonDynamoDB dynamo, IOperationHost host, R
 
     private async Task<long> WriteItemsAsync(LoadedBackup backup, RestoreRequest request, BatchWriter writer, CancellationToken cancellationToken)
     {
+        var keyNames = backup.Table.KeySchema.Select(k => k.AttributeName).ToArray();
         int queue = request.Pipeline.RestoreQueueBatches > 0 ? request.Pipeline.RestoreQueueBatches : request.Parallelism * 4;
-        var batches = Channel.CreateBounded<List<Dictionary<string, AttributeValue>>>(new BoundedChannelOptions(queue)
+        var batches = Channel.CreateBounded<List<ReadOnlyMemory<byte>>>(new BoundedChannelOptions(queue)
         {
             SingleReader = false,
             SingleWriter = false,
@@ -166,7 +181,7 @@ public sealed class RestoreRunner(IAmazonDynamoDB dynamo, IOperationHost host, R
                 {
                     while (fileQueue.TryDequeue(out var file))
                     {
-                        await ReadFileAsync(backup.Folder, file, writer, batches.Writer, token).ConfigureAwait(false);
+                        await ReadFileAsync(backup.Folder, file, keyNames, batches.Writer, token).ConfigureAwait(false);
                     }
                 }
                 finally
@@ -190,37 +205,40 @@ public sealed class RestoreRunner(IAmazonDynamoDB dynamo, IOperationHost host, R
         return written;
     }
 
-    private static async Task ReadFileAsync(BackupFolder folder, DataFileEntry file, BatchWriter writer,
-        ChannelWriter<List<Dictionary<string, AttributeValue>>> batches, CancellationToken cancellationToken)
+    private static async Task ReadFileAsync(BackupFolder folder, DataFileEntry file, string[] keyNames,
+        ChannelWriter<List<ReadOnlyMemory<byte>>> batches, CancellationToken cancellationToken)
     {
         var reader = await DataFileReader.OpenAsync(folder, file, cancellationToken).ConfigureAwait(false);
         await using (reader.ConfigureAwait(false))
         {
-            var batch = new List<Dictionary<string, AttributeValue>>(BatchWriter.MaxBatch);
+            // Items go to DynamoDB as the bytes the backup holds, after the same strict checks as Full validation.
+            var validator = new RecordValidator(keyNames);
+            var batch = new List<ReadOnlyMemory<byte>>(BatchWriter.MaxBatch);
             var keysInBatch = new HashSet<string>(StringComparer.Ordinal);
             long items = 0;
             while (await ReadLineAsync(reader, file, folder, cancellationToken).ConfigureAwait(false) is { } line)
             {
-                Dictionary<string, AttributeValue> item;
+                Range item;
+                string key;
                 try
                 {
-                    item = DynamoJson.ReadRecord(line.Span);
+                    item = validator.Check(line.Span, withKey: true, out string? k);
+                    key = k!;
                 }
                 catch (InvalidDataException e)
                 {
                     throw PartlyWritten(folder, file, $"line {reader.LineNumber} is not a valid record ({e.Message})");
                 }
                 items++;
-                string key = writer.KeyText(item);
                 // BatchWriteItem rejects a batch that names one key twice; a repeated key starts a new batch.
                 if (batch.Count == BatchWriter.MaxBatch || !keysInBatch.Add(key))
                 {
                     await batches.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
-                    batch = new List<Dictionary<string, AttributeValue>>(BatchWriter.MaxBatch);
+                    batch = new List<ReadOnlyMemory<byte>>(BatchWriter.MaxBatch);
                     keysInBatch.Clear();
                     keysInBatch.Add(key);
                 }
-                batch.Add(item);
+                batch.Add(line[item].ToArray());
             }
             if (batch.Count > 0) await batches.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
 

@@ -274,6 +274,7 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host)
         await using (reader.ConfigureAwait(false))
         {
             long items = 0;
+            var validator = new RecordValidator(keyNames);
             string? corruption = null;
             int invalidItems = 0;
             try
@@ -283,9 +284,7 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host)
                     items++;
                     try
                     {
-                        var item = DynamoJson.ReadRecord(line.Span);
-                        string? missing = keyNames.FirstOrDefault(k => !item.ContainsKey(k));
-                        if (missing is not null) throw new InvalidDataException($"the item has no key attribute '{missing}'");
+                        validator.Check(line.Span, withKey: false, out _);
                     }
                     catch (InvalidDataException e)
                     {

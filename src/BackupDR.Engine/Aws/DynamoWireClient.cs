@@ -61,21 +61,34 @@ internal sealed class ScanPage : IDisposable
 internal sealed record ScanPageRequest(string TableName, int Segment, int TotalSegments, bool ConsistentRead, int? Limit, byte[]? ExclusiveStartKey,
     bool ReturnConsumedCapacity, SemaphoreSlim? PageSlots = null);
 
+/// <summary>What one BatchWriteItem call returned: the items DynamoDB did not write (as DynamoDB JSON), and the capacity it reports.</summary>
+internal sealed record BatchWriteOutcome(IReadOnlyList<ReadOnlyMemory<byte>> Unprocessed, double? ConsumedCapacityUnits);
+
+/// <summary>Sends BatchWriteItem puts whose items are already DynamoDB JSON. A seam for tests.</summary>
+internal interface IBatchWriteClient
+{
+    /// <param name="items">Each item as a DynamoDB JSON object (attribute name → typed value), checked by the caller.</param>
+    Task<BatchWriteOutcome> BatchWriteAsync(string tableName, IReadOnlyList<ReadOnlyMemory<byte>> items, bool returnConsumedCapacity, CancellationToken cancellationToken);
+}
+
 /// <summary>
-/// Scan over DynamoDB's JSON protocol directly, signed with the SDK's SigV4 signer and the SDK's
-/// credentials and endpoint. The SDK builds an AttributeValue for every value of every item; a backup
-/// only needs to copy the items into the export format, so the page is kept as bytes and the
-/// encoder transcodes it (docs/performance.md has the measurements). Everything else — the
-/// credential chain, endpoint resolution (AWS_ENDPOINT_URL_DYNAMODB, regions, FIPS) — stays the SDK's.
+/// Scan and BatchWriteItem over DynamoDB's JSON protocol directly, signed with the SDK's SigV4
+/// signer and the SDK's credentials and endpoint. The SDK builds (or marshals) an AttributeValue for
+/// every value of every item; a backup only copies Scan's items into the export format, and a
+/// restore sends the export's items back as they are, so items stay bytes here (docs/performance.md
+/// has the measurements). Everything else — the credential chain, endpoint resolution
+/// (AWS_ENDPOINT_URL_DYNAMODB, regions, FIPS) — stays the SDK's.
 /// </summary>
 /// <remarks>
 /// Retries, with capped exponential backoff and jitter: throttling, 5xx, a dropped or truncated
-/// response and a CRC-32 mismatch (x-amz-crc32, as the SDK checks it). Other errors surface as the
-/// SDK's exception types, so error translation is the same as for SDK calls.
+/// response and a CRC-32 mismatch (x-amz-crc32, as the SDK checks it). Puts are idempotent, so a
+/// BatchWriteItem whose response was lost is safe to send again. Other errors surface as the SDK's
+/// exception types, so error translation is the same as for SDK calls.
 /// </remarks>
-internal sealed class DynamoScanClient : IDisposable
+internal sealed class DynamoWireClient : IBatchWriteClient, IDisposable
 {
-    private const string Target = "DynamoDB_20120810.Scan";
+    private const string ScanTarget = "DynamoDB_20120810.Scan";
+    private const string BatchWriteTarget = "DynamoDB_20120810.BatchWriteItem";
     private const string ContentType = "application/x-amz-json-1.0";
     private static readonly string UserAgent = "BackupDR/" + EngineInfo.Version;
 
@@ -86,11 +99,11 @@ internal sealed class DynamoScanClient : IDisposable
     private readonly RetryPolicy _retry;
     private readonly TimeSpan _attemptTimeout;
 
-    // Page buffers come from this client's own bounded pool: the process-wide shared pool would keep
-    // a page-sized array per thread and per core, which is memory that grows with the thread count.
+    // Response buffers come from this client's own bounded pool: the process-wide shared pool would
+    // keep a page-sized array per thread and per core, which is memory that grows with the thread count.
     private readonly ArrayPool<byte> _pages = ArrayPool<byte>.Create(64 * 1024 * 1024, 32);
 
-    public DynamoScanClient(Uri endpoint, AWSCredentials credentials, RegionEndpoint signingRegion, RetryPolicy? retry = null, TimeSpan? attemptTimeout = null)
+    public DynamoWireClient(Uri endpoint, AWSCredentials credentials, RegionEndpoint signingRegion, RetryPolicy? retry = null, TimeSpan? attemptTimeout = null)
     {
         _endpoint = endpoint;
         _credentials = credentials;
@@ -107,7 +120,7 @@ internal sealed class DynamoScanClient : IDisposable
     }
 
     /// <summary>A client for the same endpoint, region and credentials as <paramref name="sdkClient"/>.</summary>
-    public static DynamoScanClient For(IAmazonDynamoDB sdkClient, AwsClientFactory factory)
+    public static DynamoWireClient For(IAmazonDynamoDB sdkClient, AwsClientFactory factory)
     {
         var client = (AmazonDynamoDBClient)sdkClient;
         var endpoint = client.DetermineServiceOperationEndpoint(new ScanRequest { TableName = "t" });
@@ -118,18 +131,60 @@ internal sealed class DynamoScanClient : IDisposable
             ?? throw new AmazonClientException("No AWS region is configured (RegionEndpoint). Set -Region, AWS_REGION or a profile's region.");
         var credentials = factory.ProfileCredentials() ?? DefaultAWSCredentialsIdentityResolver.GetCredentials(config);
         string url = endpoint.URL.EndsWith('/') ? endpoint.URL : endpoint.URL + "/";
-        return new DynamoScanClient(new Uri(url), credentials, region);
+        return new DynamoWireClient(new Uri(url), credentials, region);
     }
 
-    public async Task<ScanPage> ScanAsync(ScanPageRequest request, CancellationToken cancellationToken)
+    public Task<ScanPage> ScanAsync(ScanPageRequest request, CancellationToken cancellationToken) =>
+        SendAsync(ScanTarget, "Scan", request.TableName, ScanBody(request), request.PageSlots, (buffer, length) =>
+        {
+            var page = new ScanPage(buffer, length, _pages, request.PageSlots);
+            try
+            {
+                ParseScan(page);
+                return page;
+            }
+            catch
+            {
+                page.Dispose();
+                throw;
+            }
+        }, cancellationToken);
+
+    public Task<BatchWriteOutcome> BatchWriteAsync(string tableName, IReadOnlyList<ReadOnlyMemory<byte>> items, bool returnConsumedCapacity, CancellationToken cancellationToken) =>
+        SendAsync(BatchWriteTarget, "BatchWriteItem", tableName, BatchWriteBody(tableName, items, returnConsumedCapacity), null, (buffer, length) =>
+        {
+            try
+            {
+                return ParseBatchWrite(buffer.AsSpan(0, length), tableName);
+            }
+            finally
+            {
+                _pages.Return(buffer);
+            }
+        }, cancellationToken);
+
+    /// <summary>
+    /// Sends one request and hands the body of its 200 response (a buffer from <see cref="_pages"/>,
+    /// now <paramref name="accept"/>'s to return) to <paramref name="accept"/>, retrying what is worth
+    /// retrying — a response that cannot be read included.
+    /// </summary>
+    private async Task<T> SendAsync<T>(string target, string operation, string tableName, byte[] body, SemaphoreSlim? slots,
+        Func<byte[], int, T> accept, CancellationToken cancellationToken)
     {
-        byte[] body = RequestBody(request);
         for (int attempt = 1; ; attempt++)
         {
             Exception failure;
             try
             {
-                return await AttemptAsync(body, request.PageSlots, cancellationToken).ConfigureAwait(false);
+                var (buffer, length) = await AttemptAsync(target, body, slots, cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    return accept(buffer, length);
+                }
+                catch (JsonException e)
+                {
+                    throw new InvalidDataException($"the {operation} response is not valid JSON: {e.Message}", e);
+                }
             }
             catch (AmazonDynamoDBException e) when (IsRetryable(e))
             {
@@ -143,13 +198,13 @@ internal sealed class DynamoScanClient : IDisposable
             if (attempt >= _retry.MaxAttempts)
             {
                 throw failure is AmazonServiceException ? failure
-                    : new AmazonClientException($"Scan of '{request.TableName}' failed after {attempt} attempts: {failure.Message}", failure);
+                    : new AmazonClientException($"{operation} on '{tableName}' failed after {attempt} attempts: {failure.Message}", failure);
             }
             await Task.Delay(_retry.Delay(attempt), cancellationToken).ConfigureAwait(false);
         }
     }
 
-    private async Task<ScanPage> AttemptAsync(byte[] body, SemaphoreSlim? pageSlots, CancellationToken cancellationToken)
+    private async Task<(byte[] Buffer, int Length)> AttemptAsync(string target, byte[] body, SemaphoreSlim? slots, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_attemptTimeout);
@@ -159,13 +214,13 @@ internal sealed class DynamoScanClient : IDisposable
                 HttpMethod = HttpMethod.Post,
                 RequestUri = _endpoint,
                 Content = body,
-                Headers = { ["Content-Type"] = ContentType, ["X-Amz-Target"] = Target },
+                Headers = { ["Content-Type"] = ContentType, ["X-Amz-Target"] = target },
             },
             new AWSSigV4Parameters { Credentials = _credentials, Region = _signingRegion, Service = "dynamodb", SignPayload = true },
             timeout.Token).ConfigureAwait(false);
         using var message = new HttpRequestMessage(HttpMethod.Post, _endpoint) { Content = new ByteArrayContent(body) };
         message.Content.Headers.ContentType = MediaTypeHeaderValue.Parse(ContentType);
-        message.Headers.TryAddWithoutValidation("X-Amz-Target", Target);
+        message.Headers.TryAddWithoutValidation("X-Amz-Target", target);
         message.Headers.TryAddWithoutValidation("User-Agent", UserAgent);
         foreach (var (name, value) in signed.Headers)
         {
@@ -176,11 +231,11 @@ internal sealed class DynamoScanClient : IDisposable
         }
 
         using var response = await _http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
-        if (pageSlots is not null)
+        if (slots is not null)
         {
             // Backpressure: wait for room downstream before the body is read (waiting is not the server's fault).
             timeout.CancelAfter(Timeout.InfiniteTimeSpan);
-            await pageSlots.WaitAsync(cancellationToken).ConfigureAwait(false);
+            await slots.WaitAsync(cancellationToken).ConfigureAwait(false);
             timeout.CancelAfter(_attemptTimeout);
         }
         byte[] buffer;
@@ -191,41 +246,27 @@ internal sealed class DynamoScanClient : IDisposable
         }
         catch
         {
-            pageSlots?.Release();
+            slots?.Release();
             throw;
         }
-        bool handedOver = false;
         try
         {
             if (response.Headers.TryGetValues("x-amz-crc32", out var values) && uint.TryParse(values.First(), out uint expected)
                 && Crc32.Compute(buffer.AsSpan(0, length)) != expected)
             {
-                throw new InvalidDataException("the Scan response does not match its x-amz-crc32 checksum");
+                throw new InvalidDataException("the response does not match its x-amz-crc32 checksum");
             }
             if (response.StatusCode != HttpStatusCode.OK)
             {
                 throw ServiceError(response, buffer.AsSpan(0, length));
             }
-            var page = new ScanPage(buffer, length, _pages, pageSlots);
-            handedOver = true;
-            try
-            {
-                Parse(page);
-                return page;
-            }
-            catch
-            {
-                page.Dispose();
-                throw;
-            }
+            return (buffer, length);
         }
-        finally
+        catch
         {
-            if (!handedOver)
-            {
-                _pages.Return(buffer);
-                pageSlots?.Release();
-            }
+            _pages.Return(buffer);
+            slots?.Release();
+            throw;
         }
     }
 
@@ -252,7 +293,7 @@ internal sealed class DynamoScanClient : IDisposable
             }
             if (declared is not null && length != declared)
             {
-                throw new IOException($"the Scan response was cut short ({length} of {declared} bytes)");
+                throw new IOException($"the response was cut short ({length} of {declared} bytes)");
             }
             return (buffer, length);
         }
@@ -263,7 +304,7 @@ internal sealed class DynamoScanClient : IDisposable
         }
     }
 
-    private static byte[] RequestBody(ScanPageRequest request)
+    private static byte[] ScanBody(ScanPageRequest request)
     {
         var output = new ArrayBufferWriter<byte>(256 + (request.ExclusiveStartKey?.Length ?? 0));
         using (var w = new Utf8JsonWriter(output))
@@ -288,8 +329,127 @@ internal sealed class DynamoScanClient : IDisposable
         return output.WrittenSpan.ToArray();
     }
 
+    private static byte[] BatchWriteBody(string tableName, IReadOnlyList<ReadOnlyMemory<byte>> items, bool returnConsumedCapacity)
+    {
+        int size = 128 + tableName.Length * 6;
+        foreach (var item in items) size += item.Length + 32;
+        var output = new ArrayBufferWriter<byte>(size);
+        using (var w = new Utf8JsonWriter(output, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            w.WriteStartObject();
+            w.WritePropertyName("RequestItems");
+            w.WriteStartObject();
+            w.WriteStartArray(tableName);
+            foreach (var item in items)
+            {
+                w.WriteStartObject();
+                w.WritePropertyName("PutRequest"u8);
+                w.WriteStartObject();
+                w.WritePropertyName("Item"u8);
+                w.WriteRawValue(item.Span, skipInputValidation: true);   // checked by the caller (RecordValidator)
+                w.WriteEndObject();
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+            if (returnConsumedCapacity) w.WriteString("ReturnConsumedCapacity"u8, "TOTAL"u8);
+            w.WriteEndObject();
+        }
+        return output.WrittenSpan.ToArray();
+    }
+
+    /// <summary>
+    /// Reads a BatchWriteItem response: the puts DynamoDB handed back as unprocessed (each item's
+    /// DynamoDB JSON, copied) and the consumed capacity for <paramref name="tableName"/>.
+    /// </summary>
+    internal static BatchWriteOutcome ParseBatchWrite(ReadOnlySpan<byte> body, string tableName)
+    {
+        var r = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = 256 });
+        if (!r.Read() || r.TokenType != JsonTokenType.StartObject) throw new InvalidDataException("the BatchWriteItem response is not a JSON object");
+        var unprocessed = new List<ReadOnlyMemory<byte>>();
+        double? consumed = null;
+        while (r.Read() && r.TokenType == JsonTokenType.PropertyName)
+        {
+            if (r.ValueTextEquals("UnprocessedItems"u8))
+            {
+                r.Read();
+                if (r.TokenType == JsonTokenType.Null) continue;
+                if (r.TokenType != JsonTokenType.StartObject) throw new InvalidDataException("UnprocessedItems is not an object");
+                while (r.Read() && r.TokenType == JsonTokenType.PropertyName)
+                {
+                    string table = r.GetString()!;
+                    if (table != tableName) throw new InvalidDataException($"UnprocessedItems names table '{table}', which was not written");
+                    r.Read();
+                    if (r.TokenType != JsonTokenType.StartArray) throw new InvalidDataException("UnprocessedItems holds no array of requests");
+                    while (r.Read() && r.TokenType == JsonTokenType.StartObject)
+                    {
+                        unprocessed.Add(ReadPutItem(ref r, body));
+                    }
+                }
+            }
+            else if (r.ValueTextEquals("ConsumedCapacity"u8))
+            {
+                r.Read();
+                if (r.TokenType != JsonTokenType.StartArray)
+                {
+                    r.Skip();
+                    continue;
+                }
+                while (r.Read() && r.TokenType == JsonTokenType.StartObject)
+                {
+                    string? table = null;
+                    double? units = null;
+                    while (r.Read() && r.TokenType == JsonTokenType.PropertyName)
+                    {
+                        bool isTable = r.ValueTextEquals("TableName"u8), isUnits = r.ValueTextEquals("CapacityUnits"u8);
+                        r.Read();
+                        if (isTable && r.TokenType == JsonTokenType.String) table = r.GetString();
+                        else if (isUnits && r.TokenType == JsonTokenType.Number) units = r.GetDouble();
+                        else r.Skip();
+                    }
+                    if (units is double u && (table is null || table == tableName)) consumed = (consumed ?? 0) + u;
+                }
+            }
+            else
+            {
+                r.Read();
+                r.Skip();
+            }
+        }
+        if (r.TokenType != JsonTokenType.EndObject) throw new InvalidDataException("the BatchWriteItem response is not a complete JSON object");
+        return new BatchWriteOutcome(unprocessed, consumed);
+    }
+
+    // On a write request's StartObject ({"PutRequest":{"Item":{...}}}); returns on its EndObject.
+    private static byte[] ReadPutItem(ref Utf8JsonReader r, ReadOnlySpan<byte> body)
+    {
+        byte[]? item = null;
+        while (r.Read() && r.TokenType == JsonTokenType.PropertyName)
+        {
+            if (!r.ValueTextEquals("PutRequest"u8)) throw new InvalidDataException($"UnprocessedItems holds a '{r.GetString()}', but only puts were sent");
+            r.Read();
+            if (r.TokenType != JsonTokenType.StartObject) throw new InvalidDataException("PutRequest is not an object");
+            while (r.Read() && r.TokenType == JsonTokenType.PropertyName)
+            {
+                bool isItem = r.ValueTextEquals("Item"u8);
+                r.Read();
+                if (isItem && r.TokenType == JsonTokenType.StartObject)
+                {
+                    int start = (int)r.TokenStartIndex;
+                    r.Skip();
+                    item = body[start..(int)r.BytesConsumed].ToArray();
+                }
+                else
+                {
+                    r.Skip();
+                }
+            }
+        }
+        return item ?? throw new InvalidDataException("an unprocessed PutRequest has no Item");
+    }
+
     /// <summary>Finds the Items array and reads the page's other members.</summary>
-    private static void Parse(ScanPage page)
+    private static void ParseScan(ScanPage page)
     {
         var body = page.Body;
         var r = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = 256 });
