@@ -25,6 +25,7 @@ internal static class Program
         }
         var options = Options.Parse(args.Skip(1));
         var result = new JsonObject { ["step"] = args[0] };
+        using var heap = new HeapSampler();
         try
         {
             await (args[0] switch
@@ -45,6 +46,8 @@ internal static class Program
             return 1;
         }
         result["peakRssBytes"] = PeakRssBytes();
+        result["peakManagedBytes"] = heap.PeakManagedBytes;
+        result["peakGcCommittedBytes"] = heap.PeakCommittedBytes;
         result["cpuSeconds"] = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
         Console.WriteLine(result.ToJsonString());
         return 0;
@@ -98,4 +101,30 @@ internal sealed class QuietHost : IOperationHost
         if (Trace) Console.Error.WriteLine($"{Clock.Elapsed.TotalSeconds,8:F3} {message}");
     }
     public void Warning(string message) => Console.Error.WriteLine("WARNING: " + message);
+}
+
+/// <summary>
+/// Samples the managed heap every 50 ms: the peak of live-plus-garbage bytes and of the memory the
+/// GC has committed, to tell what part of a step's peak RSS is the GC's.
+/// </summary>
+internal sealed class HeapSampler : IDisposable
+{
+    private readonly Timer _timer;
+    private long _managed;
+    private long _committed;
+
+    public HeapSampler() => _timer = new Timer(_ => Sample(), null, 0, 50);
+
+    public long PeakManagedBytes { get { Sample(); return Interlocked.Read(ref _managed); } }
+    public long PeakCommittedBytes { get { Sample(); return Interlocked.Read(ref _committed); } }
+
+    private void Sample()
+    {
+        long managed = GC.GetTotalMemory(false);
+        long committed = GC.GetGCMemoryInfo().TotalCommittedBytes;
+        if (managed > Interlocked.Read(ref _managed)) Interlocked.Exchange(ref _managed, managed);
+        if (committed > Interlocked.Read(ref _committed)) Interlocked.Exchange(ref _committed, committed);
+    }
+
+    public void Dispose() => _timer.Dispose();
 }
