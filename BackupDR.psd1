@@ -10,7 +10,7 @@
     CompatiblePSEditions = @('Core')
     PowerShellVersion    = '7.4'
     FormatsToProcess     = @('BackupDR.format.ps1xml')
-    CmdletsToExport      = @('Invoke-DynamoBackup', 'Test-BackupIntegrity', 'Restore-DynamoTable')
+    CmdletsToExport      = @('Invoke-DynamoBackup', 'Test-BackupIntegrity', 'Restore-DynamoTable', 'Get-DynamoBackup', 'Remove-DynamoBackup')
     FunctionsToExport    = @()
     VariablesToExport    = @()
     AliasesToExport      = @()

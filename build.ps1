@@ -30,7 +30,12 @@ param(
     [int] $Rounds = 3,
     # bench only: table sizes at which backup and restore peak RSS are measured, comma-separated
     # (a string: from a shell, pwsh -File would read 10000,1000000 as the number 100001000000).
-    [string] $ScaleItems = '10000,1000000'
+    [string] $ScaleItems = '10000,1000000',
+    # test only: run part of the suites. -Filter is an xunit filter expression (dotnet test --filter, e.g.
+    # 'FullyQualifiedName~FaultMatrix'); -PesterFilter a Pester full-name wildcard ('*Remove-DynamoBackup*').
+    # With either one set, the other suite runs only if it is set too.
+    [string] $Filter = '',
+    [string] $PesterFilter = ''
 )
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
@@ -132,7 +137,7 @@ function Invoke-Test {
     Invoke-Build
     Install-TestTools
     Import-Module (Join-Path $Root 'tests/emulators/LocalServices.psm1') -Force
-    $services = Start-LocalServices
+    $services = Start-LocalServices -FaultProxies
     $saved = Use-LocalServicesEnvironment $services
     $results = Join-Path $Out 'test-results'
     if (Test-Path $results) { Remove-Item -Recurse -Force $results }
@@ -140,20 +145,28 @@ function Invoke-Test {
     $xunitOk = $true; $pesterOk = $true
     try {
         Write-Host "Local services: DynamoDB $($services.DynamoDbEndpoint), S3 $($services.S3Endpoint) (PIDs $($services.ProcessIds -join ', '))"
-        & dotnet test (Join-Path $Root 'tests/BackupDR.Engine.Tests') -c $Configuration --nologo --logger 'trx;LogFileName=engine.trx' --logger 'console;verbosity=normal' --results-directory $results
-        $xunitOk = $LASTEXITCODE -eq 0
+        $partial = $Filter -or $PesterFilter
+        if (-not $partial -or $Filter) {
+            $filterArgs = if ($Filter) { @('--filter', $Filter) } else { @() }
+            & dotnet test (Join-Path $Root 'tests/BackupDR.Engine.Tests') -c $Configuration --nologo --logger 'trx;LogFileName=engine.trx' --logger 'console;verbosity=normal' --results-directory $results @filterArgs
+            $xunitOk = $LASTEXITCODE -eq 0
+        }
         $env:PSModulePath = (Join-Path $Tools 'Modules') + [IO.Path]::PathSeparator + $env:PSModulePath
         $env:BACKUPDR_COMPAT_AWSCORE = Join-Path $Tools "compat/awssdk.core/$CompatAwsCoreVersion/AWSSDK.Core.dll"
-        & dotnet (Join-Path $PSHOME 'pwsh.dll') -NoProfile -NonInteractive -File (Join-Path $Root 'tests/pester/Invoke-PesterSuite.ps1') `
-            -ModuleManifest (Join-Path $ModuleOut 'BackupDR.psd1') -PesterVersion $PesterVersion -ResultFile (Join-Path $results 'pester.json')
-        $pesterOk = $LASTEXITCODE -eq 0
+        if (-not $partial -or $PesterFilter) {
+            & dotnet (Join-Path $PSHOME 'pwsh.dll') -NoProfile -NonInteractive -File (Join-Path $Root 'tests/pester/Invoke-PesterSuite.ps1') `
+                -ModuleManifest (Join-Path $ModuleOut 'BackupDR.psd1') -PesterVersion $PesterVersion -ResultFile (Join-Path $results 'pester.json') -FullNameFilter $PesterFilter
+            $pesterOk = $LASTEXITCODE -eq 0
+        }
     } finally {
         Use-LocalServicesEnvironment $services -Restore $saved | Out-Null
         Stop-LocalServices $services
     }
     $xunit = Get-TrxCounts $results
     $pesterFile = Join-Path $results 'pester.json'
-    $pester = if (Test-Path $pesterFile) { Get-Content -Raw $pesterFile | ConvertFrom-Json } else { [pscustomobject]@{ Passed = 0; Failed = 1 } }
+    $pester = if (Test-Path $pesterFile) { Get-Content -Raw $pesterFile | ConvertFrom-Json }
+              elseif ($partial -and -not $PesterFilter) { [pscustomobject]@{ Passed = 0; Failed = 0 } }
+              else { [pscustomobject]@{ Passed = 0; Failed = 1 } }
     if (-not $xunitOk -and $xunit.Failed -eq 0) { $xunit.Failed = 1 }   # the run itself failed (build error, crash)
     if (-not $pesterOk -and $pester.Failed -eq 0) { $pester.Failed = 1 }
     Write-Host "xunit: $($xunit.Passed) passed, $($xunit.Failed) failed; pester: $($pester.Passed) passed, $($pester.Failed) failed"

@@ -155,6 +155,12 @@ internal static class CodecSteps
             foreach (var (key, b) in _objects.Where(o => o.Key.StartsWith(prefix, StringComparison.Ordinal))) yield return new StoredObject(key, b.Length, null);
         }
         public Task DeleteAsync(string key, CancellationToken cancellationToken) { _objects.TryRemove(key, out _); return Task.CompletedTask; }
+        public async IAsyncEnumerable<PendingUpload> ListPendingUploadsAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
+        {
+            await Task.CompletedTask.ConfigureAwait(false);
+            yield break;
+        }
+        public Task AbortUploadAsync(PendingUpload upload, CancellationToken cancellationToken) => Task.CompletedTask;
 
         private sealed class Upload(MemoryStore store, string key) : IObjectUpload
         {

@@ -1,4 +1,5 @@
 using BackupDR.Engine.Aws;
+using BackupDR.Engine.Catalog;
 using BackupDR.Engine.Storage;
 using BackupDR.Engine.Validation;
 
@@ -22,5 +23,71 @@ public static class Operations
         {
             throw AwsErrors.Translate(e, uri);
         }
+    }
+
+    /// <summary>The backups under a target (<c>s3://bucket/prefix</c> or a folder), oldest first per table.</summary>
+    public static async Task<IReadOnlyList<BackupInfo>> ListBackupsAsync(string uri, string? tableName, AwsOptions aws, CancellationToken cancellationToken)
+    {
+        AwsClientFactory.ValidateRegion(aws.Region);
+        var location = BackupLocation.Parse(uri);
+        using var folder = BackupFolder.Open(location, new AwsClientFactory(aws));
+        try
+        {
+            await folder.Store.EnsureAvailableAsync(cancellationToken).ConfigureAwait(false);
+            var list = new List<BackupInfo>();
+            await foreach (var backup in new BackupCatalog(folder).ListAsync(tableName, cancellationToken).ConfigureAwait(false)) list.Add(backup);
+            return list;
+        }
+        catch (Exception e)
+        {
+            throw AwsErrors.Translate(e, uri);
+        }
+    }
+
+    /// <summary>
+    /// Removes one backup, given its own URI (<c>s3://bucket/prefix/table/backup-id/</c>): the commit
+    /// marker first, then every object, then any pending multipart upload under it.
+    /// </summary>
+    public static async Task<RemovedBackup> RemoveBackupAsync(string backupUri, AwsOptions aws, CancellationToken cancellationToken)
+    {
+        AwsClientFactory.ValidateRegion(aws.Region);
+        var location = BackupLocation.Parse(backupUri);
+        var (parentUri, tableName, backupId) = SplitBackupUri(location, backupUri);
+        using var parent = BackupFolder.Open(BackupLocation.Parse(parentUri), new AwsClientFactory(aws));
+        try
+        {
+            var catalog = new BackupCatalog(parent);
+            BackupInfo? found = null;
+            await foreach (var backup in catalog.ListAsync(tableName, cancellationToken).ConfigureAwait(false))
+            {
+                if (backup.BackupId == backupId) found = backup;
+            }
+            if (found is null)
+            {
+                throw new BackupDRException(ErrorIds.BackupNotFound, ErrorKind.ObjectNotFound,
+                    $"There is no backup at {backupUri}: nothing was removed. List the backups with Get-DynamoBackup.", backupUri);
+            }
+            return await catalog.RemoveAsync(found, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            throw AwsErrors.Translate(e, backupUri);
+        }
+    }
+
+    // ".../<table>/<backup id>/" → (the target above the table, table, id)
+    private static (string ParentUri, string TableName, string BackupId) SplitBackupUri(BackupLocation location, string uri)
+    {
+        string path = location.IsS3 ? location.Prefix.TrimEnd('/') : location.LocalRoot!.TrimEnd('/', Path.DirectorySeparatorChar);
+        char separator = location.IsS3 ? '/' : Path.DirectorySeparatorChar;
+        string[] parts = path.Split(separator);
+        if (parts.Length < 2 || !Format.BackupFormat.IsBackupId(parts[^1]) || parts[^2].Length == 0)
+        {
+            throw new BackupDRException(ErrorIds.InvalidBackupUri, ErrorKind.InvalidArgument,
+                $"'{uri}' is not the URI of one backup (…/<table>/<backup id>/). Pass a backup's Uri as Get-DynamoBackup lists it; nothing was removed.", uri);
+        }
+        string parent = string.Join(separator, parts[..^2]);
+        string parentUri = location.IsS3 ? $"s3://{location.Bucket}/{parent}{(parent.Length > 0 ? "/" : "")}" : (parent.Length == 0 ? separator.ToString() : parent);
+        return (parentUri, parts[^2], parts[^1]);
     }
 }

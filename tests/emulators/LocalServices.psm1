@@ -49,7 +49,11 @@ function Start-LocalServices {
     param(
         [string] $WorkFolder = (Join-Path ([System.IO.Path]::GetTempPath()) "backupdr-services-$PID"),
         # dynalite keeps tables in memory: large benchmarks need a bigger V8 heap than Node's default.
-        [int] $DynamoHeapMB = 0
+        [int] $DynamoHeapMB = 0,
+        # Also start a fault-injecting proxy (fault-proxy.js) in front of each emulator; their
+        # endpoints go to BACKUPDR_TEST_FAULT_DYNAMODB / BACKUPDR_TEST_FAULT_S3. They pass everything
+        # through until a test configures faults.
+        [switch] $FaultProxies
     )
     Install-LocalServices
     $node = (Get-Command node -CommandType Application -ErrorAction Stop | Select-Object -First 1).Source
@@ -74,6 +78,20 @@ function Start-LocalServices {
         $started.Add($s3)
         Wait-Port $dynamoPort $dynalite 'dynalite' $dynLog
         Wait-Port $s3Port $s3 's3rver' $s3Log
+        $proxyPorts = @{}
+        if ($FaultProxies) {
+            foreach ($service in 'dynamodb', 's3') {
+                $upstreamPort = if ($service -eq 'dynamodb') { $dynamoPort } else { $s3Port }
+                $port = Get-FreePort -Exclude (@($dynamoPort, $s3Port) + @($proxyPorts.Values))
+                $log = Join-Path $WorkFolder "fault-proxy-$service.log"
+                $proxy = Start-Process -FilePath $node -PassThru -RedirectStandardOutput $log -RedirectStandardError "$log.err" -ArgumentList @(
+                    (Join-Path $script:EmulatorRoot 'fault-proxy.js'), '--service', $service, '--host', '127.0.0.1', '--port', $port,
+                    '--upstream', "http://127.0.0.1:$upstreamPort")
+                $started.Add($proxy)
+                Wait-Port $port $proxy "fault proxy ($service)" $log
+                $proxyPorts[$service] = $port
+            }
+        }
     } catch {
         $started | ForEach-Object { Stop-Process -Id $_.Id -Force -ErrorAction SilentlyContinue }
         throw
@@ -91,6 +109,8 @@ function Start-LocalServices {
             AWS_SECRET_ACCESS_KEY     = 'S3RVER'
             AWS_REGION                = 'us-east-1'
             AWS_EC2_METADATA_DISABLED = 'true'
+            BACKUPDR_TEST_FAULT_DYNAMODB = if ($FaultProxies) { "http://127.0.0.1:$($proxyPorts['dynamodb'])" } else { $null }
+            BACKUPDR_TEST_FAULT_S3       = if ($FaultProxies) { "http://127.0.0.1:$($proxyPorts['s3'])" } else { $null }
         }
     }
 }
@@ -132,4 +152,33 @@ function New-LocalBucket {
     Invoke-WebRequest -SkipHeaderValidation -ErrorAction Stop -Method Put -Uri "$Endpoint/$Name" -Headers $headers | Out-Null
 }
 
-Export-ModuleMember -Function Start-LocalServices, Stop-LocalServices, Install-LocalServices, Use-LocalServicesEnvironment, New-LocalBucket
+function Get-LocalS3Headers {
+    $now = [DateTime]::UtcNow
+    @{
+        'X-Amz-Date'           = $now.ToString("yyyyMMdd'T'HHmmss'Z'")
+        'X-Amz-Content-SHA256' = 'UNSIGNED-PAYLOAD'
+        'Authorization'        = "AWS4-HMAC-SHA256 Credential=S3RVER/$($now.ToString('yyyyMMdd'))/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature=0"
+    }
+}
+
+function New-LocalMultipartUpload {
+    <# Starts a multipart upload and leaves it pending, as a process killed mid-upload does. Returns its upload id. #>
+    param([Parameter(Mandatory)] [string] $Bucket, [Parameter(Mandatory)] [string] $Key, [string] $Endpoint = $env:AWS_ENDPOINT_URL_S3)
+    $response = Invoke-WebRequest -SkipHeaderValidation -ErrorAction Stop -Method Post -Uri "$Endpoint/$Bucket/$Key`?uploads" -Headers (Get-LocalS3Headers)
+    ([xml]$response.Content).InitiateMultipartUploadResult.UploadId
+}
+
+function Remove-LocalObject {
+    <# Deletes one object, as a damaged or interrupted backup would lack it. #>
+    param([Parameter(Mandatory)] [string] $Bucket, [Parameter(Mandatory)] [string] $Key, [string] $Endpoint = $env:AWS_ENDPOINT_URL_S3)
+    Invoke-WebRequest -SkipHeaderValidation -ErrorAction Stop -Method Delete -Uri "$Endpoint/$Bucket/$Key" -Headers (Get-LocalS3Headers) | Out-Null
+}
+
+function Get-LocalMultipartUpload {
+    <# The keys of the uploads pending under a prefix. #>
+    param([Parameter(Mandatory)] [string] $Bucket, [string] $Prefix = '', [string] $Endpoint = $env:AWS_ENDPOINT_URL_S3)
+    $response = Invoke-WebRequest -SkipHeaderValidation -ErrorAction Stop -Method Get -Uri "$Endpoint/$Bucket`?uploads&prefix=$([uri]::EscapeDataString($Prefix))" -Headers (Get-LocalS3Headers)
+    @(([xml]$response.Content).ListMultipartUploadsResult.SelectNodes("*[local-name()='Upload']") | ForEach-Object { $_.Key })
+}
+
+Export-ModuleMember -Function Start-LocalServices, Stop-LocalServices, Install-LocalServices, Use-LocalServicesEnvironment, New-LocalBucket, New-LocalMultipartUpload, Get-LocalMultipartUpload, Remove-LocalObject

@@ -3,9 +3,57 @@
 //  1. aws-chunked request bodies (the SDK's default) are decoded; s3rver would store the framing.
 //  2. %2F in x-amz-copy-source is un-escaped; s3rver's decodeURI keeps it and answers NoSuchBucket.
 //  3. If-None-Match: * on an object write answers 412 when the key exists (best effort, not atomic).
+// and the two multipart operations s3rver lacks, over its own upload folders:
+//  4. ListMultipartUploads (GET /bucket?uploads&prefix=), 5. AbortMultipartUpload (DELETE /bucket/key?uploadId=).
 // Usage: node --openssl-legacy-provider s3rver-shim.js <dir> <port> [address]
 const S3rver = require('s3rver');
 const { Transform } = require('stream');
+const fs = require('fs');
+const path = require('path');
+
+function xmlEscape(text) {
+  return String(text).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+// s3rver keeps an upload in <directory>/<bucket>/._S3rver_uploads/<uploadId>/ with a 'key' file.
+function uploadsFolder(bucket) {
+  return path.join(directory, bucket, '._S3rver_uploads');
+}
+
+function listUploads(ctx, bucket) {
+  const prefix = ctx.query.prefix || '';
+  const folder = uploadsFolder(bucket);
+  const uploads = [];
+  for (const id of fs.existsSync(folder) ? fs.readdirSync(folder) : []) {
+    const keyFile = path.join(folder, id, 'key');
+    if (!fs.existsSync(keyFile)) continue;
+    const key = fs.readFileSync(keyFile, 'utf8');
+    if (key.startsWith(prefix)) uploads.push({ id, key, initiated: fs.statSync(keyFile).mtime.toISOString() });
+  }
+  uploads.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  ctx.status = 200;
+  ctx.type = 'application/xml';
+  ctx.body = '<?xml version="1.0" encoding="UTF-8"?>\n<ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
+    `<Bucket>${xmlEscape(bucket)}</Bucket><Prefix>${xmlEscape(prefix)}</Prefix><MaxUploads>1000</MaxUploads><IsTruncated>false</IsTruncated>` +
+    uploads.map((u) => `<Upload><Key>${xmlEscape(u.key)}</Key><UploadId>${u.id}</UploadId><Initiated>${u.initiated}</Initiated>` +
+      '<StorageClass>STANDARD</StorageClass></Upload>').join('') +
+    '</ListMultipartUploadsResult>';
+}
+
+function abortUpload(ctx, bucket, key) {
+  const id = String(ctx.query.uploadId);
+  const folder = path.join(uploadsFolder(bucket), path.basename(id));
+  const keyFile = path.join(folder, 'key');
+  if (!/^[0-9a-f]+$/.test(id) || !fs.existsSync(keyFile) || fs.readFileSync(keyFile, 'utf8') !== key) {
+    ctx.status = 404;
+    ctx.type = 'application/xml';
+    ctx.body = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchUpload</Code>' +
+      '<Message>The specified multipart upload does not exist.</Message></Error>';
+    return;
+  }
+  fs.rmSync(folder, { recursive: true, force: true });
+  ctx.status = 204;
+}
 
 class ChunkDecoder extends Transform {
   constructor() {
@@ -63,6 +111,9 @@ function sdkV4Compat() {
     const match = /^\/([^/]+)\/(.+)$/.exec(ctx.path);   // path-style addressing only
     const bucket = match && match[1];
     const key = match && decodeURIComponent(match[2]);
+    const bucketOnly = /^\/([^/]+)\/?$/.exec(ctx.path);
+    if (ctx.method === 'GET' && bucketOnly && ctx.query.uploads !== undefined) return listUploads(ctx, bucketOnly[1]);
+    if (ctx.method === 'DELETE' && key && ctx.query.uploadId !== undefined) return abortUpload(ctx, bucket, key);
     if (headers['x-amz-copy-source']) {
       headers['x-amz-copy-source'] = headers['x-amz-copy-source'].replace(/%2F/gi, '/');
     }

@@ -146,6 +146,62 @@ Describe 'Failures are errors with stable ids, and change nothing' {
     }
 }
 
+Describe 'Get-DynamoBackup | Remove-DynamoBackup' {
+    BeforeAll {
+        $script:source = New-SeededTable 20
+        $script:bucket = 'pester-' + [guid]::NewGuid().ToString('N').Substring(0, 10)
+        New-LocalBucket $bucket
+        $script:kept = Invoke-DynamoBackup -TableName $source -Bucket $bucket -Prefix 'cat'
+        $script:broken = Invoke-DynamoBackup -TableName $source -Bucket $bucket -Prefix 'cat'
+        # An interrupted backup: no commit marker, and a multipart upload still pending under it.
+        Remove-LocalObject -Bucket $bucket -Key "cat/$source/$($broken.BackupId)/_committed"
+    }
+
+    It 'lists committed and incomplete backups with their pending uploads' {
+        $prefix = "cat/$source/$($broken.BackupId)/"
+        Invoke-DynamoBackup -TableName $source -Bucket $bucket -Prefix 'other' | Out-Null
+        $null = New-LocalMultipartUpload -Bucket $bucket -Key "${prefix}data/s000-f0001.json.gz"
+        $null = Remove-DynamoBackup -Uri $broken.Uri -WhatIf   # -WhatIf: nothing changes
+        $all = @(Get-DynamoBackup -Uri "s3://$bucket/cat")
+        $all.Count | Should -Be 2
+        $all[0].PSObject.TypeNames[0] | Should -Be 'BackupDR.Engine.Catalog.BackupInfo'
+        ($all | Where-Object BackupId -eq $kept.BackupId).Status | Should -Be 'Committed'
+        ($all | Where-Object BackupId -eq $kept.BackupId).ItemCount | Should -Be 20
+        $incomplete = @(Get-DynamoBackup "s3://$bucket/cat" -TableName $source -Status Incomplete)
+        $incomplete.BackupId | Should -Be $broken.BackupId
+        $incomplete.PendingUploads | Should -Be 1
+        $incomplete.ItemCount | Should -BeNullOrEmpty
+    }
+
+    It 'removes incomplete backups and their abandoned uploads, and leaves the rest' {
+        $removed = Get-DynamoBackup "s3://$bucket/cat" -Status Incomplete | Remove-DynamoBackup -Force
+        $removed.PSObject.TypeNames[0] | Should -Be 'BackupDR.Engine.Catalog.RemovedBackup'
+        $removed.UploadsAborted | Should -Be 1
+        $removed.ObjectsDeleted | Should -BeGreaterThan 2
+        @(Get-LocalMultipartUpload -Bucket $bucket -Prefix 'cat/') | Should -HaveCount 0
+        $left = @(Get-DynamoBackup "s3://$bucket/cat")
+        $left.BackupId | Should -Be $kept.BackupId
+        (Test-BackupIntegrity -Uri $kept.Uri).IsValid | Should -BeTrue
+    }
+
+    It 'refuses a URI that is not one backup, removing nothing' {
+        { Remove-DynamoBackup -Uri "s3://$bucket/cat/" -Force -ErrorAction Stop } |
+            Should -Throw -ErrorId 'InvalidBackupUri,BackupDR.PowerShell.RemoveDynamoBackupCommand'
+        { Remove-DynamoBackup -Uri "s3://$bucket/cat/$source/20200101T000000000Z-00000000/" -Force -ErrorAction Stop } |
+            Should -Throw -ErrorId 'BackupNotFound,BackupDR.PowerShell.RemoveDynamoBackupCommand'
+        @(Get-DynamoBackup "s3://$bucket/cat").Count | Should -Be 1
+    }
+
+    It 'works on a local folder too' {
+        $folder = Join-Path $work 'catalog'
+        New-Item -ItemType Directory $folder | Out-Null
+        $one = Invoke-DynamoBackup -TableName $source -Path $folder
+        (Get-DynamoBackup -Uri $folder).Uri | Should -Be $one.Uri
+        Remove-DynamoBackup -Uri $one.Uri -Confirm:$false | Out-Null
+        @(Get-DynamoBackup -Uri $folder) | Should -HaveCount 0
+    }
+}
+
 Describe 'Dependency isolation' {
     It 'works in a session that loaded an older AWSSDK.Core first' {
         $compat = $env:BACKUPDR_COMPAT_AWSCORE

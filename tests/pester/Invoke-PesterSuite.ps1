@@ -5,7 +5,9 @@
 param(
     [Parameter(Mandatory)] [string] $ModuleManifest,
     [Parameter(Mandatory)] [string] $PesterVersion,
-    [Parameter(Mandatory)] [string] $ResultFile
+    [Parameter(Mandatory)] [string] $ResultFile,
+    # A Pester full-name wildcard: run only the tests it matches (empty: all).
+    [string] $FullNameFilter = ''
 )
 $ErrorActionPreference = 'Stop'
 Import-Module Pester -RequiredVersion $PesterVersion
@@ -13,6 +15,7 @@ $env:BACKUPDR_MODULE = (Resolve-Path $ModuleManifest).Path
 $config = New-PesterConfiguration
 $config.Run.Path = $PSScriptRoot
 $config.Run.PassThru = $true
+if ($FullNameFilter) { $config.Filter.FullName = $FullNameFilter }
 $config.Output.Verbosity = 'Detailed'
 $config.Output.RenderMode = 'Plaintext'
 $result = Invoke-Pester -Configuration $config

@@ -7,7 +7,20 @@ using Amazon.S3;
 namespace BackupDR.Engine.Aws;
 
 /// <summary>Where and as whom to call AWS. Null members fall back to the SDK's standard chains.</summary>
-public sealed record AwsOptions(string? Region = null, string? ProfileName = null);
+public sealed record AwsOptions(string? Region = null, string? ProfileName = null)
+{
+    /// <summary>A DynamoDB endpoint URL (a VPC endpoint, a local emulator); overrides AWS_ENDPOINT_URL_DYNAMODB.</summary>
+    public string? DynamoDbEndpoint { get; init; }
+
+    /// <summary>An S3 endpoint URL (path-style addressing is then used); overrides AWS_ENDPOINT_URL_S3.</summary>
+    public string? S3Endpoint { get; init; }
+
+    /// <summary>How long one attempt of a request may take before it is abandoned and retried (default 60 s).</summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>How failed requests are retried (the SDK's own retries use its attempt count).</summary>
+    public RetryPolicy Retry { get; init; } = RetryPolicy.Default;
+}
 
 /// <summary>
 /// Builds SDK clients from <see cref="AwsOptions"/>. Endpoints follow the SDK's own settings
@@ -20,18 +33,21 @@ public sealed class AwsClientFactory(AwsOptions options)
 
     public IAmazonDynamoDB CreateDynamoDB()
     {
-        var config = new AmazonDynamoDBConfig { MaxErrorRetry = 8 };
+        var config = new AmazonDynamoDBConfig { MaxErrorRetry = Options.Retry.MaxAttempts - 1, Timeout = Options.RequestTimeout };
         ApplyRegion(config);
+        ApplyEndpoint(config, Options.DynamoDbEndpoint);
         var credentials = ResolveProfileCredentials();
         return credentials is null ? new AmazonDynamoDBClient(config) : new AmazonDynamoDBClient(credentials, config);
     }
 
     public IAmazonS3 CreateS3()
     {
-        var config = new AmazonS3Config { MaxErrorRetry = 8 };
+        var config = new AmazonS3Config { MaxErrorRetry = Options.Retry.MaxAttempts - 1, Timeout = Options.RequestTimeout };
         ApplyRegion(config);
+        ApplyEndpoint(config, Options.S3Endpoint);
         // Custom endpoints (MinIO, emulators) almost always need path-style addressing.
-        if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("AWS_ENDPOINT_URL_S3"))
+        if (!string.IsNullOrEmpty(Options.S3Endpoint)
+            || !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("AWS_ENDPOINT_URL_S3"))
             || !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("AWS_ENDPOINT_URL")))
         {
             config.ForcePathStyle = true;
@@ -49,6 +65,15 @@ public sealed class AwsClientFactory(AwsOptions options)
         }
         if (string.IsNullOrEmpty(region)) return;   // the SDK's chain: AWS_REGION, config file, IMDS
         config.RegionEndpoint = RegionEndpoint.GetBySystemName(region);
+    }
+
+    // A ServiceURL replaces the region's endpoint; requests are still signed for the region.
+    private static void ApplyEndpoint(ClientConfig config, string? endpoint)
+    {
+        if (string.IsNullOrEmpty(endpoint)) return;
+        string? region = config.RegionEndpoint?.SystemName ?? FallbackRegionFactory.GetRegionEndpoint()?.SystemName;
+        config.ServiceURL = endpoint;
+        if (region is not null) config.AuthenticationRegion = region;
     }
 
     /// <summary>The named profile's credentials; null when no profile was named (then the SDK's default chain applies).</summary>

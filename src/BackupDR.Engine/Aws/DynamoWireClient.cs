@@ -131,8 +131,11 @@ internal sealed class DynamoWireClient : IBatchWriteClient, IDisposable
             ?? throw new AmazonClientException("No AWS region is configured (RegionEndpoint). Set -Region, AWS_REGION or a profile's region.");
         var credentials = factory.ProfileCredentials() ?? DefaultAWSCredentialsIdentityResolver.GetCredentials(config);
         string url = endpoint.URL.EndsWith('/') ? endpoint.URL : endpoint.URL + "/";
-        return new DynamoWireClient(new Uri(url), credentials, region);
+        return new DynamoWireClient(new Uri(url), credentials, region, factory.Options.Retry, factory.Options.RequestTimeout);
     }
+
+    /// <summary>Raised before each retry with the operation's name (for counting in tests and diagnostics).</summary>
+    public event Action<string>? Retried;
 
     public Task<ScanPage> ScanAsync(ScanPageRequest request, CancellationToken cancellationToken) =>
         SendAsync(ScanTarget, "Scan", request.TableName, ScanBody(request), request.PageSlots, (buffer, length) =>
@@ -171,6 +174,7 @@ internal sealed class DynamoWireClient : IBatchWriteClient, IDisposable
     private async Task<T> SendAsync<T>(string target, string operation, string tableName, byte[] body, SemaphoreSlim? slots,
         Func<byte[], int, T> accept, CancellationToken cancellationToken)
     {
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
         for (int attempt = 1; ; attempt++)
         {
             Exception failure;
@@ -195,12 +199,13 @@ internal sealed class DynamoWireClient : IBatchWriteClient, IDisposable
             {
                 failure = e;
             }
-            if (attempt >= _retry.MaxAttempts)
+            if (_retry.NextDelay(attempt, started) is not TimeSpan delay)
             {
                 throw failure is AmazonServiceException ? failure
                     : new AmazonClientException($"{operation} on '{tableName}' failed after {attempt} attempts: {failure.Message}", failure);
             }
-            await Task.Delay(_retry.Delay(attempt), cancellationToken).ConfigureAwait(false);
+            Retried?.Invoke(operation);
+            await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
         }
     }
 

@@ -59,12 +59,19 @@ public sealed class BackupRunner
     {
         // Check everything before writing anything: every table exists, the target is usable.
         var tables = new List<TableDescription>();
-        try
+        foreach (string name in request.TableNames.Distinct(StringComparer.Ordinal))
         {
-            foreach (string name in request.TableNames.Distinct(StringComparer.Ordinal))
+            try
             {
                 tables.Add(await TableSchema.DescribeAsync(_dynamo, name, cancellationToken).ConfigureAwait(false));
             }
+            catch (Exception e) when (e is not BackupDRException)
+            {
+                throw NotBackedUp(AwsErrors.Translate(e, name), name, "before it started");
+            }
+        }
+        try
+        {
             await _target.Store.EnsureAvailableAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not BackupDRException)
@@ -133,6 +140,15 @@ public sealed class BackupRunner
             await folder.Store.PutAsync(folder.Key(BackupFormat.ManifestFilesKey), filesJson, cancellationToken).ConfigureAwait(false);
             await folder.Store.PutAsync(folder.Key(BackupFormat.TableDescriptionKey), tableJson, cancellationToken).ConfigureAwait(false);
             await folder.Store.PutAsync(folder.Key(BackupFormat.ManifestSummaryKey), summaryJson, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await AbortPendingUploadsAsync(folder, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // Not a reason to fail a complete backup: a leftover upload holds no part of it.
+                _host.Warning($"Could not check {folder.Uri} for abandoned multipart uploads ({e.Message}). A bucket lifecycle rule that aborts incomplete uploads removes any.");
+            }
 
             // Last: the commit marker. Before this the backup is incomplete by definition.
             var marker = new CommitMarker
@@ -163,9 +179,14 @@ public sealed class BackupRunner
         catch (Exception e)
         {
             await RemovePartialBackupAsync(folder).ConfigureAwait(false);
-            throw AwsErrors.Translate(e, table.TableName);
+            var error = AwsErrors.Translate(e, table.TableName);
+            throw error.ErrorId == ErrorIds.OperationCancelled ? error : NotBackedUp(error, table.TableName, $"at {folder.Uri} (its partial files were removed)");
         }
     }
+
+    /// <summary>The same error, saying which table has no new backup: nothing was committed for it.</summary>
+    private static BackupDRException NotBackedUp(BackupDRException error, string tableName, string where) =>
+        new(error.ErrorId, error.Kind, $"{error.Message.TrimEnd()} No backup of table '{tableName}' was committed {where}.", error.Target ?? tableName, error.InnerException ?? error);
 
     private static int AutoSegments(TableDescription table)
     {
@@ -315,6 +336,18 @@ public sealed class BackupRunner
         }
     }
 
+    /// <summary>
+    /// Aborts every upload left pending under the backup's folder. After a backup its own uploads are
+    /// all completed; one left over is an InitiateMultipartUpload whose answer was lost and retried.
+    /// </summary>
+    private static async Task AbortPendingUploadsAsync(BackupFolder folder, CancellationToken cancellationToken)
+    {
+        await foreach (var upload in folder.Store.ListPendingUploadsAsync(folder.Prefix, cancellationToken).ConfigureAwait(false))
+        {
+            await folder.Store.AbortUploadAsync(upload, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>Best effort: a failed backup leaves no objects behind. What remains has no commit marker, so it is never valid.</summary>
     private async Task RemovePartialBackupAsync(BackupFolder folder)
     {
@@ -325,6 +358,7 @@ public sealed class BackupRunner
             {
                 await folder.Store.DeleteAsync(obj.Key, timeout.Token).ConfigureAwait(false);
             }
+            await AbortPendingUploadsAsync(folder, timeout.Token).ConfigureAwait(false);
         }
         catch (Exception e)
         {

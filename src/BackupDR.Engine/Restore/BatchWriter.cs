@@ -22,6 +22,7 @@ internal sealed class BatchWriter(IBatchWriteClient client, string tableName, IR
     public async Task WriteAsync(IReadOnlyList<ReadOnlyMemory<byte>> items, CancellationToken cancellationToken)
     {
         var pending = items;
+        long started = Stopwatch.GetTimestamp();
         for (int attempt = 1; ; attempt++)
         {
             double reserved = await capacity.AcquireAsync(capacity.Estimate(pending.Count), cancellationToken).ConfigureAwait(false);
@@ -50,15 +51,15 @@ internal sealed class BatchWriter(IBatchWriteClient client, string tableName, IR
                 return;
             }
             pending = outcome.Unprocessed;
-            if (attempt == retry.MaxAttempts)
+            if (retry.NextDelay(attempt, started) is not TimeSpan delay)
             {
                 var keys = pending.Take(10).Select(KeyText);
                 throw new BackupDRException(ErrorIds.ItemsNotWritten, ErrorKind.WriteError,
-                    $"{pending.Count} item(s) could not be written to '{tableName}' after {retry.MaxAttempts} attempts (DynamoDB kept returning them as unprocessed). " +
+                    $"{pending.Count} item(s) could not be written to '{tableName}' after {attempt} attempts in {Stopwatch.GetElapsedTime(started).TotalSeconds:N0} s (DynamoDB kept returning them as unprocessed). " +
                     $"Keys: {string.Join("; ", keys)}{(pending.Count > 10 ? "; …" : "")}. The table is incomplete: raise its write capacity and restore again with -Force.",
                     tableName);
             }
-            await Task.Delay(retry.Delay(attempt), cancellationToken).ConfigureAwait(false);
+            await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
         }
     }
 

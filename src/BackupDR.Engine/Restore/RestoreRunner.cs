@@ -55,7 +55,7 @@ public sealed class RestoreRunner
         using var folder = BackupFolder.Open(location, aws);
         try
         {
-            return await new RestoreRunner(dynamo, wire, host).RestoreAsync(folder, request, cancellationToken).ConfigureAwait(false);
+            return await new RestoreRunner(dynamo, wire, host, request.Aws.Retry).RestoreAsync(folder, request, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -69,6 +69,28 @@ public sealed class RestoreRunner
         var backup = await VerifyAsync(folder, request.Force, cancellationToken).ConfigureAwait(false);
 
         var existing = await TableSchema.TryDescribeAsync(dynamo, request.TableName, cancellationToken).ConfigureAwait(false);
+        bool created = existing is null;
+        if (existing is null)
+        {
+            host.Verbose($"Creating table '{request.TableName}' from the backup's description.");
+            try
+            {
+                await dynamo.CreateTableAsync(TableSchema.BuildCreateRequest(backup.Table, request.TableName), cancellationToken).ConfigureAwait(false);
+            }
+            catch (ResourceInUseException)
+            {
+                // Our CreateTable may have succeeded with its answer lost, and the SDK's retry then finds
+                // the table; or someone created it since we looked. Either way it is checked as any
+                // existing target is, below, once it is ACTIVE.
+                existing = await TableSchema.TryDescribeAsync(dynamo, request.TableName, cancellationToken).ConfigureAwait(false);
+            }
+            catch (AmazonDynamoDBException e)
+            {
+                throw new BackupDRException(ErrorIds.TableCreationFailed, ErrorKind.InvalidOperation,
+                    $"DynamoDB refused to create table '{request.TableName}' ({e.ErrorCode}): {e.Message}", request.TableName, e);
+            }
+            await TableSchema.WaitUntilActiveAsync(dynamo, request.TableName, TimeSpan.FromMinutes(30), cancellationToken).ConfigureAwait(false);
+        }
         if (existing is not null)
         {
             string? mismatch = TableSchema.DescribeKeyMismatch(backup.Table, existing);
@@ -83,20 +105,6 @@ public sealed class RestoreRunner
                     $"Table '{request.TableName}' already holds items. Restore into a new table, or add -Force to write the backup's items over it (items with the same key are replaced, others are kept).",
                     request.TableName);
             }
-        }
-        else
-        {
-            host.Verbose($"Creating table '{request.TableName}' from the backup's description.");
-            try
-            {
-                await dynamo.CreateTableAsync(TableSchema.BuildCreateRequest(backup.Table, request.TableName), cancellationToken).ConfigureAwait(false);
-            }
-            catch (AmazonDynamoDBException e) when (e is not ResourceInUseException)
-            {
-                throw new BackupDRException(ErrorIds.TableCreationFailed, ErrorKind.InvalidOperation,
-                    $"DynamoDB refused to create table '{request.TableName}' ({e.ErrorCode}): {e.Message}", request.TableName, e);
-            }
-            await TableSchema.WaitUntilActiveAsync(dynamo, request.TableName, TimeSpan.FromMinutes(30), cancellationToken).ConfigureAwait(false);
         }
 
         // A standard write costs one unit per started KB: a guess of 1 KB items until DynamoDB says.
@@ -117,7 +125,7 @@ public sealed class RestoreRunner
             BackupId = backup.Summary.BackupId,
             SourceTableName = backup.Summary.TableName,
             ItemsWritten = written,
-            TableCreated = existing is null,
+            TableCreated = created,
             StartTime = start,
             EndTime = DateTimeOffset.UtcNow,
             ConsumedWriteCapacityUnits = capacity.ServiceReportsCapacity ? capacity.Consumed : null,

@@ -1,5 +1,8 @@
 namespace BackupDR.Engine.Storage;
 
+/// <summary>A multipart upload that was started and never completed or aborted: storage that is billed and invisible.</summary>
+public sealed record PendingUpload(string Key, string UploadId, DateTimeOffset? Initiated);
+
 /// <summary>An object as a store lists it. <paramref name="Sha256"/> is the full-object SHA-256 (base64) when the store knows it.</summary>
 public sealed record StoredObject(string Key, long Size, string? Sha256);
 
@@ -37,6 +40,16 @@ public interface IBackupStore
     IAsyncEnumerable<StoredObject> ListAsync(string prefix, CancellationToken cancellationToken);
 
     Task DeleteAsync(string key, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Uploads under <paramref name="prefix"/> that were started and never completed or aborted (S3
+    /// multipart uploads). A local folder has none: its unfinished writes are '.partial' files, which
+    /// <see cref="ListAsync"/> lists like any other.
+    /// </summary>
+    IAsyncEnumerable<PendingUpload> ListPendingUploadsAsync(string prefix, CancellationToken cancellationToken);
+
+    /// <summary>Aborts a pending upload, releasing its parts; an upload that is already gone is not an error.</summary>
+    Task AbortUploadAsync(PendingUpload upload, CancellationToken cancellationToken);
 }
 
 /// <summary>

@@ -85,6 +85,14 @@ public sealed class LocalBackupStore(string rootFolder) : IBackupStore
         return Task.CompletedTask;
     }
 
+    public async IAsyncEnumerable<PendingUpload> ListPendingUploadsAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await Task.CompletedTask.ConfigureAwait(false);
+        yield break;
+    }
+
+    public Task AbortUploadAsync(PendingUpload upload, CancellationToken cancellationToken) => Task.CompletedTask;
+
     /// <summary>Writes to a temporary file at each piece's offset (so pieces may overlap), then renames it into place.</summary>
     private sealed class LocalUpload : IObjectUpload
     {

@@ -10,8 +10,11 @@ namespace BackupDR.Engine.Storage;
 /// Backups in an S3 bucket. Every object is written with its SHA-256, which S3 checks on arrival
 /// (per part for multipart uploads). Abandoned multipart uploads are aborted.
 /// </summary>
-public sealed class S3BackupStore(IAmazonS3 s3, string bucket) : IBackupStore, IDisposable
+public sealed class S3BackupStore(IAmazonS3 s3, string bucket, RetryPolicy? retry = null) : IBackupStore, IDisposable
 {
+    /// <summary>For what the SDK does not retry itself: resuming a body that broke off mid-way.</summary>
+    internal RetryPolicy Retry { get; } = retry ?? RetryPolicy.Default;
+
     public void Dispose() => s3.Dispose();
 
     public string Root => "s3://" + bucket;
@@ -55,13 +58,22 @@ public sealed class S3BackupStore(IAmazonS3 s3, string bucket) : IBackupStore, I
         try
         {
             var response = await s3.GetObjectAsync(new GetObjectRequest { BucketName = bucket, Key = key }, cancellationToken).ConfigureAwait(false);
-            return new OwningStream(response.ResponseStream, response);
+            return new ResumingReadStream(this, key, response);
         }
         catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound && e.ErrorCode != "NoSuchBucket")
         {
             throw new FileNotFoundException($"{UriOf(key)} does not exist.", UriOf(key), e);
         }
     }
+
+    private Task<GetObjectResponse> GetRestAsync(string key, long from, long length, string etag, CancellationToken cancellationToken) =>
+        s3.GetObjectAsync(new GetObjectRequest
+        {
+            BucketName = bucket,
+            Key = key,
+            ByteRange = new ByteRange(from, length - 1),
+            EtagToMatch = etag,
+        }, cancellationToken);
 
     public async Task<byte[]?> TryReadAllAsync(string key, CancellationToken cancellationToken)
     {
@@ -126,18 +138,56 @@ public sealed class S3BackupStore(IAmazonS3 s3, string bucket) : IBackupStore, I
     public Task DeleteAsync(string key, CancellationToken cancellationToken) =>
         s3.DeleteObjectAsync(new DeleteObjectRequest { BucketName = bucket, Key = key }, cancellationToken);
 
+    public async IAsyncEnumerable<PendingUpload> ListPendingUploadsAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var request = new ListMultipartUploadsRequest { BucketName = bucket, Prefix = prefix };
+        while (true)
+        {
+            ListMultipartUploadsResponse page;
+            try
+            {
+                page = await s3.ListMultipartUploadsAsync(request, cancellationToken).ConfigureAwait(false);
+            }
+            catch (AmazonS3Exception e) when (e.ErrorCode == "NoSuchBucket")
+            {
+                throw NoSuchBucket(e);
+            }
+            foreach (var upload in page.MultipartUploads ?? [])
+            {
+                yield return new PendingUpload(upload.Key, upload.UploadId, upload.Initiated is DateTime t ? new DateTimeOffset(t.ToUniversalTime()) : null);
+            }
+            if (page.IsTruncated != true) yield break;
+            request.KeyMarker = page.NextKeyMarker;
+            request.UploadIdMarker = page.NextUploadIdMarker;
+        }
+    }
+
+    public async Task AbortUploadAsync(PendingUpload upload, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await s3.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = bucket, Key = upload.Key, UploadId = upload.UploadId }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (AmazonS3Exception e) when (e.ErrorCode == "NoSuchUpload")
+        {
+            // Already completed or aborted.
+        }
+    }
+
     /// <summary>One PutObject when the object fits in one call, a multipart upload otherwise; parts upload concurrently.</summary>
     private sealed class MultipartUpload(IAmazonS3 s3, string bucket, string key) : IObjectUpload
     {
         private readonly List<PartETag> _parts = [];
         private Task<string>? _uploadId;
         private int _partCount;
+        private long _bytes;
         private bool _completed;
 
         public Task AppendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
         {
             // Numbered now, in call order: parts may finish in any order.
             int partNumber = ++_partCount;
+            Interlocked.Add(ref _bytes, data.Length);
             _uploadId ??= InitiateAsync(cancellationToken);
             return UploadPartAsync(partNumber, data, cancellationToken);
         }
@@ -194,14 +244,35 @@ public sealed class S3BackupStore(IAmazonS3 s3, string bucket) : IBackupStore, I
             {
                 throw new InvalidOperationException($"Only {parts.Count} of {_partCount} parts of {key} were uploaded.");
             }
-            await s3.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest
+            try
             {
-                BucketName = bucket,
-                Key = key,
-                UploadId = await _uploadId.ConfigureAwait(false),
-                PartETags = parts,
-            }, cancellationToken).ConfigureAwait(false);
+                await s3.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest
+                {
+                    BucketName = bucket,
+                    Key = key,
+                    UploadId = await _uploadId.ConfigureAwait(false),
+                    PartETags = parts,
+                }, cancellationToken).ConfigureAwait(false);
+            }
+            catch (AmazonS3Exception e) when (e.ErrorCode == "NoSuchUpload")
+            {
+                // The SDK retried a completion whose answer was lost: the first call may have completed it.
+                if (!await IsCompleteAsync(cancellationToken).ConfigureAwait(false)) throw;
+            }
             _completed = true;
+        }
+
+        private async Task<bool> IsCompleteAsync(CancellationToken cancellationToken)
+        {
+            try
+            {
+                var meta = await s3.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = bucket, Key = key }, cancellationToken).ConfigureAwait(false);
+                return meta.ContentLength == Interlocked.Read(ref _bytes);
+            }
+            catch (AmazonS3Exception)
+            {
+                return false;
+            }
         }
 
         public async ValueTask DisposeAsync()
@@ -224,25 +295,83 @@ public sealed class S3BackupStore(IAmazonS3 s3, string bucket) : IBackupStore, I
                 : new MemoryStream(data.ToArray(), writable: false);
     }
 
-    /// <summary>A response stream that disposes its response.</summary>
-    private sealed class OwningStream(Stream inner, IDisposable owner) : Stream
+    /// <summary>
+    /// An object's body that survives a dropped or cut-short response: it asks again for the bytes
+    /// not yet read (Range), only from the same version of the object (If-Match on the first
+    /// response's ETag), with capped, jittered backoff. A changed object is an error, never a splice.
+    /// </summary>
+    private sealed class ResumingReadStream(S3BackupStore store, string key, GetObjectResponse first) : Stream
     {
+        private readonly string _etag = first.ETag;
+        private readonly long _length = first.ContentLength;
+        private GetObjectResponse _response = first;
+        private long _position;
+
         public override bool CanRead => true;
         public override bool CanSeek => false;
         public override bool CanWrite => false;
-        public override long Length => inner.Length;
-        public override long Position { get => inner.Position; set => throw new NotSupportedException(); }
+        public override long Length => _length;
+        public override long Position { get => _position; set => throw new NotSupportedException(); }
         public override void Flush() { }
-        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
-        public override int Read(Span<byte> buffer) => inner.Read(buffer);
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => inner.ReadAsync(buffer, offset, count, cancellationToken);
-        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
+
+        public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (buffer.IsEmpty || _position >= _length) return 0;
+            long started = System.Diagnostics.Stopwatch.GetTimestamp();
+            for (int attempt = 1; ; attempt++)
+            {
+                Exception failure;
+                try
+                {
+                    int read = await _response.ResponseStream.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+                    if (read > 0)
+                    {
+                        _position += read;
+                        return read;
+                    }
+                    failure = new IOException($"the response ended after {_position} of {_length} bytes");
+                }
+                catch (Exception e) when (e is IOException or HttpRequestException
+                                          || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+                {
+                    failure = e;
+                }
+                if (store.Retry.NextDelay(attempt, started) is not TimeSpan delay)
+                {
+                    throw new IOException($"Reading {store.UriOf(key)} failed at byte {_position} of {_length} after {attempt} attempts: {failure.Message}", failure);
+                }
+                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+                await ReopenAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        private async Task ReopenAsync(CancellationToken cancellationToken)
+        {
+            _response.Dispose();
+            try
+            {
+                _response = await store.GetRestAsync(key, _position, _length, _etag, cancellationToken).ConfigureAwait(false);
+            }
+            catch (AmazonS3Exception e) when (e.StatusCode is HttpStatusCode.PreconditionFailed or HttpStatusCode.NotFound)
+            {
+                throw new IOException($"{store.UriOf(key)} changed or disappeared while it was being read (at byte {_position}).", e);
+            }
+            if (_response.ContentLength != _length - _position)
+            {
+                throw new IOException($"{store.UriOf(key)} answered a request for bytes {_position}- with {_response.ContentLength} bytes; expected {_length - _position}.");
+            }
+        }
+
         public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
         public override void SetLength(long value) => throw new NotSupportedException();
         public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
         protected override void Dispose(bool disposing)
         {
-            if (disposing) { inner.Dispose(); owner.Dispose(); }
+            if (disposing) _response.Dispose();
             base.Dispose(disposing);
         }
     }
