@@ -101,7 +101,9 @@ internal sealed class DynamoWireClient : IBatchWriteClient, IDisposable
 
     // Response buffers come from this client's own bounded pool: the process-wide shared pool would
     // keep a page-sized array per thread and per core, which is memory that grows with the thread count.
-    private readonly ArrayPool<byte> _pages = ArrayPool<byte>.Create(64 * 1024 * 1024, 32);
+    // A Scan page holds at most 1 MB of items, which DynamoDB JSON rarely takes past 2 MiB; a larger
+    // body gets a one-off buffer.
+    private readonly BoundedBufferPool _pages = new(2 * 1024 * 1024, 16);
 
     public DynamoWireClient(Uri endpoint, AWSCredentials credentials, RegionEndpoint signingRegion, RetryPolicy? retry = null, TimeSpan? attemptTimeout = null)
     {

@@ -215,7 +215,7 @@ public sealed class BackupRunner
         // has no room waits with the response still in the socket.
         using var pageSlots = new SemaphoreSlim(encoders * (request.Pipeline.ScanQueuePages + 1));
         // Every part buffer of this backup: each encoder fills one while its previous parts upload.
-        var partBuffers = ArrayPool<byte>.Create(DataFileWriter.PartBufferSize(request.Pipeline.PartSizeBytes) * 2,
+        var partBuffers = new BoundedBufferPool(DataFileWriter.PartBufferSize(request.Pipeline.PartSizeBytes),
             encoders * (request.Pipeline.PartsInFlight + 1) + 1);
         try
         {
