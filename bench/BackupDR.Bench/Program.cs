@@ -101,6 +101,7 @@ internal sealed class QuietHost : IOperationHost
         if (Trace) Console.Error.WriteLine($"{Clock.Elapsed.TotalSeconds,8:F3} {message}");
     }
     public void Warning(string message) => Console.Error.WriteLine("WARNING: " + message);
+    public Task<bool> ConfirmAsync(string target, string action, CancellationToken cancellationToken) => Task.FromResult(true);
 }
 
 /// <summary>

@@ -58,4 +58,8 @@ public static class ErrorIds
     public const string OperationCancelled = "OperationCancelled";
     public const string TableCreationFailed = "TableCreationFailed";
     public const string UnexpectedError = "UnexpectedError";
+    public const string CheckpointNotFound = "CheckpointNotFound";
+    public const string CheckpointInvalid = "CheckpointInvalid";
+    public const string CheckpointMismatch = "CheckpointMismatch";
+    public const string TableDiffersFromBackup = "TableDiffersFromBackup";
 }

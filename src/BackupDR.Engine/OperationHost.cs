@@ -16,6 +16,12 @@ public interface IOperationHost
     void Progress(OperationProgress progress);
     void Verbose(string message);
     void Warning(string message);
+
+    /// <summary>
+    /// "May I?" before a destructive step the request already asked for (deleting items a backup does
+    /// not hold): a cmdlet maps it to ShouldProcess, so -WhatIf and -Confirm apply. False skips the step.
+    /// </summary>
+    Task<bool> ConfirmAsync(string target, string action, CancellationToken cancellationToken);
 }
 
 /// <summary>A host that discards everything.</summary>
@@ -25,4 +31,5 @@ public sealed class NullOperationHost : IOperationHost
     public void Progress(OperationProgress progress) { }
     public void Verbose(string message) { }
     public void Warning(string message) { }
+    public Task<bool> ConfirmAsync(string target, string action, CancellationToken cancellationToken) => Task.FromResult(true);
 }

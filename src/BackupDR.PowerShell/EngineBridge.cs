@@ -22,6 +22,20 @@ internal sealed class EngineBridge(BackupDRCmdlet cmdlet) : IOperationHost
     public void Verbose(string message) => Post(() => cmdlet.WriteVerbose(message));
     public void Warning(string message) => Post(() => cmdlet.WriteWarning(message));
 
+    /// <summary>Asks ShouldProcess on the pipeline thread (-WhatIf / -Confirm) and hands the answer back to the worker.</summary>
+    public Task<bool> ConfirmAsync(string target, string action, CancellationToken cancellationToken)
+    {
+        var answer = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var registration = cancellationToken.Register(() => answer.TrySetCanceled(cancellationToken));
+        answer.Task.ContinueWith(_ => registration.Dispose(), TaskScheduler.Default);
+        Post(() =>
+        {
+            try { answer.TrySetResult(cmdlet.ShouldProcess(target, action)); }
+            catch (Exception e) { answer.TrySetException(e); }
+        });
+        return answer.Task;
+    }
+
     /// <summary>Runs <paramref name="operation"/> on a worker and drains its messages here until it ends.</summary>
     public T Run<T>(Func<EngineBridge, CancellationToken, Task<T>> operation, CancellationToken cancellationToken)
     {

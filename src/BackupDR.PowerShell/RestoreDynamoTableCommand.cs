@@ -19,6 +19,21 @@ public sealed class RestoreDynamoTableCommand : BackupDRCmdlet
     [ArgumentCompleter(typeof(TableNameCompleter))]
     public string TableName { get; set; } = "";
 
+    /// <summary>New (default): the table must be new or empty. Upsert, MissingOnly, Exact: what to do with an existing table's items.</summary>
+    [Parameter]
+    [ValidateSet("New", "Upsert", "MissingOnly", "Exact")]
+    public string? Mode { get; set; }
+
+    /// <summary>Finish an interrupted restore of this backup into this table from its checkpoint.</summary>
+    [Parameter]
+    public SwitchParameter Resume { get; set; }
+
+    /// <summary>Where restore checkpoints are kept: a folder or s3://bucket/prefix/.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? CheckpointUri { get; set; }
+
+    /// <summary>Restore from a backup that has no commit marker (it never finished, so it may lack items).</summary>
     [Parameter]
     public SwitchParameter Force { get; set; }
 
@@ -33,8 +48,21 @@ public sealed class RestoreDynamoTableCommand : BackupDRCmdlet
     protected override void ProcessRecord()
     {
         string uri = ResolveUri(Uri);
-        if (!ShouldProcess($"table '{TableName}'", $"Restore backup {uri}")) return;
-        var request = new RestoreRequest { Uri = uri, TableName = TableName, Force = Force, Parallelism = Parallelism, MaxWriteCapacityUnits = MaxWriteCapacityUnits, Aws = AwsOptions };
+        RestoreMode? mode = Mode is null ? null : Enum.Parse<RestoreMode>(Mode, ignoreCase: true);
+        string action = Resume ? $"Resume the restore of backup {uri}" : mode switch
+        {
+            RestoreMode.Upsert => $"Restore backup {uri}, replacing items with the same key",
+            RestoreMode.MissingOnly => $"Restore the items of backup {uri} whose key the table lacks",
+            RestoreMode.Exact => $"Restore backup {uri}, then delete the items it does not hold",
+            _ => $"Restore backup {uri}",
+        };
+        if (!ShouldProcess($"table '{TableName}'", action)) return;
+        var request = new RestoreRequest
+        {
+            Uri = uri, TableName = TableName, Force = Force, Mode = mode, Resume = Resume,
+            CheckpointUri = CheckpointUri is null ? null : ResolveUri(CheckpointUri),
+            Parallelism = Parallelism, MaxWriteCapacityUnits = MaxWriteCapacityUnits, Aws = AwsOptions,
+        };
         WriteObject(RunEngine((bridge, token) => RestoreRunner.RunAsync(request, bridge, token)));
     }
 }

@@ -12,6 +12,7 @@ public sealed class CancellationTests(LocalServices services) : IClassFixture<Lo
         public void Progress(OperationProgress progress) => source.Cancel();
         public void Verbose(string message) { }
         public void Warning(string message) { }
+        public Task<bool> ConfirmAsync(string target, string action, CancellationToken cancellationToken) => Task.FromResult(true);
     }
 
     [Fact]

@@ -172,8 +172,9 @@ public sealed class EndToEndTests(LocalServices services) : IClassFixture<LocalS
         Assert.Equal(ErrorIds.KeySchemaMismatch, mismatch.ErrorId);
         Assert.Equal(0, (await services.DynamoDB.ScanAsync(new ScanRequest { TableName = otherKeys })).Count);
 
-        // With -Force the backup is written over the occupied table; its other items stay.
-        var forced = await RestoreAsync(backup.Uri, occupied, force: true);
+        // Upsert writes the backup over the occupied table; its other items stay.
+        var forced = await RestoreRunner.RunAsync(new RestoreRequest { Uri = backup.Uri, TableName = occupied, Mode = RestoreMode.Upsert },
+            NullOperationHost.Instance, CancellationToken.None);
         Assert.Equal(40, forced.ItemsWritten);
         Assert.Equal(41, (await services.ReadTableAsync(occupied)).Count);
     }

@@ -116,4 +116,11 @@ internal sealed class RecordingHost : IOperationHost
     public void Progress(OperationProgress progress) { }
     public void Verbose(string message) { }
     public void Warning(string message) { lock (Warnings) Warnings.Add(message); }
+    public List<string> Confirmations { get; } = [];
+    public bool Answer { get; set; } = true;
+    public Task<bool> ConfirmAsync(string target, string action, CancellationToken cancellationToken)
+    {
+        lock (Confirmations) Confirmations.Add($"{action} on {target}");
+        return Task.FromResult(Answer);
+    }
 }

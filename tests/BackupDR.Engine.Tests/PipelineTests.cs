@@ -13,13 +13,13 @@ using BackupDR.Engine.Validation;
 namespace BackupDR.Engine.Tests;
 
 /// <summary>Records the key of every item each BatchWriteItem call carries, then lets dynalite write it.</summary>
-internal sealed class CountingBatchWrites(IBatchWriteClient inner) : IBatchWriteClient
+internal sealed class CountingBatchWrites(IRestoreClient inner) : PassThroughRestoreClient(inner)
 {
     public ConcurrentBag<string> WrittenKeys { get; } = [];
 
-    public async Task<BatchWriteOutcome> BatchWriteAsync(string tableName, IReadOnlyList<ReadOnlyMemory<byte>> items, bool returnConsumedCapacity, CancellationToken cancellationToken)
+    public override async Task<BatchWriteOutcome> BatchWriteAsync(string tableName, IReadOnlyList<ReadOnlyMemory<byte>> items, bool returnConsumedCapacity, CancellationToken cancellationToken)
     {
-        var outcome = await inner.BatchWriteAsync(tableName, items, returnConsumedCapacity, cancellationToken);
+        var outcome = await Inner.BatchWriteAsync(tableName, items, returnConsumedCapacity, cancellationToken);
         Assert.Empty(outcome.Unprocessed);   // dynalite never throttles; a retry would count an item twice here
         foreach (var json in items)
         {

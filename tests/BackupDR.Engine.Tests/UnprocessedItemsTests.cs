@@ -11,19 +11,19 @@ namespace BackupDR.Engine.Tests;
 /// dynalite never returns UnprocessedItems, so this client does what a throttled DynamoDB does: it
 /// sends only part of each batch on and hands the rest back as unprocessed.
 /// </summary>
-internal sealed class WithholdingBatchWrites(IBatchWriteClient inner, int withholdPerCall, int callsBeforeGivingUp) : IBatchWriteClient
+internal sealed class WithholdingBatchWrites(IRestoreClient inner, int withholdPerCall, int callsBeforeGivingUp) : PassThroughRestoreClient(inner)
 {
     private int _calls;
     public int Calls => _calls;
 
-    public async Task<BatchWriteOutcome> BatchWriteAsync(string tableName, IReadOnlyList<ReadOnlyMemory<byte>> items, bool returnConsumedCapacity, CancellationToken cancellationToken)
+    public override async Task<BatchWriteOutcome> BatchWriteAsync(string tableName, IReadOnlyList<ReadOnlyMemory<byte>> items, bool returnConsumedCapacity, CancellationToken cancellationToken)
     {
         int call = Interlocked.Increment(ref _calls);
         bool withhold = callsBeforeGivingUp < 0 || call <= callsBeforeGivingUp;
         int keep = withhold ? Math.Max(0, items.Count - withholdPerCall) : items.Count;
         if (keep > 0)
         {
-            var sent = await inner.BatchWriteAsync(tableName, items.Take(keep).ToList(), returnConsumedCapacity, cancellationToken);
+            var sent = await Inner.BatchWriteAsync(tableName, items.Take(keep).ToList(), returnConsumedCapacity, cancellationToken);
             Assert.Empty(sent.Unprocessed);
         }
         return new BatchWriteOutcome(items.Skip(keep).ToList(), null);

@@ -109,6 +109,8 @@ function Start-LocalServices {
             AWS_SECRET_ACCESS_KEY     = 'S3RVER'
             AWS_REGION                = 'us-east-1'
             AWS_EC2_METADATA_DISABLED = 'true'
+            # Restore checkpoints of the tests and the demo stay in the work folder, out of the user's profile.
+            BACKUPDR_CHECKPOINT_URI   = Join-Path $WorkFolder 'restore-checkpoints'
             BACKUPDR_TEST_FAULT_DYNAMODB = if ($FaultProxies) { "http://127.0.0.1:$($proxyPorts['dynamodb'])" } else { $null }
             BACKUPDR_TEST_FAULT_S3       = if ($FaultProxies) { "http://127.0.0.1:$($proxyPorts['s3'])" } else { $null }
         }

@@ -122,14 +122,14 @@ Describe 'Failures are errors with stable ids, and change nothing' {
         (Restore-DynamoTable -Uri $backup.Uri -TableName "$source-x" -Force).ItemsWritten | Should -Be 5
     }
 
-    It 'refuses a non-empty target without -Force, and a different key schema even with it' {
+    It 'refuses a non-empty target without a -Mode, and a different key schema in any mode' {
         $source = New-SeededTable 5
         $backup = Invoke-DynamoBackup -TableName $source -Path $work
         { Restore-DynamoTable -Uri $backup.Uri -TableName $source -ErrorAction Stop } |
             Should -Throw -ErrorId 'TargetTableNotEmpty,BackupDR.PowerShell.RestoreDynamoTableCommand'
         $other = "$source-otherkey"
         New-WireTable $other -HashKey 'id' -RangeKey ''
-        { Restore-DynamoTable -Uri $backup.Uri -TableName $other -Force -ErrorAction Stop } |
+        { Restore-DynamoTable -Uri $backup.Uri -TableName $other -Mode Upsert -ErrorAction Stop } |
             Should -Throw -ErrorId 'KeySchemaMismatch,BackupDR.PowerShell.RestoreDynamoTableCommand'
         @(Get-WireItems $other).Count | Should -Be 0
     }

@@ -58,17 +58,30 @@ internal sealed class ScanPage : IDisposable
 /// When given, a slot is taken after the response headers arrive and before the body is read, and
 /// released when the page is disposed: pages waiting for the encoders stay in the socket, not in memory.
 /// </param>
+/// <param name="ProjectKeys">When given, only these attributes (the key) are returned.</param>
 internal sealed record ScanPageRequest(string TableName, int Segment, int TotalSegments, bool ConsistentRead, int? Limit, byte[]? ExclusiveStartKey,
-    bool ReturnConsumedCapacity, SemaphoreSlim? PageSlots = null);
+    bool ReturnConsumedCapacity, SemaphoreSlim? PageSlots = null, IReadOnlyList<string>? ProjectKeys = null);
 
-/// <summary>What one BatchWriteItem call returned: the items DynamoDB did not write (as DynamoDB JSON), and the capacity it reports.</summary>
+/// <summary>
+/// What one BatchWriteItem call returned: the requests DynamoDB did not carry out (the items of puts,
+/// the keys of deletes, as DynamoDB JSON), and the capacity it reports.
+/// </summary>
 internal sealed record BatchWriteOutcome(IReadOnlyList<ReadOnlyMemory<byte>> Unprocessed, double? ConsumedCapacityUnits);
 
-/// <summary>Sends BatchWriteItem puts whose items are already DynamoDB JSON. A seam for tests.</summary>
-internal interface IBatchWriteClient
+/// <summary>The item writes a restore makes, on items and keys that are already DynamoDB JSON. A seam for tests.</summary>
+internal interface IRestoreClient
 {
     /// <param name="items">Each item as a DynamoDB JSON object (attribute name → typed value), checked by the caller.</param>
     Task<BatchWriteOutcome> BatchWriteAsync(string tableName, IReadOnlyList<ReadOnlyMemory<byte>> items, bool returnConsumedCapacity, CancellationToken cancellationToken);
+
+    /// <summary>BatchWriteItem deletes. <paramref name="keys"/>: each a key as DynamoDB JSON.</summary>
+    Task<BatchWriteOutcome> BatchDeleteAsync(string tableName, IReadOnlyList<ReadOnlyMemory<byte>> keys, bool returnConsumedCapacity, CancellationToken cancellationToken);
+
+    /// <summary>Which of up to 100 keys name an item in the table (consistent reads): the found items' keys, as DynamoDB JSON.</summary>
+    Task<IReadOnlyList<ReadOnlyMemory<byte>>> FindKeysAsync(string tableName, IReadOnlyList<ReadOnlyMemory<byte>> keys, IReadOnlyList<string> keyNames, CancellationToken cancellationToken);
+
+    /// <summary>PutItem only if no item has the key (attribute_not_exists): false when one does.</summary>
+    Task<bool> PutIfAbsentAsync(string tableName, ReadOnlyMemory<byte> item, string hashKeyName, CancellationToken cancellationToken);
 }
 
 /// <summary>
@@ -85,7 +98,7 @@ internal interface IBatchWriteClient
 /// BatchWriteItem whose response was lost is safe to send again. Other errors surface as the SDK's
 /// exception types, so error translation is the same as for SDK calls.
 /// </remarks>
-internal sealed class DynamoWireClient : IBatchWriteClient, IDisposable
+internal sealed partial class DynamoWireClient : IRestoreClient, IDisposable
 {
     private const string ScanTarget = "DynamoDB_20120810.Scan";
     private const string BatchWriteTarget = "DynamoDB_20120810.BatchWriteItem";
@@ -156,11 +169,17 @@ internal sealed class DynamoWireClient : IBatchWriteClient, IDisposable
         }, cancellationToken);
 
     public Task<BatchWriteOutcome> BatchWriteAsync(string tableName, IReadOnlyList<ReadOnlyMemory<byte>> items, bool returnConsumedCapacity, CancellationToken cancellationToken) =>
-        SendAsync(BatchWriteTarget, "BatchWriteItem", tableName, BatchWriteBody(tableName, items, returnConsumedCapacity), null, (buffer, length) =>
+        SendBatchWriteAsync(tableName, items, deletes: false, returnConsumedCapacity, cancellationToken);
+
+    public Task<BatchWriteOutcome> BatchDeleteAsync(string tableName, IReadOnlyList<ReadOnlyMemory<byte>> keys, bool returnConsumedCapacity, CancellationToken cancellationToken) =>
+        SendBatchWriteAsync(tableName, keys, deletes: true, returnConsumedCapacity, cancellationToken);
+
+    private Task<BatchWriteOutcome> SendBatchWriteAsync(string tableName, IReadOnlyList<ReadOnlyMemory<byte>> items, bool deletes, bool returnConsumedCapacity, CancellationToken cancellationToken) =>
+        SendAsync(BatchWriteTarget, "BatchWriteItem", tableName, BatchWriteBody(tableName, items, deletes, returnConsumedCapacity), null, (buffer, length) =>
         {
             try
             {
-                return ParseBatchWrite(buffer.AsSpan(0, length), tableName);
+                return ParseBatchWrite(buffer.AsSpan(0, length), tableName, deletes);
             }
             finally
             {
@@ -326,6 +345,7 @@ internal sealed class DynamoWireClient : IBatchWriteClient, IDisposable
                 w.WriteNumber("TotalSegments", request.TotalSegments);
             }
             if (request.Limit is int limit) w.WriteNumber("Limit", limit);
+            if (request.ProjectKeys is { Count: > 0 } keys) WriteProjection(w, keys);
             if (request.ExclusiveStartKey is not null)
             {
                 w.WritePropertyName("ExclusiveStartKey");
@@ -336,7 +356,7 @@ internal sealed class DynamoWireClient : IBatchWriteClient, IDisposable
         return output.WrittenSpan.ToArray();
     }
 
-    private static byte[] BatchWriteBody(string tableName, IReadOnlyList<ReadOnlyMemory<byte>> items, bool returnConsumedCapacity)
+    private static byte[] BatchWriteBody(string tableName, IReadOnlyList<ReadOnlyMemory<byte>> items, bool deletes, bool returnConsumedCapacity)
     {
         int size = 128 + tableName.Length * 6;
         foreach (var item in items) size += item.Length + 32;
@@ -350,9 +370,9 @@ internal sealed class DynamoWireClient : IBatchWriteClient, IDisposable
             foreach (var item in items)
             {
                 w.WriteStartObject();
-                w.WritePropertyName("PutRequest"u8);
+                w.WritePropertyName(deletes ? "DeleteRequest"u8 : "PutRequest"u8);
                 w.WriteStartObject();
-                w.WritePropertyName("Item"u8);
+                w.WritePropertyName(deletes ? "Key"u8 : "Item"u8);
                 w.WriteRawValue(item.Span, skipInputValidation: true);   // checked by the caller (RecordValidator)
                 w.WriteEndObject();
                 w.WriteEndObject();
@@ -369,7 +389,7 @@ internal sealed class DynamoWireClient : IBatchWriteClient, IDisposable
     /// Reads a BatchWriteItem response: the puts DynamoDB handed back as unprocessed (each item's
     /// DynamoDB JSON, copied) and the consumed capacity for <paramref name="tableName"/>.
     /// </summary>
-    internal static BatchWriteOutcome ParseBatchWrite(ReadOnlySpan<byte> body, string tableName)
+    internal static BatchWriteOutcome ParseBatchWrite(ReadOnlySpan<byte> body, string tableName, bool deletes = false)
     {
         var r = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = 256 });
         if (!r.Read() || r.TokenType != JsonTokenType.StartObject) throw new InvalidDataException("the BatchWriteItem response is not a JSON object");
@@ -390,7 +410,7 @@ internal sealed class DynamoWireClient : IBatchWriteClient, IDisposable
                     if (r.TokenType != JsonTokenType.StartArray) throw new InvalidDataException("UnprocessedItems holds no array of requests");
                     while (r.Read() && r.TokenType == JsonTokenType.StartObject)
                     {
-                        unprocessed.Add(ReadPutItem(ref r, body));
+                        unprocessed.Add(ReadWriteRequest(ref r, body, deletes));
                     }
                 }
             }
@@ -427,18 +447,21 @@ internal sealed class DynamoWireClient : IBatchWriteClient, IDisposable
         return new BatchWriteOutcome(unprocessed, consumed);
     }
 
-    // On a write request's StartObject ({"PutRequest":{"Item":{...}}}); returns on its EndObject.
-    private static byte[] ReadPutItem(ref Utf8JsonReader r, ReadOnlySpan<byte> body)
+    // On a write request's StartObject ({"PutRequest":{"Item":{...}}} or {"DeleteRequest":{"Key":{...}}});
+    // returns on its EndObject.
+    private static byte[] ReadWriteRequest(ref Utf8JsonReader r, ReadOnlySpan<byte> body, bool deletes)
     {
+        var request = deletes ? "DeleteRequest"u8 : "PutRequest"u8;
+        var member = deletes ? "Key"u8 : "Item"u8;
         byte[]? item = null;
         while (r.Read() && r.TokenType == JsonTokenType.PropertyName)
         {
-            if (!r.ValueTextEquals("PutRequest"u8)) throw new InvalidDataException($"UnprocessedItems holds a '{r.GetString()}', but only puts were sent");
+            if (!r.ValueTextEquals(request)) throw new InvalidDataException($"UnprocessedItems holds a '{r.GetString()}', which was not sent");
             r.Read();
-            if (r.TokenType != JsonTokenType.StartObject) throw new InvalidDataException("PutRequest is not an object");
+            if (r.TokenType != JsonTokenType.StartObject) throw new InvalidDataException("a write request is not an object");
             while (r.Read() && r.TokenType == JsonTokenType.PropertyName)
             {
-                bool isItem = r.ValueTextEquals("Item"u8);
+                bool isItem = r.ValueTextEquals(member);
                 r.Read();
                 if (isItem && r.TokenType == JsonTokenType.StartObject)
                 {
@@ -452,7 +475,7 @@ internal sealed class DynamoWireClient : IBatchWriteClient, IDisposable
                 }
             }
         }
-        return item ?? throw new InvalidDataException("an unprocessed PutRequest has no Item");
+        return item ?? throw new InvalidDataException("an unprocessed write request has no item or key");
     }
 
     /// <summary>Finds the Items array and reads the page's other members.</summary>

@@ -6,11 +6,11 @@ using BackupDR.Engine.Json;
 namespace BackupDR.Engine.Restore;
 
 /// <summary>
-/// Writes batches of up to 25 items (each already checked DynamoDB JSON) with BatchWriteItem.
-/// UnprocessedItems are retried with capped, jittered exponential backoff; what is still unwritten
-/// after the last attempt fails the run, naming the items' keys.
+/// Writes batches of up to 25 items (each already checked DynamoDB JSON) with BatchWriteItem puts, or
+/// deletes batches of keys. UnprocessedItems are retried with capped, jittered exponential backoff;
+/// what is still not done after the last attempt fails the run, naming the items' keys.
 /// </summary>
-internal sealed class BatchWriter(IBatchWriteClient client, string tableName, IReadOnlyList<string> keyNames, RetryPolicy retry, CapacityLimiter capacity)
+internal sealed class BatchWriter(IRestoreClient client, string tableName, IReadOnlyList<string> keyNames, RetryPolicy retry, CapacityLimiter capacity)
 {
     public const int MaxBatch = 25;
     private long _firstRequest;
@@ -19,8 +19,16 @@ internal sealed class BatchWriter(IBatchWriteClient client, string tableName, IR
     /// <summary>From the first request sent to the last response received.</summary>
     public TimeSpan ActiveTime => _firstRequest == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(_firstRequest, Interlocked.Read(ref _lastResponse));
 
-    public async Task WriteAsync(IReadOnlyList<ReadOnlyMemory<byte>> items, CancellationToken cancellationToken)
+    public Task WriteAsync(IReadOnlyList<ReadOnlyMemory<byte>> items, CancellationToken cancellationToken) =>
+        SendAsync(items, deletes: false, cancellationToken);
+
+    /// <param name="keys">Each a key as DynamoDB JSON.</param>
+    public Task DeleteAsync(IReadOnlyList<ReadOnlyMemory<byte>> keys, CancellationToken cancellationToken) =>
+        SendAsync(keys, deletes: true, cancellationToken);
+
+    private async Task SendAsync(IReadOnlyList<ReadOnlyMemory<byte>> items, bool deletes, CancellationToken cancellationToken)
     {
+        string what = deletes ? "deleted from" : "written to";
         var pending = items;
         long started = Stopwatch.GetTimestamp();
         for (int attempt = 1; ; attempt++)
@@ -30,7 +38,9 @@ internal sealed class BatchWriter(IBatchWriteClient client, string tableName, IR
             BatchWriteOutcome outcome;
             try
             {
-                outcome = await client.BatchWriteAsync(tableName, pending, capacity.IsCapped, cancellationToken).ConfigureAwait(false);
+                outcome = deletes
+                    ? await client.BatchDeleteAsync(tableName, pending, capacity.IsCapped, cancellationToken).ConfigureAwait(false)
+                    : await client.BatchWriteAsync(tableName, pending, capacity.IsCapped, cancellationToken).ConfigureAwait(false);
             }
             catch
             {
@@ -42,7 +52,7 @@ internal sealed class BatchWriter(IBatchWriteClient client, string tableName, IR
             if (leftCount > pending.Count)
             {
                 throw new BackupDRException(ErrorIds.ItemsNotWritten, ErrorKind.WriteError,
-                    $"DynamoDB returned {leftCount} unprocessed items for a batch of {pending.Count} written to '{tableName}'; the restore cannot tell what was written. Restore again with -Force.",
+                    $"DynamoDB returned {leftCount} unprocessed items for a batch of {pending.Count} {what} '{tableName}'; the restore cannot tell what was done. Run the restore again with -Resume.",
                     tableName);
             }
             capacity.Settle(reserved, outcome.ConsumedCapacityUnits, pending.Count - leftCount);
@@ -55,8 +65,8 @@ internal sealed class BatchWriter(IBatchWriteClient client, string tableName, IR
             {
                 var keys = pending.Take(10).Select(KeyText);
                 throw new BackupDRException(ErrorIds.ItemsNotWritten, ErrorKind.WriteError,
-                    $"{pending.Count} item(s) could not be written to '{tableName}' after {attempt} attempts in {Stopwatch.GetElapsedTime(started).TotalSeconds:N0} s (DynamoDB kept returning them as unprocessed). " +
-                    $"Keys: {string.Join("; ", keys)}{(pending.Count > 10 ? "; …" : "")}. The table is incomplete: raise its write capacity and restore again with -Force.",
+                    $"{pending.Count} item(s) could not be {what} '{tableName}' after {attempt} attempts in {Stopwatch.GetElapsedTime(started).TotalSeconds:N0} s (DynamoDB kept returning them as unprocessed). " +
+                    $"Keys: {string.Join("; ", keys)}{(pending.Count > 10 ? "; …" : "")}. The table is incomplete: raise its write capacity and run the restore again with -Resume.",
                     tableName);
             }
             await Task.Delay(delay, cancellationToken).ConfigureAwait(false);

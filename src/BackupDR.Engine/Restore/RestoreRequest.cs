@@ -10,8 +10,20 @@ public sealed class RestoreRequest
     /// <summary>The table to restore into; created from the backup's description when it does not exist.</summary>
     public required string TableName { get; init; }
 
-    /// <summary>Restore into a non-empty table, or from a backup without a commit marker.</summary>
+    /// <summary>Restore from a backup without a commit marker (it may be missing items).</summary>
     public bool Force { get; init; }
+
+    /// <summary>How the target table is treated; null means <see cref="RestoreMode.New"/>, or the interrupted restore's mode with <see cref="Resume"/>.</summary>
+    public RestoreMode? Mode { get; init; }
+
+    /// <summary>Continue the interrupted restore of this backup into this table from its checkpoint.</summary>
+    public bool Resume { get; init; }
+
+    /// <summary>Where checkpoints are kept: a folder or s3://bucket/prefix/. Null: BACKUPDR_CHECKPOINT_URI, else <c>&lt;local application data&gt;/BackupDR/restore-checkpoints</c>.</summary>
+    public string? CheckpointUri { get; init; }
+
+    /// <summary>How often the checkpoint is rewritten while items are being written (also at the end of each data file).</summary>
+    public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromSeconds(2);
 
     /// <summary>Concurrent BatchWriteItem writers.</summary>
     public int Parallelism { get; init; } = 4;
@@ -31,7 +43,22 @@ public sealed class RestoreResult
     public required string SourceUri { get; init; }
     public string? BackupId { get; init; }
     public string? SourceTableName { get; init; }
+    public RestoreMode Mode { get; init; }
+
+    /// <summary>Items BackupDR wrote into the table (for a resumed restore, including those the interrupted run wrote).</summary>
     public long ItemsWritten { get; init; }
+
+    /// <summary>MissingOnly: backup items not written because the table already held their key.</summary>
+    public long ItemsSkipped { get; init; }
+
+    /// <summary>Exact: items deleted because their key is not in the backup.</summary>
+    public long ItemsDeleted { get; init; }
+
+    /// <summary>Exact: items not in the backup that were kept because the deletion was declined (-WhatIf, or No at -Confirm).</summary>
+    public long ExtraItemsKept { get; init; }
+
+    /// <summary>True when this run continued an interrupted restore from its checkpoint.</summary>
+    public bool Resumed { get; init; }
     public bool TableCreated { get; init; }
     public DateTimeOffset StartTime { get; init; }
     public DateTimeOffset EndTime { get; init; }

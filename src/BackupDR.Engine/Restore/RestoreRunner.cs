@@ -13,18 +13,19 @@ namespace BackupDR.Engine.Restore;
 
 /// <summary>
 /// Restores a backup into a table. Everything is checked before the first write: the backup is
-/// verified in full, the target's key schema must match, and a non-empty target needs -Force.
+/// verified in full, the target's key schema must match, and a non-empty target needs a mode that
+/// says what to do with its items. Progress is checkpointed, so an interrupted restore resumes.
 /// </summary>
 public sealed class RestoreRunner
 {
     private readonly IAmazonDynamoDB dynamo;
-    private readonly IBatchWriteClient writes;
+    private readonly IRestoreClient writes;
     private readonly IOperationHost host;
     private readonly RetryPolicy _retry;
 
     /// <param name="dynamo">Describes, creates and probes the target table.</param>
     /// <param name="writes">Sends the items (BatchWriteItem over the wire protocol; a seam for tests).</param>
-    internal RestoreRunner(IAmazonDynamoDB dynamo, IBatchWriteClient writes, IOperationHost host, RetryPolicy? retry = null)
+    internal RestoreRunner(IAmazonDynamoDB dynamo, IRestoreClient writes, IOperationHost host, RetryPolicy? retry = null)
     {
         this.dynamo = dynamo;
         this.writes = writes;
@@ -67,70 +68,176 @@ public sealed class RestoreRunner
     {
         var start = DateTimeOffset.UtcNow;
         var backup = await VerifyAsync(folder, request.Force, cancellationToken).ConfigureAwait(false);
+        using var checkpoints = OpenCheckpoints(request);
+        string target = TargetIdentity();
+        string checkpointKey = checkpoints.KeyFor(folder.Uri, request.TableName, target);
+        var previous = await checkpoints.LoadAsync(checkpointKey, cancellationToken).ConfigureAwait(false);
+        var checkpoint = request.Resume
+            ? ResumeFrom(previous, backup, request, checkpoints.UriOf(checkpointKey))
+            : new RestoreCheckpoint
+            {
+                BackupUri = folder.Uri, BackupId = backup.Summary.BackupId, ManifestSummarySha256 = backup.SummarySha256,
+                TableName = request.TableName, Target = target, Mode = request.Mode ?? RestoreMode.New, StartedAt = start,
+            };
+        var mode = checkpoint.Mode;
 
         var existing = await TableSchema.TryDescribeAsync(dynamo, request.TableName, cancellationToken).ConfigureAwait(false);
-        bool created = existing is null;
-        if (existing is null)
-        {
-            host.Verbose($"Creating table '{request.TableName}' from the backup's description.");
-            try
-            {
-                await dynamo.CreateTableAsync(TableSchema.BuildCreateRequest(backup.Table, request.TableName), cancellationToken).ConfigureAwait(false);
-            }
-            catch (ResourceInUseException)
-            {
-                // Our CreateTable may have succeeded with its answer lost, and the SDK's retry then finds
-                // the table; or someone created it since we looked. Either way it is checked as any
-                // existing target is, below, once it is ACTIVE.
-                existing = await TableSchema.TryDescribeAsync(dynamo, request.TableName, cancellationToken).ConfigureAwait(false);
-            }
-            catch (AmazonDynamoDBException e)
-            {
-                throw new BackupDRException(ErrorIds.TableCreationFailed, ErrorKind.InvalidOperation,
-                    $"DynamoDB refused to create table '{request.TableName}' ({e.ErrorCode}): {e.Message}", request.TableName, e);
-            }
-            await TableSchema.WaitUntilActiveAsync(dynamo, request.TableName, TimeSpan.FromMinutes(30), cancellationToken).ConfigureAwait(false);
-        }
         if (existing is not null)
         {
-            string? mismatch = TableSchema.DescribeKeyMismatch(backup.Table, existing);
-            if (mismatch is not null)
+            CheckKeySchema(backup, existing, request.TableName);
+            if (!request.Resume && mode == RestoreMode.New && await HasItemsAsync(request.TableName, cancellationToken).ConfigureAwait(false))
             {
-                throw new BackupDRException(ErrorIds.KeySchemaMismatch, ErrorKind.InvalidData,
-                    $"Cannot restore into '{request.TableName}': {mismatch}. Restore into a new table name instead.", request.TableName);
-            }
-            if (!request.Force && await HasItemsAsync(request.TableName, cancellationToken).ConfigureAwait(false))
-            {
+                string hint = previous is not null
+                    ? $"An interrupted restore of this backup into it was found ({checkpoints.UriOf(checkpointKey)}): add -Resume to finish it. Otherwise restore into a new table, "
+                    : "Restore into a new table, ";
                 throw new BackupDRException(ErrorIds.TargetTableNotEmpty, ErrorKind.ResourceExists,
-                    $"Table '{request.TableName}' already holds items. Restore into a new table, or add -Force to write the backup's items over it (items with the same key are replaced, others are kept).",
+                    $"Table '{request.TableName}' already holds items. {hint}or choose -Mode Upsert (write every backup item over it), MissingOnly (write only the keys it lacks) or Exact (make it equal to the backup).",
                     request.TableName);
             }
+        }
+
+        // The checkpoint exists before anything is written, table creation included: a restore killed
+        // from here on can always be resumed.
+        await checkpoints.SaveAsync(checkpointKey, checkpoint, cancellationToken).ConfigureAwait(false);
+        bool created = existing is null && await CreateTableAsync(backup, request.TableName, cancellationToken).ConfigureAwait(false);
+        if (existing is not null && existing.TableStatus != TableStatus.ACTIVE)
+        {
+            await TableSchema.WaitUntilActiveAsync(dynamo, request.TableName, TimeSpan.FromMinutes(30), cancellationToken).ConfigureAwait(false);
         }
 
         // A standard write costs one unit per started KB: a guess of 1 KB items until DynamoDB says.
         var capacity = new CapacityLimiter(request.MaxWriteCapacityUnits, 1.0);
         var keyNames = backup.Table.KeySchema.Select(k => k.AttributeName).ToArray();
         var writer = new BatchWriter(writes, request.TableName, keyNames, _retry, capacity);
-        long written = await WriteItemsAsync(backup, request, writer, cancellationToken).ConfigureAwait(false);
-        if (written != backup.Summary.ItemCount)
+        var tracker = new ProgressTracker(backup.Files.Select(f => f.DataFile), checkpoint.Files);
+        var pipeline = new RestorePipeline(backup, request.TableName, mode, writes, writer, capacity, tracker, host);
+        await using (var saver = new CheckpointSaver(checkpoints, checkpointKey, checkpoint, tracker, request.CheckpointInterval, host))
+        {
+            try
+            {
+                await pipeline.RunAsync(request.Parallelism, request.Pipeline, _ => saver.SaveNowAsync(cancellationToken), cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || cancellationToken.IsCancellationRequested)
+            {
+                await saver.SaveLastAsync().ConfigureAwait(false);
+                throw Resumable(e, request, checkpoints.UriOf(checkpointKey));
+            }
+            await saver.SaveNowAsync(cancellationToken).ConfigureAwait(false);
+        }
+        var done = tracker.Snapshot();
+        long written = done.Values.Sum(f => f.Written), skipped = done.Values.Sum(f => f.Skipped);
+        if (written + skipped != backup.Summary.ItemCount)
         {
             throw new BackupDRException(ErrorIds.ItemsNotWritten, ErrorKind.WriteError,
-                $"{written} items were written to '{request.TableName}' but the backup holds {backup.Summary.ItemCount}.", request.TableName);
+                $"{written + skipped} items were restored into '{request.TableName}' but the backup holds {backup.Summary.ItemCount}. Run the restore again with -Resume.", request.TableName);
         }
-        host.Verbose($"Restored {written} items into '{request.TableName}'.");
+
+        var removed = new ExtraItemRemover.Outcome(0, 0);
+        if (mode == RestoreMode.Exact)
+        {
+            checkpoint.Phase = RestoreCheckpoint.Phases.Deleting;
+            checkpoint.Files = done;
+            await checkpoints.SaveAsync(checkpointKey, checkpoint, cancellationToken).ConfigureAwait(false);
+            removed = await new ExtraItemRemover(dynamo, writer, request.TableName, keyNames, pipeline.BackupKeys!, request.Parallelism, host)
+                .RunAsync(cancellationToken).ConfigureAwait(false);
+        }
+        await checkpoints.DeleteAsync(checkpointKey, cancellationToken).ConfigureAwait(false);
+        host.Verbose($"Restored {written + skipped} items into '{request.TableName}' ({mode}: {written} written, {skipped} already there, {removed.Deleted} deleted).");
         return new RestoreResult
         {
             TableName = request.TableName,
             SourceUri = folder.Uri,
             BackupId = backup.Summary.BackupId,
             SourceTableName = backup.Summary.TableName,
+            Mode = mode,
             ItemsWritten = written,
+            ItemsSkipped = skipped,
+            ItemsDeleted = removed.Deleted,
+            ExtraItemsKept = removed.Kept,
+            Resumed = request.Resume,
             TableCreated = created,
             StartTime = start,
             EndTime = DateTimeOffset.UtcNow,
             ConsumedWriteCapacityUnits = capacity.ServiceReportsCapacity ? capacity.Consumed : null,
             WriteDuration = writer.ActiveTime,
         };
+    }
+
+    private CheckpointStore OpenCheckpoints(RestoreRequest request)
+    {
+        var location = BackupLocation.Parse(request.CheckpointUri ?? CheckpointStore.DefaultLocation);
+        if (!location.IsS3) Directory.CreateDirectory(location.LocalRoot!);
+        return new CheckpointStore(BackupFolder.Open(location, new AwsClientFactory(request.Aws)));
+    }
+
+    /// <summary>The endpoint (or region) of the DynamoDB the table lives in: the same table name elsewhere is another restore.</summary>
+    private string TargetIdentity() => dynamo is AmazonDynamoDBClient client
+        ? client.DetermineServiceOperationEndpoint(new DescribeTableRequest { TableName = "t" }).URL
+        : dynamo.Config.RegionEndpoint?.SystemName ?? "dynamodb";
+
+    private static RestoreCheckpoint ResumeFrom(RestoreCheckpoint? previous, LoadedBackup backup, RestoreRequest request, string where)
+    {
+        if (previous is null)
+        {
+            throw new BackupDRException(ErrorIds.CheckpointNotFound, ErrorKind.ObjectNotFound,
+                $"There is no interrupted restore of {backup.Folder.Uri} into '{request.TableName}' to resume (no checkpoint at {where}). " +
+                "Restore without -Resume; if the checkpoint was kept elsewhere, pass that place as -CheckpointUri.", request.TableName);
+        }
+        if (previous.ManifestSummarySha256 != backup.SummarySha256 || previous.BackupId != backup.Summary.BackupId)
+        {
+            throw new BackupDRException(ErrorIds.CheckpointMismatch, ErrorKind.InvalidData,
+                $"The checkpoint {where} belongs to another state of this backup (its manifest changed since the restore began); nothing was written. " +
+                "Restore again without -Resume, with -Mode Upsert: items already written are written again, none is lost.", request.TableName);
+        }
+        if (request.Mode is RestoreMode asked && asked != previous.Mode)
+        {
+            throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument,
+                $"-Mode {asked} conflicts with the interrupted restore, which ran as -Mode {previous.Mode}. Resume without -Mode (it continues as {previous.Mode}).", request.TableName);
+        }
+        return previous;
+    }
+
+    private static void CheckKeySchema(LoadedBackup backup, TableDescription existing, string tableName)
+    {
+        string? mismatch = TableSchema.DescribeKeyMismatch(backup.Table, existing);
+        if (mismatch is not null)
+        {
+            throw new BackupDRException(ErrorIds.KeySchemaMismatch, ErrorKind.InvalidData,
+                $"Cannot restore into '{tableName}': {mismatch}. Restore into a new table name instead.", tableName);
+        }
+    }
+
+    /// <summary>Creates the table from the backup's description and waits until it is ACTIVE. False when it turned out to exist already.</summary>
+    private async Task<bool> CreateTableAsync(LoadedBackup backup, string tableName, CancellationToken cancellationToken)
+    {
+        host.Verbose($"Creating table '{tableName}' from the backup's description.");
+        bool created = true;
+        try
+        {
+            await dynamo.CreateTableAsync(TableSchema.BuildCreateRequest(backup.Table, tableName), cancellationToken).ConfigureAwait(false);
+        }
+        catch (ResourceInUseException)
+        {
+            // Our CreateTable may have succeeded with its answer lost, and the SDK's retry then finds the
+            // table; or someone created it since we looked. Either way: the same checks as any existing target.
+            var found = await TableSchema.TryDescribeAsync(dynamo, tableName, cancellationToken).ConfigureAwait(false);
+            if (found is not null) CheckKeySchema(backup, found, tableName);
+        }
+        catch (AmazonDynamoDBException e)
+        {
+            throw new BackupDRException(ErrorIds.TableCreationFailed, ErrorKind.InvalidOperation,
+                $"DynamoDB refused to create table '{tableName}' ({e.ErrorCode}): {e.Message}", tableName, e);
+        }
+        await TableSchema.WaitUntilActiveAsync(dynamo, tableName, TimeSpan.FromMinutes(30), cancellationToken).ConfigureAwait(false);
+        return created;
+    }
+
+    /// <summary>The failure, saying how to finish the restore: nothing done is lost, the checkpoint holds it.</summary>
+    private static BackupDRException Resumable(Exception e, RestoreRequest request, string checkpoint)
+    {
+        var error = AwsErrors.Translate(e, request.TableName);
+        string resume = $" The restore can be finished with the same command and -Resume (checkpoint: {checkpoint}).";
+        return new BackupDRException(error.ErrorId, error.Kind, error.Message.TrimEnd() + resume, error.Target, error.InnerException ?? e);
     }
 
     private async Task<LoadedBackup> VerifyAsync(BackupFolder folder, bool force, CancellationToken cancellationToken)
@@ -164,119 +271,4 @@ public sealed class RestoreRunner
         var page = await dynamo.ScanAsync(new ScanRequest { TableName = tableName, Limit = 1 }, cancellationToken).ConfigureAwait(false);
         return page.Items is { Count: > 0 } || page.LastEvaluatedKey is { Count: > 0 };
     }
-
-    private async Task<long> WriteItemsAsync(LoadedBackup backup, RestoreRequest request, BatchWriter writer, CancellationToken cancellationToken)
-    {
-        var keyNames = backup.Table.KeySchema.Select(k => k.AttributeName).ToArray();
-        int queue = request.Pipeline.RestoreQueueBatches > 0 ? request.Pipeline.RestoreQueueBatches : request.Parallelism * 4;
-        var batches = Channel.CreateBounded<List<ReadOnlyMemory<byte>>>(new BoundedChannelOptions(queue)
-        {
-            SingleReader = false,
-            SingleWriter = false,
-            FullMode = BoundedChannelFullMode.Wait,
-        });
-        long written = 0;
-        long total = backup.Summary.ItemCount;
-        int readers = Math.Clamp(backup.Files.Count, 1, request.Pipeline.RestoreReaders);
-        var fileQueue = new System.Collections.Concurrent.ConcurrentQueue<DataFileEntry>(backup.Files);
-        int readersLeft = readers;
-
-        await Parallel.RunAllOrNoneAsync(readers + request.Parallelism, async (worker, token) =>
-        {
-            if (worker < readers)
-            {
-                try
-                {
-                    while (fileQueue.TryDequeue(out var file))
-                    {
-                        await ReadFileAsync(backup.Folder, file, keyNames, batches.Writer, token).ConfigureAwait(false);
-                    }
-                }
-                finally
-                {
-                    if (Interlocked.Decrement(ref readersLeft) == 0) batches.Writer.TryComplete();
-                }
-            }
-            else
-            {
-                await foreach (var batch in batches.Reader.ReadAllAsync(token).ConfigureAwait(false))
-                {
-                    await writer.WriteAsync(batch, token).ConfigureAwait(false);
-                    long n = Interlocked.Add(ref written, batch.Count);
-                    host.Progress(new OperationProgress(3, $"Restoring into table {request.TableName}", $"{n:N0} of {total:N0} items",
-                        total > 0 ? (int)Math.Min(100, n * 100 / total) : -1));
-                }
-            }
-            return 0;
-        }, cancellationToken).ConfigureAwait(false);
-        host.Progress(new OperationProgress(3, $"Restoring into table {request.TableName}", "done", 100, Completed: true));
-        return written;
-    }
-
-    private static async Task ReadFileAsync(BackupFolder folder, DataFileEntry file, string[] keyNames,
-        ChannelWriter<List<ReadOnlyMemory<byte>>> batches, CancellationToken cancellationToken)
-    {
-        var reader = await DataFileReader.OpenAsync(folder, file, cancellationToken).ConfigureAwait(false);
-        await using (reader.ConfigureAwait(false))
-        {
-            // Items go to DynamoDB as the bytes the backup holds, after the same strict checks as Full validation.
-            var validator = new RecordValidator(keyNames);
-            var batch = new List<ReadOnlyMemory<byte>>(BatchWriter.MaxBatch);
-            var keysInBatch = new HashSet<string>(StringComparer.Ordinal);
-            long items = 0;
-            while (await ReadLineAsync(reader, file, folder, cancellationToken).ConfigureAwait(false) is { } line)
-            {
-                Range item;
-                string key;
-                try
-                {
-                    item = validator.Check(line.Span, withKey: true, out string? k);
-                    key = k!;
-                }
-                catch (InvalidDataException e)
-                {
-                    throw PartlyWritten(folder, file, $"line {reader.LineNumber} is not a valid record ({e.Message})");
-                }
-                items++;
-                // BatchWriteItem rejects a batch that names one key twice; a repeated key starts a new batch.
-                if (batch.Count == BatchWriter.MaxBatch || !keysInBatch.Add(key))
-                {
-                    await batches.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
-                    batch = new List<ReadOnlyMemory<byte>>(BatchWriter.MaxBatch);
-                    keysInBatch.Clear();
-                    keysInBatch.Add(key);
-                }
-                batch.Add(line[item].ToArray());
-            }
-            if (batch.Count > 0) await batches.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
-
-            // The file was verified before the restore began; it must still be the same file.
-            var (sha256, _, _) = await reader.FinishAsync(cancellationToken).ConfigureAwait(false);
-            if (sha256 != file.Sha256Checksum)
-            {
-                throw PartlyWritten(folder, file, "it changed while it was being restored (its SHA-256 no longer matches the manifest)");
-            }
-            if (items != file.ItemCount)
-            {
-                throw PartlyWritten(folder, file, $"it holds {items} items, the manifest says {file.ItemCount}");
-            }
-        }
-    }
-
-    private static async ValueTask<ReadOnlyMemory<byte>?> ReadLineAsync(DataFileReader reader, DataFileEntry file, BackupFolder folder, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await reader.NextLineAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (InvalidDataException e)
-        {
-            throw PartlyWritten(folder, file, $"it cannot be decompressed after line {reader.LineNumber} ({e.Message})");
-        }
-    }
-
-    private static BackupDRException PartlyWritten(BackupFolder folder, DataFileEntry file, string problem) =>
-        new(ErrorIds.BackupIntegrityFailed, ErrorKind.InvalidData,
-            $"{file.DataFile} failed while it was being restored: {problem}. The target table may be partly written; " +
-            "check the backup with Test-BackupIntegrity -Level Full, then restore again with -Force.", folder.Uri);
 }

@@ -159,7 +159,11 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host)
         }
         report.FilesChecked = files.Count;
 
-        return new LoadedBackup { Folder = backup, Summary = summary, Files = files, Table = table, IsCommitted = report.IsCommitted };
+        return new LoadedBackup
+        {
+            Folder = backup, Summary = summary, Files = files, Table = table, IsCommitted = report.IsCommitted,
+            SummarySha256 = Convert.ToBase64String(System.Security.Cryptography.SHA256.HashData(summaryBytes)),
+        };
     }
 
     private async Task<T?> ReadHashedAsync<T>(IntegrityReport report, string key, string expectedSha256, Func<byte[], T> parse, CancellationToken ct)

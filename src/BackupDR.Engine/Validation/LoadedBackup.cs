@@ -11,4 +11,7 @@ public sealed class LoadedBackup
     public required IReadOnlyList<DataFileEntry> Files { get; init; }
     public required TableDescriptionDoc Table { get; init; }
     public bool IsCommitted { get; init; }
+
+    /// <summary>Base64 SHA-256 of manifest-summary.json: identifies this committed state of the backup.</summary>
+    public string SummarySha256 { get; init; } = "";
 }
