@@ -8,20 +8,59 @@ namespace BackupDR.Engine;
 /// <summary>Entry points for hosts that do not need the runners' finer control.</summary>
 public static class Operations
 {
-    /// <summary>Checks the backup at <paramref name="uri"/>.</summary>
-    public static async Task<IntegrityReport> CheckIntegrityAsync(string uri, IntegrityLevel level, AwsOptions aws, IOperationHost host, CancellationToken cancellationToken)
+    /// <summary>
+    /// Checks the backup at <paramref name="uri"/>. At <see cref="IntegrityLevel.Live"/>, once the backup
+    /// passes as at Full, every item is compared with <paramref name="liveTableName"/>.
+    /// </summary>
+    public static async Task<IntegrityReport> CheckIntegrityAsync(string uri, IntegrityLevel level, AwsOptions aws, IOperationHost host, CancellationToken cancellationToken,
+        string? liveTableName = null)
     {
+        if (level == IntegrityLevel.Live && string.IsNullOrWhiteSpace(liveTableName))
+        {
+            throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument,
+                "-Level Live compares the backup with a table: name it with -TableName.", uri);
+        }
+        if (level != IntegrityLevel.Live && liveTableName is not null)
+        {
+            throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument,
+                $"-TableName is used only with -Level Live (this check is {level}). Add -Level Live to compare the backup with '{liveTableName}'.", uri);
+        }
         AwsClientFactory.ValidateRegion(aws.Region);
         var location = BackupLocation.Parse(uri);
-        using var folder = BackupFolder.Open(location, new AwsClientFactory(aws));
+        var factory = new AwsClientFactory(aws);
+        using var folder = BackupFolder.Open(location, factory);
         try
         {
-            var (report, _) = await new IntegrityChecker(folder, host).CheckAsync(level, cancellationToken).ConfigureAwait(false);
+            var (report, loaded) = await new IntegrityChecker(folder, host).CheckAsync(level, cancellationToken).ConfigureAwait(false);
+            if (level == IntegrityLevel.Live && report.IsValid && loaded is not null)
+            {
+                using var dynamo = factory.CreateDynamoDB();
+                var live = await new LiveComparer(dynamo, loaded, host).CompareAsync(liveTableName!, cancellationToken).ConfigureAwait(false);
+                report.Live = live;
+                AddDifferences(report, live);
+            }
             return report;
         }
         catch (Exception e)
         {
             throw AwsErrors.Translate(e, uri);
+        }
+    }
+
+    private static void AddDifferences(IntegrityReport report, LiveComparison live)
+    {
+        static string Keys(List<string> keys, long count) => string.Join("; ", keys) + (count > keys.Count ? "; …" : "");
+        if (live.Missing > 0)
+        {
+            report.Add(ProblemCodes.TableItemMissing, null, $"{live.Missing:N0} backup item(s) are not in table '{live.TableName}': {Keys(live.MissingKeys, live.Missing)}");
+        }
+        if (live.Extra > 0)
+        {
+            report.Add(ProblemCodes.TableItemExtra, null, $"{live.Extra:N0} item(s) of table '{live.TableName}' are not in the backup: {Keys(live.ExtraKeys, live.Extra)}");
+        }
+        if (live.Different > 0)
+        {
+            report.Add(ProblemCodes.TableItemDifferent, null, $"{live.Different:N0} item(s) of table '{live.TableName}' differ from the backup's: {Keys(live.DifferentKeys, live.Different)}");
         }
     }
 

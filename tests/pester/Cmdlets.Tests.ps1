@@ -134,6 +134,21 @@ Describe 'Failures are errors with stable ids, and change nothing' {
         @(Get-WireItems $other).Count | Should -Be 0
     }
 
+    It 'compares a backup with a live table: TableDiffersFromBackup when they differ' {
+        $source = New-SeededTable 20
+        $backup = Invoke-DynamoBackup -TableName $source -Path $work
+        $same = Test-BackupIntegrity -Uri $backup.Uri -Level Live -TableName $source
+        $same.IsValid | Should -BeTrue
+        $same.Live.TableItems | Should -Be 20
+        Add-WireItems $source @('{"pk":{"S":"extra"},"sk":{"N":"1"}}')
+        $report = Test-BackupIntegrity -Uri $backup.Uri -Level Live -TableName $source -ErrorVariable problems -ErrorAction SilentlyContinue
+        $report.Live.Extra | Should -Be 1
+        $report.Live.ExtraKeys | Should -Be '{"pk":{"S":"extra"},"sk":{"N":"1"}}'
+        $problems[0].FullyQualifiedErrorId | Should -Be 'TableDiffersFromBackup,BackupDR.PowerShell.TestBackupIntegrityCommand'
+        { Test-BackupIntegrity -Uri $backup.Uri -Level Live -ErrorAction Stop } |
+            Should -Throw -ErrorId 'InvalidArgument,BackupDR.PowerShell.TestBackupIntegrityCommand'
+    }
+
     It '-WhatIf writes nothing' {
         $source = New-SeededTable 3
         $folder = Join-Path $work 'whatif'

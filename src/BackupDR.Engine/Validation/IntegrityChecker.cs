@@ -30,7 +30,7 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host)
         var clock = Stopwatch.StartNew();
         var report = new IntegrityReport { Uri = backup.Uri, Level = level };
         var loaded = await CheckMetadataAsync(report, cancellationToken).ConfigureAwait(false);
-        if (loaded is not null && level == IntegrityLevel.Full)
+        if (loaded is not null && level is IntegrityLevel.Full or IntegrityLevel.Live)
         {
             await CheckDataAsync(report, loaded, parseItems, cancellationToken).ConfigureAwait(false);
         }

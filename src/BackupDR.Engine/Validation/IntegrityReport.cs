@@ -7,6 +7,9 @@ public enum IntegrityLevel
 
     /// <summary>Quick, plus every data file downloaded, hashed, decompressed and parsed, and every count checked.</summary>
     Full,
+
+    /// <summary>Full, then every item compared with a live table: missing, extra and different items.</summary>
+    Live,
 }
 
 /// <summary>One thing wrong with a backup. <see cref="Code"/> is stable (docs/format.md lists them).</summary>
@@ -33,6 +36,12 @@ public sealed class IntegrityReport
     public TimeSpan Duration { get; set; }
     public List<IntegrityProblem> Problems { get; } = [];
 
+    /// <summary>Live only: the comparison with the table (null when the backup itself failed, so nothing was compared).</summary>
+    public LiveComparison? Live { get; set; }
+
+    /// <summary>True when the backup is intact and the only problems are the live table's differences.</summary>
+    public bool OnlyTableDiffers => Problems.Count > 0 && Problems.All(p => p.Code is ProblemCodes.TableItemMissing or ProblemCodes.TableItemExtra or ProblemCodes.TableItemDifferent);
+
     internal void Add(string code, string? file, string message)
     {
         lock (Problems) Problems.Add(new IntegrityProblem(code, file, message));
@@ -56,4 +65,7 @@ public static class ProblemCodes
     public const string CorruptData = "CorruptData";
     public const string InvalidItem = "InvalidItem";
     public const string UnexpectedObject = "UnexpectedObject";
+    public const string TableItemMissing = "TableItemMissing";
+    public const string TableItemExtra = "TableItemExtra";
+    public const string TableItemDifferent = "TableItemDifferent";
 }
