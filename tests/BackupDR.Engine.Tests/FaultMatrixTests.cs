@@ -10,6 +10,13 @@ using Xunit.Abstractions;
 
 namespace BackupDR.Engine.Tests;
 
+/// <summary>The tests that drive the fault proxies: one at a time, since they share them.</summary>
+[CollectionDefinition(Name)]
+public sealed class FaultProxiesCollection : ICollectionFixture<FaultProxies>
+{
+    public const string Name = "fault proxies";
+}
+
 /// <summary>The fault-injecting proxies (tests/emulators/fault-proxy.js) that build.ps1 test starts in front of the emulators.</summary>
 public sealed class FaultProxies : IDisposable
 {
@@ -60,8 +67,9 @@ public sealed class FaultProxies : IDisposable
 /// source and the backup passes Full validation. When faults never end, the run must give up saying
 /// what it could not do. A run that reports success with a hole in it is the one outcome never allowed.
 /// </summary>
+[Collection(FaultProxiesCollection.Name)]
 public sealed class FaultMatrixTests(LocalServices services, FaultProxies proxies, ITestOutputHelper output)
-    : IClassFixture<LocalServices>, IClassFixture<FaultProxies>
+    : IClassFixture<LocalServices>
 {
     private const int ItemCount = 20_000;
     private static readonly TimeSpan Timeout = TimeSpan.FromMilliseconds(1500);

@@ -7,10 +7,15 @@
 //
 // Control, on the same port (no S3 bucket name can start with "__"):
 //   POST /__fault/config  {"seed":1,"rate":0.2,"kinds":["throttle",...],"stallMs":3000}
-//                         rate 0 (the default) passes everything through unchanged
+//                         rate 0 (the default) passes everything through unchanged; "trace":true
+//                         logs every request line to standard output (the proxy's log file)
 //   GET  /__fault/stats   {"requests":n,"repeated":n,"faults":{"throttle":n,...},"forwarded":n}
 //                         (repeated: requests identical to one seen before, i.e. the client's retries)
-//   POST /__fault/reset   zeroes the statistics and forgets what requests were seen
+//   POST /__fault/reset   zeroes the statistics, forgets what requests were seen and drops the kill rule
+//   POST /__fault/kill    {"pid":1234,"match":"PUT .*/_committed","nth":1,"when":"before"|"after"}
+//                         SIGKILLs process pid at the nth request whose "METHOD /path?query x-amz-target body"
+//                         (the body's first 128 bytes) matches the regex: before forwarding it, or after the service answered (the
+//                         answer is then lost). GET /__fault/stats says "killed":true once it has fired.
 //
 // A request's fate depends only on the seed, the request itself (method, path, target, body) and
 // how many times that same request was seen before, never on timing or on other requests: a
@@ -47,9 +52,24 @@ const KINDS = {
 let config = { seed: 0, rate: 0, kinds: KINDS, stallMs: 3000 };
 let seen = new Map();
 let stats = freshStats();
+let kill = null;   // { pid, match: RegExp, nth, when, count }
 
 function freshStats() {
-  return { requests: 0, repeated: 0, forwarded: 0, faults: Object.fromEntries(KINDS.map((k) => [k, 0])) };
+  return { requests: 0, repeated: 0, forwarded: 0, killed: false, faults: Object.fromEntries(KINDS.map((k) => [k, 0])) };
+}
+
+// The kill rule: true when this request is the one at which the client dies.
+function killsAt(req, target, body) {
+  if (!kill || stats.killed) return false;
+  if (!kill.match.test(`${req.method} ${req.url} ${target} ${body.subarray(0, 128).toString('latin1')}`)) return false;
+  kill.count += 1;
+  return kill.count === kill.nth;
+}
+
+function killClient(req) {
+  stats.killed = true;
+  try { process.kill(kill.pid, 'SIGKILL'); } catch (e) { process.stderr.write(`fault-proxy: kill ${kill.pid}: ${e.message}\n`); }
+  req.socket.destroy();
 }
 
 // A number in [0, 1) from the seed and a string: the first 6 bytes of SHA-256.
@@ -152,6 +172,19 @@ async function handle(req, res) {
   seen.set(identity, occurrence);
   if (occurrence > 1) stats.repeated++;   // the client sent the same request again: a retry
   const key = `${identity}#${occurrence}`;
+  if (config.trace) {
+    const line = `${args.service} ${req.method} ${req.url} ${target} #${occurrence}\n`;
+    if (process.env.FAULT_PROXY_TRACE_FILE) require('fs').appendFileSync(process.env.FAULT_PROXY_TRACE_FILE, line);
+    else process.stdout.write(line);
+  }
+
+  if (killsAt(req, target, body)) {
+    if (kill.when === 'after') {
+      await forward(req, body);
+      stats.forwarded++;
+    }
+    return killClient(req);
+  }
 
   let kinds = config.kinds.filter((k) => KINDS.includes(k));
   if (!target.endsWith('.BatchWriteItem')) kinds = kinds.filter((k) => k !== 'unprocessed');
@@ -213,7 +246,17 @@ async function control(req, res) {
   if (req.method === 'POST' && req.url === '/__fault/reset') {
     stats = freshStats();
     seen = new Map();
+    kill = null;
     return json(200, stats);
+  }
+  if (req.method === 'POST' && req.url === '/__fault/kill') {
+    const rule = JSON.parse((await readBody(req)).toString('utf8') || '{}');
+    if (!(rule.pid > 0) || typeof rule.match !== 'string' || !(rule.nth >= 1) || !['before', 'after'].includes(rule.when || 'before')) {
+      return json(400, { error: 'a kill rule needs pid > 0, match (a regex), nth >= 1 and when before|after' });
+    }
+    kill = { pid: rule.pid, match: new RegExp(rule.match), nth: rule.nth, when: rule.when || 'before', count: 0 };
+    stats.killed = false;
+    return json(200, { ...rule, when: kill.when });
   }
   if (req.method === 'POST' && req.url === '/__fault/config') {
     const next = { ...config, ...JSON.parse((await readBody(req)).toString('utf8') || '{}') };

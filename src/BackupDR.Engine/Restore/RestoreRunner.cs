@@ -72,21 +72,32 @@ public sealed class RestoreRunner
         string target = TargetIdentity();
         string checkpointKey = checkpoints.KeyFor(folder.Uri, request.TableName, target);
         var previous = await checkpoints.LoadAsync(checkpointKey, cancellationToken).ConfigureAwait(false);
-        var checkpoint = request.Resume
-            ? ResumeFrom(previous, backup, request, checkpoints.UriOf(checkpointKey))
-            : new RestoreCheckpoint
+        var existing = await TableSchema.TryDescribeAsync(dynamo, request.TableName, cancellationToken).ConfigureAwait(false);
+        if (existing is not null) CheckKeySchema(backup, existing, request.TableName);
+        bool resumed = request.Resume && previous is not null;
+        RestoreCheckpoint checkpoint;
+        if (resumed)
+        {
+            checkpoint = ResumeFrom(previous!, backup, request, checkpoints.UriOf(checkpointKey));
+        }
+        else
+        {
+            checkpoint = new RestoreCheckpoint
             {
                 BackupUri = folder.Uri, BackupId = backup.Summary.BackupId, ManifestSummarySha256 = backup.SummarySha256,
                 TableName = request.TableName, Target = target, Mode = request.Mode ?? RestoreMode.New, StartedAt = start,
             };
-        var mode = checkpoint.Mode;
-
-        var existing = await TableSchema.TryDescribeAsync(dynamo, request.TableName, cancellationToken).ConfigureAwait(false);
-        if (existing is not null)
-        {
-            CheckKeySchema(backup, existing, request.TableName);
-            if (!request.Resume && mode == RestoreMode.New && await HasItemsAsync(request.TableName, cancellationToken).ConfigureAwait(false))
+            // -Resume with nothing recorded: a missing or empty target has nothing to lose, so the restore
+            // simply starts; one that holds items may hold a restore recorded elsewhere.
+            bool checkItems = existing is not null && (request.Resume || checkpoint.Mode == RestoreMode.New);
+            if (checkItems && await HasItemsAsync(request.TableName, cancellationToken).ConfigureAwait(false))
             {
+                if (request.Resume)
+                {
+                    throw new BackupDRException(ErrorIds.CheckpointNotFound, ErrorKind.ObjectNotFound,
+                        $"There is no checkpoint of a restore of {folder.Uri} into '{request.TableName}' at {checkpoints.UriOf(checkpointKey)}, and the table already holds items. " +
+                        "If the restore used another -CheckpointUri, pass it; otherwise restore without -Resume, with -Mode Upsert, MissingOnly or Exact.", request.TableName);
+                }
                 string hint = previous is not null
                     ? $"An interrupted restore of this backup into it was found ({checkpoints.UriOf(checkpointKey)}): add -Resume to finish it. Otherwise restore into a new table, "
                     : "Restore into a new table, ";
@@ -95,6 +106,7 @@ public sealed class RestoreRunner
                     request.TableName);
             }
         }
+        var mode = checkpoint.Mode;
 
         // The checkpoint exists before anything is written, table creation included: a restore killed
         // from here on can always be resumed.
@@ -154,7 +166,7 @@ public sealed class RestoreRunner
             ItemsSkipped = skipped,
             ItemsDeleted = removed.Deleted,
             ExtraItemsKept = removed.Kept,
-            Resumed = request.Resume,
+            Resumed = resumed,
             TableCreated = created,
             StartTime = start,
             EndTime = DateTimeOffset.UtcNow,
@@ -175,14 +187,8 @@ public sealed class RestoreRunner
         ? client.DetermineServiceOperationEndpoint(new DescribeTableRequest { TableName = "t" }).URL
         : dynamo.Config.RegionEndpoint?.SystemName ?? "dynamodb";
 
-    private static RestoreCheckpoint ResumeFrom(RestoreCheckpoint? previous, LoadedBackup backup, RestoreRequest request, string where)
+    private static RestoreCheckpoint ResumeFrom(RestoreCheckpoint previous, LoadedBackup backup, RestoreRequest request, string where)
     {
-        if (previous is null)
-        {
-            throw new BackupDRException(ErrorIds.CheckpointNotFound, ErrorKind.ObjectNotFound,
-                $"There is no interrupted restore of {backup.Folder.Uri} into '{request.TableName}' to resume (no checkpoint at {where}). " +
-                "Restore without -Resume; if the checkpoint was kept elsewhere, pass that place as -CheckpointUri.", request.TableName);
-        }
         if (previous.ManifestSummarySha256 != backup.SummarySha256 || previous.BackupId != backup.Summary.BackupId)
         {
             throw new BackupDRException(ErrorIds.CheckpointMismatch, ErrorKind.InvalidData,

@@ -1,0 +1,51 @@
+using System.Text.Json;
+using BackupDR.Engine;
+using BackupDR.Engine.Backup;
+using BackupDR.Engine.Restore;
+using BackupDR.Engine.Storage;
+
+// usage: BackupDR.TestHost backup <table> <target-uri> <max-data-file-bytes> <part-size-bytes>
+//        BackupDR.TestHost restore <backup-uri> <table> <checkpoint-uri> <mode|-> [resume]
+// Endpoints and credentials come from the environment (AWS_ENDPOINT_URL_*), as for any SDK program.
+// Waits for a line on stdin first (the test arms its kill rule with this PID meanwhile), then prints
+// one JSON line with the result, or the error id and message (exit 1).
+Console.In.ReadLine();
+try
+{
+    object result = args[0] switch
+    {
+        "backup" => await BackupAsync(args[1], args[2], long.Parse(args[3]), int.Parse(args[4])),
+        "restore" => await RestoreRunner.RunAsync(new RestoreRequest
+        {
+            Uri = args[1],
+            TableName = args[2],
+            CheckpointUri = args[3],
+            Mode = args[4] == "-" ? null : Enum.Parse<RestoreMode>(args[4]),
+            Resume = args.Length > 5 && args[5] == "resume",
+            Parallelism = 4,
+            CheckpointInterval = TimeSpan.FromMilliseconds(200),
+        }, NullOperationHost.Instance, CancellationToken.None),
+        _ => throw new ArgumentException($"unknown command '{args[0]}'"),
+    };
+    Console.WriteLine(JsonSerializer.Serialize(result, result.GetType()));
+    return 0;
+}
+catch (BackupDRException e)
+{
+    Console.WriteLine(JsonSerializer.Serialize(new { e.ErrorId, e.Message }));
+    return 1;
+}
+
+static async Task<BackupResult> BackupAsync(string table, string target, long maxDataFileBytes, int partSize)
+{
+    BackupResult? result = null;
+    await BackupRunner.RunAsync(new BackupRequest
+    {
+        TableNames = [table],
+        Target = BackupLocation.Parse(target),
+        Segments = 3,
+        MaxDataFileBytes = maxDataFileBytes,
+        Pipeline = new PipelineOptions { PartSizeBytes = partSize },
+    }, NullOperationHost.Instance, r => result = r, CancellationToken.None);
+    return result!;
+}
