@@ -76,6 +76,8 @@ public class RecordValidatorTests
     [InlineData("{\"Item\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"}},\"Keys\":{}}")]         // a member other than Item
     [InlineData("{\"Item\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"}}} x")]                   // text after the record
     [InlineData("{\"Item\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"}}")]                      // cut short
+    [InlineData("{\"Item\":{\"pk\":{\"S\":\"a\\uDDD1\"},\"sk\":{\"N\":\"1\"}}}")]             // a lone surrogate (found by a flipped bit)
+    [InlineData("{\"Item\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"},\"\\uD800x\":{\"S\":\"1\"}}}")] // one in an attribute name
     [InlineData("{}")]                                                                         // no Item
     [InlineData("[]")]
     public void Malformed_records_are_refused_as_the_object_parser_refuses_them(string record)

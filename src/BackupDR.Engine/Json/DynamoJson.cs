@@ -135,8 +135,9 @@ public static class DynamoJson
             if (reader.Read()) throw Malformed("text after the record");
             return item ?? throw Malformed("no \"Item\" member");
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
+            // InvalidOperationException: the reader's answer to text it cannot decode, such as an escaped lone surrogate.
             throw new InvalidDataException("Not valid JSON: " + e.Message, e);
         }
     }
@@ -152,8 +153,9 @@ public static class DynamoJson
             if (reader.Read()) throw Malformed("text after the item");
             return item;
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
+            // InvalidOperationException: the reader's answer to text it cannot decode, such as an escaped lone surrogate.
             throw new InvalidDataException("Not valid JSON: " + e.Message, e);
         }
     }

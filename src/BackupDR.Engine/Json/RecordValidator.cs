@@ -78,8 +78,9 @@ internal sealed class RecordValidator
             }
             if (r.Read()) throw Malformed("text after the record");
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
+            // InvalidOperationException: the reader's answer to text it cannot decode, such as an escaped lone surrogate.
             throw new InvalidDataException("Not valid JSON: " + e.Message, e);
         }
         if (item is null) throw Malformed("no \"Item\" member");
@@ -173,6 +174,7 @@ internal sealed class RecordValidator
         if (r.ValueTextEquals("S"u8))
         {
             Expect(ref r, JsonTokenType.String, "S to be a string");
+            CheckText(ref r);
         }
         else if (r.ValueTextEquals("N"u8))
         {
@@ -216,6 +218,7 @@ internal sealed class RecordValidator
                 if (r.TokenType != JsonTokenType.String) throw Malformed(kind == 'B' ? "BS elements must be base64 strings" : "set elements must be strings");
                 if (kind == 'N') CheckNumber(ref r);
                 else if (kind == 'B') CheckBase64(ref r);
+                else CheckText(ref r);
                 count++;
             }
             if (count == 0) throw Malformed($"{kind}S must not be empty");
@@ -225,6 +228,23 @@ internal sealed class RecordValidator
             throw Malformed($"unknown type '{r.GetString()}'");
         }
         if (Next(ref r) != JsonTokenType.EndObject) throw Malformed("a typed value has more than one member");
+    }
+
+    /// <summary>
+    /// A string DynamoDB can hold: UTF-8 text. The reader checks unescaped bytes as it reads; an escaped
+    /// string is decoded here, which refuses an escaped lone surrogate (no UTF-8 text has one).
+    /// </summary>
+    private static void CheckText(ref Utf8JsonReader r)
+    {
+        if (!r.ValueIsEscaped) return;
+        try
+        {
+            r.GetString();
+        }
+        catch (InvalidOperationException e)
+        {
+            throw Malformed($"a string is not valid text ({e.Message})");
+        }
     }
 
     private static void CheckNumber(ref Utf8JsonReader r)
