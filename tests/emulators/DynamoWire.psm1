@@ -81,4 +81,27 @@ function ConvertTo-CanonicalJson {
     ConvertTo-Json -InputObject $Value -Compress
 }
 
-Export-ModuleMember -Function Invoke-DynamoWire, Test-WireTable, New-WireTable, Add-WireItems, Get-WireItems, ConvertTo-CanonicalJson
+function Get-WireState {
+    <# Every table, with the item count of those named by -CountItems (of all if none), one line each: to prove an operation wrote nothing. #>
+    param([string[]] $CountItems)
+    $start = $null
+    do {
+        $body = if ($start) { @{ ExclusiveStartTableName = $start } } else { @{} }
+        $page = Invoke-DynamoWire ListTables $body
+        foreach ($table in $page.TableNames) {
+            if ($CountItems -and $table -notin $CountItems) { "table $table"; continue }
+            $count = 0; $key = $null
+            do {
+                $scan = @{ TableName = $table; Select = 'COUNT' }
+                if ($key) { $scan.ExclusiveStartKey = $key }
+                $result = Invoke-DynamoWire Scan $scan
+                $count += $result.Count
+                $key = if ($result.PSObject.Properties['LastEvaluatedKey']) { $result.LastEvaluatedKey } else { $null }
+            } while ($key)
+            "table $table $count"
+        }
+        $start = if ($page.PSObject.Properties['LastEvaluatedTableName']) { $page.LastEvaluatedTableName } else { $null }
+    } while ($start)
+}
+
+Export-ModuleMember -Function Invoke-DynamoWire, Test-WireTable, New-WireTable, Add-WireItems, Get-WireItems, ConvertTo-CanonicalJson, Get-WireState

@@ -183,4 +183,30 @@ function Get-LocalMultipartUpload {
     @(([xml]$response.Content).ListMultipartUploadsResult.SelectNodes("*[local-name()='Upload']") | ForEach-Object { $_.Key })
 }
 
-Export-ModuleMember -Function Start-LocalServices, Stop-LocalServices, Install-LocalServices, Use-LocalServicesEnvironment, New-LocalBucket, New-LocalMultipartUpload, Get-LocalMultipartUpload, Remove-LocalObject
+function Get-LocalS3State {
+    <#
+    Every bucket of the S3 emulator, and every object (with its size) and pending upload of the buckets
+    named by -Bucket (all buckets if none), one line each: to prove an operation wrote nothing.
+    #>
+    param([string[]] $Bucket, [string] $Endpoint = $env:AWS_ENDPOINT_URL_S3)
+    $nodes = { param($xml, $name) @($xml.SelectNodes("//*[local-name()='$name']")) }
+    $buckets = & $nodes ([xml](Invoke-WebRequest -SkipHeaderValidation -ErrorAction Stop -Uri "$Endpoint/" -Headers (Get-LocalS3Headers)).Content) 'Bucket'
+    foreach ($node in $buckets) {
+        $name = $node.SelectSingleNode("*[local-name()='Name']").InnerText
+        "bucket $name"
+        if ($Bucket -and $name -notin $Bucket) { continue }
+        $token = $null
+        do {
+            $query = "list-type=2&max-keys=1000" + $(if ($token) { "&continuation-token=$([uri]::EscapeDataString($token))" } else { '' })
+            $page = [xml](Invoke-WebRequest -SkipHeaderValidation -ErrorAction Stop -Uri "$Endpoint/$name`?$query" -Headers (Get-LocalS3Headers)).Content
+            foreach ($object in (& $nodes $page 'Contents')) {
+                "  $($object.SelectSingleNode("*[local-name()='Key']").InnerText) $($object.SelectSingleNode("*[local-name()='Size']").InnerText)"
+            }
+            $next = $page.SelectSingleNode("//*[local-name()='NextContinuationToken']")
+            $token = if ($next) { $next.InnerText } else { $null }
+        } while ($token)
+        foreach ($key in (Get-LocalMultipartUpload -Bucket $name -Endpoint $Endpoint)) { "  (pending upload) $key" }
+    }
+}
+
+Export-ModuleMember -Function Start-LocalServices, Stop-LocalServices, Install-LocalServices, Use-LocalServicesEnvironment, New-LocalBucket, New-LocalMultipartUpload, Get-LocalMultipartUpload, Remove-LocalObject, Get-LocalS3State

@@ -72,7 +72,7 @@ Describe 'Failures are errors with stable ids, and change nothing' {
     It 'refuses a malformed URI: InvalidBackupUri' {
         { Test-BackupIntegrity -Uri 'https://example.com/backup' -ErrorAction Stop } |
             Should -Throw -ErrorId 'InvalidBackupUri,BackupDR.PowerShell.TestBackupIntegrityCommand'
-        { Restore-DynamoTable -Uri 's3://Not_A_Bucket/x' -TableName t -ErrorAction Stop } |
+        { Restore-DynamoTable -Uri 's3://Not_A_Bucket/x' -TableName 'target-table' -ErrorAction Stop } |
             Should -Throw -ErrorId 'InvalidBackupUri,BackupDR.PowerShell.RestoreDynamoTableCommand'
     }
 

@@ -41,6 +41,7 @@ public sealed class BackupRunner
         {
             throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument, "Table names must not be empty.", null);
         }
+        foreach (string name in request.TableNames) TableSchema.ValidateName(name);
         var aws = new AwsClientFactory(request.Aws);
         AwsClientFactory.ValidateRegion(request.Aws.Region);
         using var dynamo = aws.CreateDynamoDB();

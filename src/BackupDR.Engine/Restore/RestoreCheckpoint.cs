@@ -104,6 +104,9 @@ internal sealed class CheckpointStore(BackupFolder folder) : IDisposable
 
     public Task DeleteAsync(string key, CancellationToken cancellationToken) => store.DeleteAsync(key, cancellationToken);
 
+    /// <summary>Fails (BucketNotFound, PathNotFound) before the restore does anything when checkpoints cannot be kept there.</summary>
+    public Task EnsureAvailableAsync(CancellationToken cancellationToken) => store.EnsureAvailableAsync(cancellationToken);
+
     public string UriOf(string key) => store.UriOf(key);
 
     public void Dispose() => folder.Dispose();

@@ -39,6 +39,7 @@ public sealed class RestoreRunner
         {
             throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument, "The target table name must not be empty.", null);
         }
+        TableSchema.ValidateName(request.TableName);
         if (request.Parallelism is < 1 or > 64)
         {
             throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument, "Parallelism must be between 1 and 64.", null);
@@ -67,8 +68,9 @@ public sealed class RestoreRunner
     public async Task<RestoreResult> RestoreAsync(BackupFolder folder, RestoreRequest request, CancellationToken cancellationToken)
     {
         var start = DateTimeOffset.UtcNow;
-        var backup = await VerifyAsync(folder, request.Force, cancellationToken).ConfigureAwait(false);
         using var checkpoints = OpenCheckpoints(request);
+        await checkpoints.EnsureAvailableAsync(cancellationToken).ConfigureAwait(false);
+        var backup = await VerifyAsync(folder, request.Force, cancellationToken).ConfigureAwait(false);
         string target = TargetIdentity();
         string checkpointKey = checkpoints.KeyFor(folder.Uri, request.TableName, target);
         var previous = await checkpoints.LoadAsync(checkpointKey, cancellationToken).ConfigureAwait(false);

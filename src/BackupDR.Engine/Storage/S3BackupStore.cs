@@ -64,6 +64,10 @@ public sealed class S3BackupStore(IAmazonS3 s3, string bucket, RetryPolicy? retr
         {
             throw new FileNotFoundException($"{UriOf(key)} does not exist.", UriOf(key), e);
         }
+        catch (AmazonS3Exception e) when (e.ErrorCode == "NoSuchBucket")
+        {
+            throw NoSuchBucket(e);
+        }
     }
 
     private Task<GetObjectResponse> GetRestAsync(string key, long from, long length, string etag, CancellationToken cancellationToken) =>
