@@ -43,7 +43,8 @@ public sealed class FaultProxies : IDisposable
         foreach (var (endpoint, kinds) in new[] { (DynamoDb, dynamoKinds ?? DynamoKinds), (S3, s3Kinds ?? S3Kinds) })
         {
             (await Http.PostAsync(endpoint + "/__fault/reset", null)).EnsureSuccessStatusCode();
-            var response = await Http.PostAsJsonAsync(endpoint + "/__fault/config", new { seed, rate, kinds, stallMs });
+            bool trace = Environment.GetEnvironmentVariable("BACKUPDR_TEST_TRACE") == "1";
+            var response = await Http.PostAsJsonAsync(endpoint + "/__fault/config", new { seed, rate, kinds, stallMs, trace });
             Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
         }
     }
@@ -72,36 +73,52 @@ public sealed class FaultMatrixTests(LocalServices services, FaultProxies proxie
     : IClassFixture<LocalServices>
 {
     private const int ItemCount = 20_000;
-    private static readonly TimeSpan Timeout = TimeSpan.FromMilliseconds(1500);
 
-    private AwsOptions ThroughProxies => new()
+    private AwsOptions ThroughProxies(int timeoutMs) => new()
     {
         DynamoDbEndpoint = proxies.DynamoDb,
         S3Endpoint = proxies.S3,
-        RequestTimeout = Timeout,   // a stalled answer (held 4 s) is abandoned and retried
+        RequestTimeout = TimeSpan.FromMilliseconds(timeoutMs),   // a stalled answer is abandoned and retried
         Retry = new RetryPolicy(12, TimeSpan.FromMilliseconds(20), TimeSpan.FromMilliseconds(500)),
     };
 
     private static string Describe(JsonObject stats) =>
-        $"{stats["requests"]} requests, {stats["repeated"]} repeated, faults: " +
-        string.Join(", ", stats["faults"]!.AsObject().Select(f => $"{f.Key} {f.Value}"));
+        $"{stats["requests"]} requests, {stats["repeated"]} repeated (retries), faults: " +
+        string.Join(", ", stats["faults"]!.AsObject().Where(f => (int)f.Value! > 0).Select(f => $"{f.Key} {f.Value}"));
 
     [Theory]
     [InlineData(1)]
     [InlineData(2)]
     [InlineData(3)]
-    public async Task Backup_and_restore_at_a_20_percent_fault_rate_lose_nothing(int seed)
+    public Task Backup_and_restore_at_a_20_percent_fault_rate_of_all_kinds_lose_nothing(int seed) =>
+        RoundTripAsync($"seed {seed}, all kinds", seed, FaultProxies.DynamoKinds, FaultProxies.S3Kinds, timeoutMs: 1500, stallMs: 4000);
+
+    /// <summary>Each kind alone at 20 %: one DynamoDB kind and one S3 kind per run, every kind of both covered.</summary>
+    [Theory]
+    [InlineData("throttle", "slowdown")]
+    [InlineData("throttling", "error500")]
+    [InlineData("error500", "reset")]
+    [InlineData("unprocessed", "stall")]
+    [InlineData("reset", "truncate")]
+    [InlineData("stall", "slowdown")]
+    [InlineData("truncate", "error500")]
+    public Task Backup_and_restore_at_a_20_percent_rate_of_one_kind_lose_nothing(string dynamoKind, string s3Kind) =>
+        RoundTripAsync($"{dynamoKind} + {s3Kind}", 40 + Array.IndexOf(FaultProxies.DynamoKinds, dynamoKind), [dynamoKind], [s3Kind],
+            timeoutMs: 700, stallMs: 1500, everyKind: true);
+
+    private async Task RoundTripAsync(string label, int seed, string[] dynamoKinds, string[] s3Kinds, int timeoutMs, int stallMs, bool everyKind = false)
     {
         string table = await services.CreateTableAsync();
         await services.PutItemsAsync(table, TestItems.Random(1000 + seed, ItemCount));
         var source = await services.ReadTableAsync(table);
         string bucket = await services.CreateBucketAsync();
-        await proxies.ConfigureAsync(seed, rate: 0.2, stallMs: 4000);
+        await proxies.ConfigureAsync(seed, rate: 0.2, stallMs, dynamoKinds, s3Kinds);
 
         BackupResult? backup = null;
         RestoreResult? restore = null;
         Exception? failure = null;
         string target = LocalServices.UniqueName("fault-restore");
+        var aws = ThroughProxies(timeoutMs);
         try
         {
             var results = new List<BackupResult>();
@@ -109,10 +126,12 @@ public sealed class FaultMatrixTests(LocalServices services, FaultProxies proxie
             {
                 TableNames = [table],
                 Target = BackupLocation.ForBucket(bucket, "faults"),
-                Aws = ThroughProxies,
+                Aws = aws,
                 Segments = 4,
-                MaxDataFileBytes = 4 * 1024 * 1024,   // several data files, several multipart uploads
-                Pipeline = new PipelineOptions { PartSizeBytes = 5 * 1024 * 1024 },
+                MaxDataFileBytes = 4 * 1024 * 1024,
+                // Parts far below S3's 5 MiB minimum (the emulator allows it): many multipart uploads,
+                // parts and completions for the faults to hit.
+                Pipeline = new PipelineOptions { PartSizeBytes = 256 * 1024 },
             }, NullOperationHost.Instance, results.Add, CancellationToken.None);
             backup = Assert.Single(results);
             restore = await RestoreRunner.RunAsync(new RestoreRequest
@@ -120,7 +139,7 @@ public sealed class FaultMatrixTests(LocalServices services, FaultProxies proxie
                 Uri = backup.Uri,
                 TableName = target,
                 Parallelism = 4,
-                Aws = ThroughProxies,
+                Aws = aws,
             }, NullOperationHost.Instance, CancellationToken.None);
         }
         catch (BackupDRException e)
@@ -129,19 +148,26 @@ public sealed class FaultMatrixTests(LocalServices services, FaultProxies proxie
         }
         var (dynamoStats, s3Stats) = await proxies.StatsAsync();
         await proxies.ConfigureAsync(seed, rate: 0, stallMs: 0);
-        output.WriteLine($"seed {seed}: DynamoDB {Describe(dynamoStats)}");
-        output.WriteLine($"seed {seed}: S3 {Describe(s3Stats)}");
+        output.WriteLine($"{label}: DynamoDB {Describe(dynamoStats)}");
+        output.WriteLine($"{label}: S3 {Describe(s3Stats)}");
         // With 12 attempts per request, a 20 % fault rate leaves nothing to give up on: a failure here is
         // a fault BackupDR does not handle (giving up loudly has its own test below).
-        Assert.True(failure is null, $"seed {seed}: the run failed: {failure}");
+        Assert.True(failure is null, $"{label}: the run failed: {failure}");
         int injected = dynamoStats["faults"]!.AsObject().Sum(f => (int)f.Value!) + s3Stats["faults"]!.AsObject().Sum(f => (int)f.Value!);
         Assert.True(injected > 50, $"the proxies injected only {injected} faults");
+        if (everyKind)
+        {
+            foreach (var (stats, kinds) in new[] { (dynamoStats, dynamoKinds), (s3Stats, s3Kinds) })
+            {
+                foreach (string kind in kinds) Assert.True((int)stats["faults"]![kind]! > 0, $"no '{kind}' fault was injected");
+            }
+        }
 
         var restored = await services.ReadTableAsync(target);
         Assert.Equal(ItemCount, restore!.ItemsWritten);
         Assert.Equal(source.Count, restored.Count);
         Assert.Equal(source, restored);
-        output.WriteLine($"seed {seed}: {restored.Count} items verified equal to the source, backup {backup!.DataFileCount} data files");
+        output.WriteLine($"{label}: {restored.Count} items verified equal to the source; backup of {backup!.DataFileCount} data files");
 
         // The backup itself stands up to Full validation read straight from the emulator.
         using var folder = BackupFolder.Open(BackupLocation.Parse(backup.Uri), new AwsClientFactory(new()));
@@ -156,7 +182,7 @@ public sealed class FaultMatrixTests(LocalServices services, FaultProxies proxie
         await services.PutItemsAsync(table, TestItems.Random(77, 50));
         string bucket = await services.CreateBucketAsync();
         await proxies.ConfigureAsync(5, rate: 1.0, stallMs: 0, dynamoKinds: ["throttle"], s3Kinds: []);
-        var quick = ThroughProxies with { Retry = new RetryPolicy(3, TimeSpan.FromMilliseconds(5), TimeSpan.FromMilliseconds(20)) };
+        var quick = ThroughProxies(1500) with { Retry = new RetryPolicy(3, TimeSpan.FromMilliseconds(5), TimeSpan.FromMilliseconds(20)) };
         try
         {
             var error = await Assert.ThrowsAsync<BackupDRException>(() => BackupRunner.RunAsync(new BackupRequest

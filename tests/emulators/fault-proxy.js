@@ -78,6 +78,11 @@ function draw(...parts) {
   return digest.readUIntBE(0, 6) / 2 ** 48;
 }
 
+function traceLine(line) {
+  if (process.env.FAULT_PROXY_TRACE_FILE) require('fs').appendFileSync(process.env.FAULT_PROXY_TRACE_FILE, line);
+  else process.stdout.write(line);
+}
+
 function readBody(stream) {
   return new Promise((resolve, reject) => {
     const chunks = [];
@@ -172,11 +177,7 @@ async function handle(req, res) {
   seen.set(identity, occurrence);
   if (occurrence > 1) stats.repeated++;   // the client sent the same request again: a retry
   const key = `${identity}#${occurrence}`;
-  if (config.trace) {
-    const line = `${args.service} ${req.method} ${req.url} ${target} #${occurrence}\n`;
-    if (process.env.FAULT_PROXY_TRACE_FILE) require('fs').appendFileSync(process.env.FAULT_PROXY_TRACE_FILE, line);
-    else process.stdout.write(line);
-  }
+  if (config.trace) traceLine(`${args.service} ${req.method} ${req.url} ${target} #${occurrence}\n`);
 
   if (killsAt(req, target, body)) {
     if (kill.when === 'after') {
@@ -192,10 +193,12 @@ async function handle(req, res) {
   if (!faulty) {
     const answer = await forward(req, body);
     stats.forwarded++;
+    if (config.trace && answer.status >= 400) traceLine(`  -> ${answer.status} ${answer.body.subarray(0, 300).toString('utf8').replace(/\s+/g, ' ')}\n`);
     return send(res, answer.status, answer.headers, answer.body);
   }
   const kind = kinds[Math.floor(draw(config.seed, key, 'kind') * kinds.length)];
   stats.faults[kind]++;
+  if (config.trace) traceLine(`  -> fault ${kind}\n`);
   switch (kind) {
     case 'throttle':
       return dynamoError(res, 400, 'com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException',

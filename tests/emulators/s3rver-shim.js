@@ -4,7 +4,10 @@
 //  2. %2F in x-amz-copy-source is un-escaped; s3rver's decodeURI keeps it and answers NoSuchBucket.
 //  3. If-None-Match: * on an object write answers 412 when the key exists (best effort, not atomic).
 // and the two multipart operations s3rver lacks, over its own upload folders:
-//  4. ListMultipartUploads (GET /bucket?uploads&prefix=), 5. AbortMultipartUpload (DELETE /bucket/key?uploadId=).
+//  4. ListMultipartUploads (GET /bucket?uploads&prefix=), 5. AbortMultipartUpload (DELETE /bucket/key?uploadId=);
+//  6. UploadPart / CompleteMultipartUpload of an upload that is gone (completed, aborted, never started)
+//     answer 404 NoSuchUpload, as S3 does; s3rver answers 500 InternalError, which a client retries forever.
+//     A completion retried after its lost answer is the case that matters (tests/emulators/fault-proxy.js).
 // Usage: node --openssl-legacy-provider s3rver-shim.js <dir> <port> [address]
 const S3rver = require('s3rver');
 const { Transform } = require('stream');
@@ -40,18 +43,23 @@ function listUploads(ctx, bucket) {
     '</ListMultipartUploadsResult>';
 }
 
+function uploadExists(bucket, key, uploadId) {
+  const id = String(uploadId);
+  const keyFile = path.join(uploadsFolder(bucket), path.basename(id), 'key');
+  return /^[0-9a-f]+$/.test(id) && fs.existsSync(keyFile) && fs.readFileSync(keyFile, 'utf8') === key;
+}
+
+function noSuchUpload(ctx) {
+  ctx.status = 404;
+  ctx.type = 'application/xml';
+  ctx.body = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchUpload</Code>' +
+    '<Message>The specified multipart upload does not exist.</Message></Error>';
+  ctx.req.resume();
+}
+
 function abortUpload(ctx, bucket, key) {
-  const id = String(ctx.query.uploadId);
-  const folder = path.join(uploadsFolder(bucket), path.basename(id));
-  const keyFile = path.join(folder, 'key');
-  if (!/^[0-9a-f]+$/.test(id) || !fs.existsSync(keyFile) || fs.readFileSync(keyFile, 'utf8') !== key) {
-    ctx.status = 404;
-    ctx.type = 'application/xml';
-    ctx.body = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchUpload</Code>' +
-      '<Message>The specified multipart upload does not exist.</Message></Error>';
-    return;
-  }
-  fs.rmSync(folder, { recursive: true, force: true });
+  if (!uploadExists(bucket, key, ctx.query.uploadId)) return noSuchUpload(ctx);
+  fs.rmSync(path.join(uploadsFolder(bucket), path.basename(String(ctx.query.uploadId))), { recursive: true, force: true });
   ctx.status = 204;
 }
 
@@ -114,6 +122,9 @@ function sdkV4Compat() {
     const bucketOnly = /^\/([^/]+)\/?$/.exec(ctx.path);
     if (ctx.method === 'GET' && bucketOnly && ctx.query.uploads !== undefined) return listUploads(ctx, bucketOnly[1]);
     if (ctx.method === 'DELETE' && key && ctx.query.uploadId !== undefined) return abortUpload(ctx, bucket, key);
+    if (key && ctx.query.uploadId !== undefined && (ctx.method === 'POST' || ctx.method === 'PUT') && !uploadExists(bucket, key, ctx.query.uploadId)) {
+      return noSuchUpload(ctx);
+    }
     if (headers['x-amz-copy-source']) {
       headers['x-amz-copy-source'] = headers['x-amz-copy-source'].replace(/%2F/gi, '/');
     }
