@@ -51,3 +51,7 @@ if ($original.Count -ne $items.Count -or $diff) {
     throw "The restored table differs from the original ($($original.Count) vs $($restored.Count) items, $(@($diff).Count) differences)."
 }
 Write-Host "   IDENTICAL: $($original.Count) items, every attribute equal (38-digit numbers, all 256 byte values, sets, 32-deep nesting, empty values, non-BMP text)." -ForegroundColor Green
+
+Write-Host "== 7. Test-BackupIntegrity -Level Live -TableName $table-restored: BackupDR's own item-by-item proof" -ForegroundColor Cyan
+$live = Test-BackupIntegrity -Uri $backup.Uri -Level Live -TableName "$table-restored" -ErrorAction Stop
+$live.Live | Format-List TableName, BackupItems, TableItems, Missing, Extra, Different | Out-Host

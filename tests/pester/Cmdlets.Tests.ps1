@@ -217,6 +217,51 @@ Describe 'Get-DynamoBackup | Remove-DynamoBackup' {
     }
 }
 
+Describe 'Restore-DynamoTable -Mode and -Resume' {
+    BeforeAll {
+        $script:modeSource = New-SeededTable 30
+        $script:modeBackup = Invoke-DynamoBackup -TableName $modeSource -Path $work
+        function New-DriftedCopy([string] $Suffix) {
+            $copy = "$modeSource-$Suffix"
+            Restore-DynamoTable -Uri $modeBackup.Uri -TableName $copy | Out-Null
+            Invoke-DynamoWire DeleteItem @{ TableName = $copy; Key = @{ pk = @{ S = 'item-1' }; sk = @{ N = '1.5' } } } | Out-Null
+            Add-WireItems $copy @('{"pk":{"S":"item-2"},"sk":{"N":"2.5"},"changed":{"BOOL":true}}', '{"pk":{"S":"extra"},"sk":{"N":"1"}}')
+            $copy
+        }
+    }
+
+    It 'MissingOnly writes back only the missing item and keeps the changed one' {
+        $copy = New-DriftedCopy 'missing'
+        $result = Restore-DynamoTable -Uri $modeBackup.Uri -TableName $copy -Mode MissingOnly
+        $result.Mode | Should -Be 'MissingOnly'
+        $result.ItemsWritten | Should -Be 1
+        $result.ItemsSkipped | Should -Be 29
+        @(Get-WireItems $copy).Count | Should -Be 31
+        (Get-WireItems $copy) -join "`n" | Should -Match '"changed"'
+    }
+
+    It 'Exact asks ShouldProcess (-WhatIf: nothing happens), then makes the table equal to the backup' {
+        $copy = New-DriftedCopy 'exact'
+        $before = (Get-WireItems $copy) -join "`n"
+        Restore-DynamoTable -Uri $modeBackup.Uri -TableName $copy -Mode Exact -WhatIf | Should -BeNullOrEmpty
+        (Get-WireItems $copy) -join "`n" | Should -BeExactly $before
+        $result = Restore-DynamoTable -Uri $modeBackup.Uri -TableName $copy -Mode Exact -Confirm:$false
+        $result.ItemsDeleted | Should -Be 1
+        $result.ItemsWritten | Should -Be 30
+        (Get-WireItems $copy) -join "`n" | Should -BeExactly ((Get-WireItems $modeSource) -join "`n")
+        (Test-BackupIntegrity -Uri $modeBackup.Uri -Level Live -TableName $copy).Live.IsEqual | Should -BeTrue
+    }
+
+    It '-Resume with nothing to resume restores a new table; into a table with items it is CheckpointNotFound' {
+        $target = "$modeSource-resumed"
+        $result = Restore-DynamoTable -Uri $modeBackup.Uri -TableName $target -Resume
+        $result.ItemsWritten | Should -Be 30
+        $result.Resumed | Should -BeFalse
+        { Restore-DynamoTable -Uri $modeBackup.Uri -TableName $target -Resume -ErrorAction Stop } |
+            Should -Throw -ErrorId 'CheckpointNotFound,BackupDR.PowerShell.RestoreDynamoTableCommand'
+    }
+}
+
 Describe 'Dependency isolation' {
     It 'works in a session that loaded an older AWSSDK.Core first' {
         $compat = $env:BACKUPDR_COMPAT_AWSCORE
