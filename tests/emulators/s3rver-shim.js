@@ -49,12 +49,15 @@ function uploadExists(bucket, key, uploadId) {
   return /^[0-9a-f]+$/.test(id) && fs.existsSync(keyFile) && fs.readFileSync(keyFile, 'utf8') === key;
 }
 
-function noSuchUpload(ctx) {
-  ctx.status = 404;
+function s3Error(ctx, status, code, message) {
+  ctx.status = status;
   ctx.type = 'application/xml';
-  ctx.body = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchUpload</Code>' +
-    '<Message>The specified multipart upload does not exist.</Message></Error>';
+  ctx.body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message></Error>`;
   ctx.req.resume();
+}
+
+function noSuchUpload(ctx) {
+  s3Error(ctx, 404, 'NoSuchUpload', 'The specified multipart upload does not exist.');
 }
 
 function abortUpload(ctx, bucket, key) {
@@ -106,11 +109,7 @@ class ChunkDecoder extends Transform {
 }
 
 function preconditionFailed(ctx) {
-  ctx.status = 412;
-  ctx.type = 'application/xml';
-  ctx.body = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>PreconditionFailed</Code>' +
-    '<Message>At least one of the pre-conditions you specified did not hold</Message></Error>';
-  ctx.req.resume();
+  s3Error(ctx, 412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold');
 }
 
 function sdkV4Compat() {

@@ -113,7 +113,8 @@ public sealed class RestoreRunner
         // The checkpoint exists before anything is written, table creation included: a restore killed
         // from here on can always be resumed.
         await checkpoints.SaveAsync(checkpointKey, checkpoint, cancellationToken).ConfigureAwait(false);
-        bool created = existing is null && await CreateTableAsync(backup, request.TableName, cancellationToken).ConfigureAwait(false);
+        bool created = existing is null;
+        if (created) await CreateTableAsync(backup, request.TableName, cancellationToken).ConfigureAwait(false);
         if (existing is not null && existing.TableStatus != TableStatus.ACTIVE)
         {
             await TableSchema.WaitUntilActiveAsync(dynamo, request.TableName, TimeSpan.FromMinutes(30), cancellationToken).ConfigureAwait(false);
@@ -215,11 +216,10 @@ public sealed class RestoreRunner
         }
     }
 
-    /// <summary>Creates the table from the backup's description and waits until it is ACTIVE. False when it turned out to exist already.</summary>
-    private async Task<bool> CreateTableAsync(LoadedBackup backup, string tableName, CancellationToken cancellationToken)
+    /// <summary>Creates the table from the backup's description and waits until it is ACTIVE.</summary>
+    private async Task CreateTableAsync(LoadedBackup backup, string tableName, CancellationToken cancellationToken)
     {
         host.Verbose($"Creating table '{tableName}' from the backup's description.");
-        bool created = true;
         try
         {
             await dynamo.CreateTableAsync(TableSchema.BuildCreateRequest(backup.Table, tableName), cancellationToken).ConfigureAwait(false);
@@ -237,7 +237,6 @@ public sealed class RestoreRunner
                 $"DynamoDB refused to create table '{tableName}' ({e.ErrorCode}): {e.Message}", tableName, e);
         }
         await TableSchema.WaitUntilActiveAsync(dynamo, tableName, TimeSpan.FromMinutes(30), cancellationToken).ConfigureAwait(false);
-        return created;
     }
 
     /// <summary>The failure, saying how to finish the restore: nothing done is lost, the checkpoint holds it.</summary>
