@@ -137,7 +137,7 @@ function Invoke-Test {
     Invoke-Build
     Install-TestTools
     Import-Module (Join-Path $Root 'tests/emulators/LocalServices.psm1') -Force
-    $services = Start-LocalServices -FaultProxies
+    $services = Start-LocalServices -FaultProxies -AwsApis
     $saved = Use-LocalServicesEnvironment $services
     $results = Join-Path $Out 'test-results'
     if (Test-Path $results) { Remove-Item -Recurse -Force $results }

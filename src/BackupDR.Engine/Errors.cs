@@ -62,4 +62,5 @@ public static class ErrorIds
     public const string CheckpointInvalid = "CheckpointInvalid";
     public const string CheckpointMismatch = "CheckpointMismatch";
     public const string TableDiffersFromBackup = "TableDiffersFromBackup";
+    public const string ReportNotSent = "ReportNotSent";
 }

@@ -52,6 +52,20 @@ public abstract class BackupDRCmdlet : PSCmdlet
         }
     }
 
+    /// <summary>Runs engine code on the pipeline thread (argument checks), turning its errors into terminating errors with their ids.</summary>
+    internal T Checked<T>(Func<T> check)
+    {
+        try
+        {
+            return check();
+        }
+        catch (BackupDRException e)
+        {
+            ThrowTerminatingError(ToErrorRecord(e));
+            throw;   // not reached
+        }
+    }
+
     internal static ErrorRecord ToErrorRecord(BackupDRException e) => new(e, e.ErrorId, Category(e.Kind), e.Target);
 
     internal static ErrorCategory Category(ErrorKind kind) => kind switch

@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using BackupDR.Engine.Backup;
+using BackupDR.Engine.Reporting;
 using BackupDR.Engine.Storage;
 
 namespace BackupDR.PowerShell;
@@ -7,7 +8,7 @@ namespace BackupDR.PowerShell;
 /// <summary>Backs up DynamoDB tables to S3 or a local folder.</summary>
 [Cmdlet(VerbsLifecycle.Invoke, "DynamoBackup", SupportsShouldProcess = true, DefaultParameterSetName = S3Set)]
 [OutputType("BackupDR.Engine.Backup.BackupResult")]
-public sealed class InvokeDynamoBackupCommand : BackupDRCmdlet
+public sealed class InvokeDynamoBackupCommand : ReportingCmdlet
 {
     private const string S3Set = "S3";
     private const string LocalSet = "Local";
@@ -47,20 +48,27 @@ public sealed class InvokeDynamoBackupCommand : BackupDRCmdlet
         var tables = TableName.Where(t => ShouldProcess($"table '{t}'", $"Back up to {targetText}")).ToList();
         if (tables.Count == 0) return;
 
-        RunEngine(async (bridge, token) =>
+        var target = Checked(() => ParameterSetName == S3Set ? BackupLocation.ForBucket(Bucket, Prefix) : BackupLocation.ForFolder(ResolvePath(Path)));
+        var request = new BackupRequest
         {
-            var target = ParameterSetName == S3Set ? BackupLocation.ForBucket(Bucket, Prefix) : BackupLocation.ForFolder(ResolvePath(Path));
-            var request = new BackupRequest
+            TableNames = tables,
+            Target = target,
+            Aws = AwsOptions,
+            Segments = Segments,
+            ConsistentRead = ConsistentRead,
+            MaxReadCapacityUnits = MaxReadCapacityUnits,
+        };
+        var options = Reporting;
+        var results = new List<BackupResult>();
+        RunReported(async (bridge, token) =>
+        {
+            // Each table's result goes out as soon as its backup is committed.
+            await BackupRunner.RunAsync(request, bridge, result =>
             {
-                TableNames = tables,
-                Target = target,
-                Aws = AwsOptions,
-                Segments = Segments,
-                ConsistentRead = ConsistentRead,
-                MaxReadCapacityUnits = MaxReadCapacityUnits,
-            };
-            await BackupRunner.RunAsync(request, bridge, result => bridge.Post(() => WriteObject(result)), token).ConfigureAwait(false);
-            return 0;
-        });
+                lock (results) results.Add(result);
+                bridge.Post(() => WriteObject(result));
+            }, token).ConfigureAwait(false);
+            return results;
+        }, (_, error) => RunReport.ForBackup(tables, results, error, options), _ => { });
     }
 }

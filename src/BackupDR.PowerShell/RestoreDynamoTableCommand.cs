@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using BackupDR.Engine.Reporting;
 using BackupDR.Engine.Restore;
 
 namespace BackupDR.PowerShell;
@@ -6,7 +7,7 @@ namespace BackupDR.PowerShell;
 /// <summary>Restores a backup into a new or an existing table, after verifying it in full.</summary>
 [Cmdlet(VerbsData.Restore, "DynamoTable", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType("BackupDR.Engine.Restore.RestoreResult")]
-public sealed class RestoreDynamoTableCommand : BackupDRCmdlet
+public sealed class RestoreDynamoTableCommand : ReportingCmdlet
 {
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
@@ -63,6 +64,8 @@ public sealed class RestoreDynamoTableCommand : BackupDRCmdlet
             CheckpointUri = CheckpointUri is null ? null : ResolveUri(CheckpointUri),
             Parallelism = Parallelism, MaxWriteCapacityUnits = MaxWriteCapacityUnits, Aws = AwsOptions,
         };
-        WriteObject(RunEngine((bridge, token) => RestoreRunner.RunAsync(request, bridge, token)));
+        var options = Reporting;
+        RunReported((bridge, token) => RestoreRunner.RunAsync(request, bridge, token),
+            (result, error) => RunReport.ForRestore(TableName, result, null, error, options), WriteObject);
     }
 }

@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using BackupDR.Engine;
+using BackupDR.Engine.Reporting;
 using BackupDR.Engine.Validation;
 
 namespace BackupDR.PowerShell;
@@ -7,7 +8,7 @@ namespace BackupDR.PowerShell;
 /// <summary>Proves a backup whole; an invalid backup is reported and is also an error.</summary>
 [Cmdlet(VerbsDiagnostic.Test, "BackupIntegrity")]
 [OutputType("BackupDR.Engine.Validation.IntegrityReport")]
-public sealed class TestBackupIntegrityCommand : BackupDRCmdlet
+public sealed class TestBackupIntegrityCommand : ReportingCmdlet
 {
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
@@ -28,17 +29,21 @@ public sealed class TestBackupIntegrityCommand : BackupDRCmdlet
     {
         var level = Enum.Parse<IntegrityLevel>(Level, ignoreCase: true);
         string uri = ResolveUri(Uri);
-        var report = RunEngine((bridge, token) => Operations.CheckIntegrityAsync(uri, level, AwsOptions, bridge, token, TableName));
+        var options = Reporting;
+        RunReported((bridge, token) => Operations.CheckIntegrityAsync(uri, level, AwsOptions, bridge, token, TableName),
+            (report, error) => RunReport.ForValidation(uri, report, error, options), WriteReport);
+    }
+
+    private void WriteReport(IntegrityReport report)
+    {
         WriteObject(report);
-        if (!report.IsValid)
-        {
-            string problems = string.Join(Environment.NewLine, report.Problems.Take(20).Select(p => "  " + p));
-            var error = report.OnlyTableDiffers
-                ? new BackupDRException(ErrorIds.TableDiffersFromBackup, ErrorKind.InvalidData,
-                    $"Table '{TableName}' differs from the backup at {report.Uri} (the backup itself is intact):{Environment.NewLine}{problems}", TableName)
-                : new BackupDRException(ErrorIds.BackupIntegrityFailed, ErrorKind.InvalidData,
-                    $"The backup at {report.Uri} is not valid ({report.Problems.Count} problem(s), {level} check):{Environment.NewLine}{problems}", report.Uri);
-            WriteError(ToErrorRecord(error));
-        }
+        if (report.IsValid) return;
+        string problems = string.Join(Environment.NewLine, report.Problems.Take(20).Select(p => "  " + p));
+        var error = report.OnlyTableDiffers
+            ? new BackupDRException(ErrorIds.TableDiffersFromBackup, ErrorKind.InvalidData,
+                $"Table '{TableName}' differs from the backup at {report.Uri} (the backup itself is intact):{Environment.NewLine}{problems}", TableName)
+            : new BackupDRException(ErrorIds.BackupIntegrityFailed, ErrorKind.InvalidData,
+                $"The backup at {report.Uri} is not valid ({report.Problems.Count} problem(s), {report.Level} check):{Environment.NewLine}{problems}", report.Uri);
+        WriteError(ToErrorRecord(error));
     }
 }

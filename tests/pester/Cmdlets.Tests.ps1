@@ -262,6 +262,67 @@ Describe 'Restore-DynamoTable -Mode and -Resume' {
     }
 }
 
+Describe 'Reporting to SNS and CloudWatch' {
+    BeforeAll {
+        $script:sns = $env:AWS_ENDPOINT_URL_SNS
+        $script:cloudwatch = $env:AWS_ENDPOINT_URL_CLOUDWATCH
+        # fauxqs speaks SNS and SQS over their wire protocols and does not check signatures.
+        $script:auth = { param($service) @{ Authorization = "AWS4-HMAC-SHA256 Credential=S3RVER/20260101/us-east-1/$service/aws4_request, SignedHeaders=host, Signature=0" } }
+        function New-WatchedTopic([string] $Name) {
+            $unique = "$Name-$([guid]::NewGuid().ToString('N').Substring(0, 8))"
+            $topic = [xml](Invoke-WebRequest -Method Post -Uri "$sns/" -Headers (& $auth 'sns') -Body "Action=CreateTopic&Version=2010-03-31&Name=$unique").Content
+            $arn = $topic.SelectSingleNode("//*[local-name()='TopicArn']").InnerText
+            $headers = (& $auth 'sqs') + @{ 'X-Amz-Target' = 'AmazonSQS.CreateQueue' }
+            Invoke-RestMethod -Method Post -Uri "$sns/" -Headers $headers -ContentType 'application/x-amz-json-1.0' -Body (@{ QueueName = $unique } | ConvertTo-Json) | Out-Null
+            $endpoint = [uri]::EscapeDataString("arn:aws:sqs:us-east-1:000000000000:$unique")
+            Invoke-WebRequest -Method Post -Uri "$sns/" -Headers (& $auth 'sns') -Body "Action=Subscribe&Version=2010-03-31&TopicArn=$([uri]::EscapeDataString($arn))&Protocol=sqs&Endpoint=$endpoint" | Out-Null
+            [pscustomobject]@{ Arn = $arn; Queue = $unique }
+        }
+        function Get-Notifications([string] $Queue) {
+            @((Invoke-RestMethod "$sns/_fauxqs/queues/$Queue").messages.ready | ForEach-Object { $_.body | ConvertFrom-Json })
+        }
+        function Get-Metrics([string] $Namespace) { @((Invoke-RestMethod "$cloudwatch/__local/metrics") | Where-Object namespace -eq $Namespace) }
+    }
+
+    It 'publishes the outcome of a backup, a check and a restore, and puts their metrics' {
+        $source = New-SeededTable 15
+        $topic = New-WatchedTopic 'pester'
+        $ns = 'Pester/' + [guid]::NewGuid().ToString('N').Substring(0, 8)
+        $backup = Invoke-DynamoBackup -TableName $source -Path $work -NotificationTopicArn $topic.Arn -MetricNamespace $ns -ErrorVariable +problems
+        $report = Test-BackupIntegrity -Uri $backup.Uri -NotificationTopicArn $topic.Arn -MetricNamespace $ns -ErrorVariable +problems
+        $restore = Restore-DynamoTable -Uri $backup.Uri -TableName "$source-notified" -NotificationTopicArn $topic.Arn -MetricNamespace $ns -ErrorVariable +problems
+        $problems | Should -BeNullOrEmpty
+        $report.IsValid | Should -BeTrue
+        $restore.ItemsWritten | Should -Be 15
+        $notes = Get-Notifications $topic.Queue
+        $notes.Subject | Should -Be @("BackupDR succeeded: backup of $source", "BackupDR succeeded: validation of $source backup $($backup.BackupId)", "BackupDR succeeded: restore into $source-notified")
+        ($notes[0].Message | ConvertFrom-Json).results[0].itemCount | Should -Be 15
+        ($notes[2].Message | ConvertFrom-Json).results.itemsWritten | Should -Be 15
+        $metrics = Get-Metrics $ns
+        ($metrics | Where-Object name -eq 'TotalItemsBackedUp').value | Should -Be 15
+        ($metrics | Where-Object name -eq 'ItemsVerified').value | Should -Be 15
+        ($metrics | Where-Object { $_.name -eq 'ItemsRestored' -and -not $_.dimensions.PSObject.Properties['TableName'] }).value | Should -Be 15
+    }
+
+    It 'publishes a failure, then fails with the operation''s own error' {
+        $topic = New-WatchedTopic 'pester-failure'
+        { Invoke-DynamoBackup -TableName 'no-such-table-reported' -Path $work -NotificationTopicArn $topic.Arn -ErrorAction Stop } |
+            Should -Throw -ErrorId 'TableNotFound,BackupDR.PowerShell.InvokeDynamoBackupCommand'
+        $note = Get-Notifications $topic.Queue
+        $note.Subject | Should -Be 'BackupDR FAILED: backup of no-such-table-reported'
+        ($note.Message | ConvertFrom-Json).error.id | Should -Be 'TableNotFound'
+    }
+
+    It 'says when a report cannot be sent (ReportNotSent), after the result' {
+        $source = New-SeededTable 3
+        $missing = 'arn:aws:sns:us-east-1:000000000000:no-such-topic-pester'
+        $backup = Invoke-DynamoBackup -TableName $source -Path $work -NotificationTopicArn $missing -ErrorVariable problems -ErrorAction SilentlyContinue
+        $backup.ItemCount | Should -Be 3
+        $problems[0].FullyQualifiedErrorId | Should -Be 'ReportNotSent,BackupDR.PowerShell.InvokeDynamoBackupCommand'
+        "$($problems[0])" | Should -Match 'no-such-topic-pester'
+    }
+}
+
 Describe 'Dependency isolation' {
     It 'works in a session that loaded an older AWSSDK.Core first' {
         $compat = $env:BACKUPDR_COMPAT_AWSCORE

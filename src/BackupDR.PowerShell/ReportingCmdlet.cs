@@ -1,0 +1,48 @@
+using System.Management.Automation;
+using BackupDR.Engine;
+using BackupDR.Engine.Reporting;
+
+namespace BackupDR.PowerShell;
+
+/// <summary>
+/// The operation cmdlets (backup, check, restore): they can report each run to an SNS topic and to
+/// CloudWatch, as the Lambda functions do. A report that cannot be sent is a non-terminating error
+/// (ReportNotSent) after the result: the operation's own outcome stands.
+/// </summary>
+public abstract class ReportingCmdlet : BackupDRCmdlet
+{
+    /// <summary>An SNS topic ARN: the run's outcome (success or failure, with its results) is published there.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? NotificationTopicArn { get; set; }
+
+    /// <summary>A CloudWatch namespace: the run's metrics are put there.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? MetricNamespace { get; set; }
+
+    internal ReportingOptions Reporting => new()
+    {
+        SuccessTopicArn = NotificationTopicArn,
+        FailureTopicArn = NotificationTopicArn,
+        MetricNamespace = MetricNamespace,
+        Host = MyInvocation.MyCommand.Name,
+    };
+
+    /// <summary>
+    /// Runs the operation, reports it, hands the result to <paramref name="write"/> (on the pipeline
+    /// thread), writes what could not be reported, and throws the operation's error if it failed.
+    /// </summary>
+    internal void RunReported<T>(Func<EngineBridge, CancellationToken, Task<T>> operation, Func<T?, BackupDRException?, RunReport> report, Action<T> write)
+        where T : class
+    {
+        var options = Reporting;
+        var outcome = RunEngine((bridge, token) => ReportedRun.RunAsync(t => operation(bridge, t), report, options, AwsOptions, token));
+        if (outcome.Result is not null) write(outcome.Result);
+        foreach (string failure in outcome.Report.Failures)
+        {
+            WriteError(ToErrorRecord(new BackupDRException(ErrorIds.ReportNotSent, ErrorKind.ConnectionError, failure, NotificationTopicArn ?? MetricNamespace)));
+        }
+        if (outcome.Error is not null) ThrowTerminatingError(ToErrorRecord(outcome.Error));
+    }
+}
