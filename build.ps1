@@ -9,6 +9,9 @@
     demo     build, then starts the emulators and backs a sample table up, verifies it, restores it and
              proves the copy equal; stops the emulators.
     package  build, then zips out/BackupDR into out/BackupDR-<version>.zip.
+    lambda   publishes the Lambda host (src/BackupDR.Lambda) NativeAOT for each -Architecture and zips its
+             `bootstrap` into out/lambda/backupdr-lambda-<arch>.zip (executable bit kept, fixed timestamps, so
+             the same build gives the same SHA-256), for Deploy-BackupFunctions.
     bench    builds the benchmark driver, starts the emulators and measures BackupDR against the raw
              SDK ceilings, the engine alone, the capacity caps and memory at scale (bench/Invoke-Bench.ps1).
              Prints a table and writes bench/results/<timestamp>.json. Takes about 10 minutes with the defaults.
@@ -18,8 +21,12 @@
     dotnet pwsh ./build.ps1 bench -Items 100000 -ItemSize 1000 -Parallelism 4 -ScaleItems 10000,1000000
 #>
 param(
-    [ValidateSet('build', 'test', 'demo', 'package', 'bench')]
+    [ValidateSet('build', 'test', 'demo', 'package', 'bench', 'lambda')]
     [string] $Task = 'build',
+    # lambda only: the architectures to build the bootstrap for (x86_64 needs nothing extra; arm64
+    # cross-compiles with clang and Debian's aarch64 toolchain, installed by the task when missing).
+    [ValidateSet('x86_64', 'arm64')]
+    [string[]] $Architecture = @('x86_64'),
     [ValidateSet('Debug', 'Release')]
     [string] $Configuration = 'Release',
     # bench only: items and item size (DynamoDB bytes) for the throughput comparison, writers and scan segments on both sides.
@@ -198,6 +205,47 @@ function Invoke-Package {
     Write-Host "Packaged $zip"
 }
 
+function Install-Arm64Toolchain {
+    # NativeAOT for linux-arm64 links with clang and the aarch64 binutils/libc (TOOLCHAIN.md §5).
+    if ((Get-Command clang -ErrorAction SilentlyContinue) -and (Test-Path /usr/aarch64-linux-gnu/lib)) { return }
+    if (-not (Get-Command apt-get -ErrorAction SilentlyContinue)) { throw 'arm64 needs clang, gcc-aarch64-linux-gnu and libc6-dev-arm64-cross (Debian packages); install them.' }
+    $sudo = if ((& id -u) -ne '0') { 'sudo' } else { $null }
+    Write-Host 'Installing clang and the aarch64 toolchain (Debian packages) for the arm64 bootstrap...'
+    if ($sudo) { Invoke-Native sudo apt-get update -q } else { Invoke-Native apt-get update -q }
+    $packages = @('install', '-y', '--no-install-recommends', '-q', 'clang', 'gcc-aarch64-linux-gnu', 'libc6-dev-arm64-cross')
+    if ($sudo) { Invoke-Native sudo apt-get @packages } else { Invoke-Native apt-get @packages }
+}
+
+function New-LambdaZip([string] $Bootstrap, [string] $Zip) {
+    # One entry, `bootstrap`, mode 0755 and a fixed time: the same binary always gives the same zip.
+    Add-Type -AssemblyName System.IO.Compression
+    if (Test-Path $Zip) { Remove-Item $Zip }
+    $stream = [System.IO.File]::Open($Zip, 'CreateNew')
+    try {
+        $archive = [System.IO.Compression.ZipArchive]::new($stream, [System.IO.Compression.ZipArchiveMode]::Create)
+        $entry = $archive.CreateEntry('bootstrap', [System.IO.Compression.CompressionLevel]::Optimal)
+        $entry.LastWriteTime = [DateTimeOffset]::new(1980, 1, 1, 0, 0, 0, [TimeSpan]::Zero)
+        $entry.ExternalAttributes = 0x81ED -shl 16   # S_IFREG | 0755
+        $out = $entry.Open()
+        try { $in = [System.IO.File]::OpenRead($Bootstrap); try { $in.CopyTo($out) } finally { $in.Dispose() } } finally { $out.Dispose() }
+        $archive.Dispose()
+    } finally { $stream.Dispose() }
+}
+
+function Invoke-Lambda {
+    $project = Join-Path $Root 'src/BackupDR.Lambda'
+    foreach ($arch in $Architecture) {
+        $rid = if ($arch -eq 'arm64') { 'linux-arm64' } else { 'linux-x64' }
+        if ($arch -eq 'arm64') { Install-Arm64Toolchain }
+        $publish = Join-Path $Out "lambda/$arch"
+        Invoke-Native dotnet publish $project -c Release -r $rid '-p:PublishAot=true' -o $publish --nologo -v q
+        $zip = Join-Path $Out "lambda/backupdr-lambda-$arch.zip"
+        New-LambdaZip (Join-Path $publish 'bootstrap') $zip
+        $sha = [Convert]::ToBase64String([System.Security.Cryptography.SHA256]::HashData([System.IO.File]::ReadAllBytes($zip)))
+        Write-Host ("Lambda package {0}: {1:N1} MB (bootstrap {2:N1} MB), SHA-256 {3}" -f $zip, ((Get-Item $zip).Length / 1MB), ((Get-Item (Join-Path $publish 'bootstrap')).Length / 1MB), $sha)
+    }
+}
+
 function Invoke-Bench {
     $project = Join-Path $Root 'bench/BackupDR.Bench'
     Invoke-Native dotnet build $project -c Release --nologo -v q
@@ -211,4 +259,5 @@ switch ($Task) {
     'demo' { Invoke-Demo }
     'package' { Invoke-Package }
     'bench' { Invoke-Bench }
+    'lambda' { Invoke-Lambda }
 }

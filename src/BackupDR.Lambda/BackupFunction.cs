@@ -1,0 +1,59 @@
+using System.Text.Json;
+using BackupDR.Engine.Backup;
+using BackupDR.Engine.Reporting;
+using BackupDR.Engine.Storage;
+
+namespace BackupDR.Lambda;
+
+/// <summary>
+/// The backup function. The seed's event works unchanged — <c>{"tables": ["app-users", "app-orders"]}</c>
+/// — plus <c>bucket</c>, <c>prefix</c>, <c>segments</c>, <c>consistent_read</c>, <c>max_read_capacity_units</c>.
+/// Without <c>tables</c>, BACKUP_TABLES (comma-separated) is used.
+/// </summary>
+internal sealed class BackupFunction(FunctionSettings settings, LambdaLog log) : IFunction
+{
+    public async Task<byte[]> HandleAsync(Invocation invocation, CancellationToken cancellationToken)
+    {
+        var e = LambdaJson.ParseEvent(invocation.Event);
+        var tables = LambdaJson.Strings(e, "tables")
+            ?? Environment.GetEnvironmentVariable("BACKUP_TABLES")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
+        if (tables is not { Count: > 0 })
+        {
+            throw new FunctionException("InvalidEvent", "No tables to back up: give {\"tables\": [\"name\", ...]} in the event, or set BACKUP_TABLES.");
+        }
+        string bucket = settings.BucketFor(LambdaJson.String(e, "bucket") ?? LambdaJson.String(e, "backup_bucket"));
+        string prefix = LambdaJson.String(e, "prefix") ?? settings.BackupPrefix;
+        var request = new BackupRequest
+        {
+            TableNames = tables,
+            Target = BackupLocation.ForBucket(bucket, prefix),
+            Aws = Functions.Aws,
+            Segments = LambdaJson.Int(e, "segments") ?? 0,
+            ConsistentRead = LambdaJson.Bool(e, "consistent_read") ?? false,
+            MaxReadCapacityUnits = LambdaJson.Number(e, "max_read_capacity_units") ?? 0,
+        };
+        log.Verbose($"Backing up {string.Join(", ", tables)} to s3://{bucket}/{prefix}/.");
+        using var deadline = Functions.Deadline(invocation, settings.DeadlineMargin, cancellationToken);
+        var results = new List<BackupResult>();
+        var outcome = await ReportedRun.RunAsync(async token =>
+        {
+            await BackupRunner.RunAsync(request, log, r => { lock (results) results.Add(r); }, token).ConfigureAwait(false);
+            return results;
+        }, (_, error) => RunReport.ForBackup(tables, results, error, settings.Reporting), settings.Reporting, request.Aws, deadline.Token).ConfigureAwait(false);
+        if (outcome.Error is { } failure)
+        {
+            foreach (string f in outcome.Report.Failures) log.Error(f);
+            var done = results.Select(r => r.TableName).ToList();
+            string summary = $"Backed up: {(done.Count == 0 ? "none" : string.Join(", ", results.Select(r => $"{r.TableName} ({r.Uri})")))}. " +
+                             $"Not backed up: {string.Join(", ", tables.Except(done))}.";
+            throw Functions.Failure(failure, deadline, settings, summary);
+        }
+        return LambdaJson.Response(w =>
+        {
+            w.WriteString("status", "succeeded");
+            w.WritePropertyName("results");
+            JsonSerializer.Serialize(w, results, LambdaJsonContext.Default.ListBackupResult);
+            Functions.WriteReportFailures(w, outcome.Report.Failures, log);
+        });
+    }
+}

@@ -1,0 +1,55 @@
+using System.Text.Json;
+
+namespace BackupDR.Lambda;
+
+/// <summary>
+/// The engine's host in a Lambda: one JSON object per line on standard output (CloudWatch Logs keeps
+/// them; Logs Insights can query their fields). Progress at most once every 10 s per activity.
+/// </summary>
+internal sealed class LambdaLog(Func<string?> requestId) : Engine.IOperationHost
+{
+    private static readonly object Gate = new();
+    private readonly Dictionary<int, DateTimeOffset> _lastProgress = [];
+
+    public void Progress(Engine.OperationProgress progress)
+    {
+        lock (_lastProgress)
+        {
+            var now = DateTimeOffset.UtcNow;
+            if (!progress.Completed && _lastProgress.TryGetValue(progress.ActivityId, out var last) && now - last < TimeSpan.FromSeconds(10)) return;
+            _lastProgress[progress.ActivityId] = now;
+        }
+        Write("progress", $"{progress.Activity}: {progress.Status}");
+    }
+
+    public void Verbose(string message) => Write("info", message);
+    public void Warning(string message) => Write("warning", message);
+    public void Error(string message) => Write("error", message);
+
+    /// <summary>A function asked for a destructive step by its event (Exact): there is no one to ask, the event is the consent.</summary>
+    public Task<bool> ConfirmAsync(string target, string action, CancellationToken cancellationToken)
+    {
+        Write("info", $"{action} on {target}: asked for by the event.");
+        return Task.FromResult(true);
+    }
+
+    public void Write(string level, string message)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            w.WriteString("time", DateTimeOffset.UtcNow);
+            w.WriteString("level", level);
+            if (requestId() is { } id) w.WriteString("requestId", id);
+            w.WriteString("message", message);
+            w.WriteEndObject();
+        }
+        lock (Gate)
+        {
+            using var stdout = Console.OpenStandardOutput();
+            stdout.Write(buffer.WrittenSpan);
+            stdout.Write("\n"u8);
+        }
+    }
+}

@@ -1,0 +1,94 @@
+using System.Text.Json;
+using BackupDR.Engine;
+using BackupDR.Engine.Catalog;
+using BackupDR.Engine.Format;
+using BackupDR.Engine.Reporting;
+using BackupDR.Engine.Restore;
+
+namespace BackupDR.Lambda;
+
+/// <summary>
+/// The recovery function. The seed's event works unchanged —
+/// <c>{"table_name", "backup_bucket", "backup_file", "batch_size"}</c>: the backup at <c>backup_file</c>
+/// (a backup's folder key, or any key inside it), else the latest committed backup of
+/// <c>source_table</c> (default: <c>table_name</c>), is restored into <c>table_name</c>. BackupDR adds
+/// <c>uri</c>, <c>source_table</c>, <c>mode</c>, <c>force</c>, <c>parallelism</c>,
+/// <c>max_write_capacity_units</c> and <c>resume</c> (default true: an invocation retried after a
+/// deadline or a crash continues from the restore's checkpoint).
+/// </summary>
+internal sealed class RecoveryFunction(FunctionSettings settings, LambdaLog log) : IFunction
+{
+    public async Task<byte[]> HandleAsync(Invocation invocation, CancellationToken cancellationToken)
+    {
+        var e = LambdaJson.ParseEvent(invocation.Event);
+        string target = LambdaJson.String(e, "table_name")
+            ?? throw new FunctionException("InvalidEvent", "\"table_name\" (the table to restore into) is required.");
+        if (LambdaJson.Int(e, "batch_size") is int batch && batch is < 1 or > 25)
+        {
+            throw new FunctionException("InvalidEvent", $"\"batch_size\" must be 1 to 25 (DynamoDB's BatchWriteItem limit), not {batch}. BackupDR always writes batches of 25.");
+        }
+        RestoreMode? mode = LambdaJson.String(e, "mode") is { } m
+            ? Enum.TryParse<RestoreMode>(m, ignoreCase: true, out var parsed) ? parsed : throw new FunctionException("InvalidEvent", $"\"mode\" must be New, Upsert, MissingOnly or Exact, not '{m}'.")
+            : null;
+        using var deadline = Functions.Deadline(invocation, settings.DeadlineMargin, cancellationToken);
+        string uri;
+        try
+        {
+            uri = await BackupUriAsync(e, target, deadline.Token).ConfigureAwait(false);
+        }
+        catch (BackupDRException error)
+        {
+            throw Functions.Failure(error, deadline, settings, "Nothing was restored.");
+        }
+        var request = new RestoreRequest
+        {
+            Uri = uri,
+            TableName = target,
+            Mode = mode,
+            Resume = LambdaJson.Bool(e, "resume") ?? true,
+            Force = LambdaJson.Bool(e, "force") ?? false,
+            Parallelism = LambdaJson.Int(e, "parallelism") ?? 4,
+            MaxWriteCapacityUnits = LambdaJson.Number(e, "max_write_capacity_units") ?? 0,
+            CheckpointUri = settings.CheckpointUri,
+            Aws = Functions.Aws,
+        };
+        log.Verbose($"Restoring {uri} into table '{target}'.");
+        var outcome = await ReportedRun.RunAsync(token => RestoreRunner.RunAsync(request, log, token),
+            (result, error) => RunReport.ForRestore(target, result, null, error, settings.Reporting), settings.Reporting, request.Aws, deadline.Token).ConfigureAwait(false);
+        if (outcome.Error is { } failure)
+        {
+            foreach (string f in outcome.Report.Failures) log.Error(f);
+            throw Functions.Failure(failure, deadline, settings,
+                $"The restore's progress is in its checkpoint ({settings.CheckpointUri ?? "the default location"}); invoking again with the same event continues it.");
+        }
+        return LambdaJson.Response(w =>
+        {
+            w.WriteString("status", "succeeded");
+            w.WriteString("backupUri", uri);
+            w.WritePropertyName("result");
+            JsonSerializer.Serialize(w, outcome.Result!, LambdaJsonContext.Default.RestoreResult);
+            Functions.WriteReportFailures(w, outcome.Report.Failures, log);
+        });
+    }
+
+    private async Task<string> BackupUriAsync(System.Text.Json.Nodes.JsonObject e, string target, CancellationToken cancellationToken)
+    {
+        if (LambdaJson.String(e, "uri") is { } uri) return uri;
+        string bucket = settings.BucketFor(LambdaJson.String(e, "backup_bucket"));
+        if (LambdaJson.String(e, "backup_file") is { } file)
+        {
+            // A backup's folder, or any object in it (its commit marker, a manifest, a data file).
+            string key = file.TrimStart('/');
+            int id = key.Split('/').ToList().FindLastIndex(BackupFormat.IsBackupId);
+            if (id < 0) throw new FunctionException("InvalidEvent", $"\"backup_file\" '{file}' is not in a BackupDR backup folder (…/<table>/<backup id>/…).");
+            return $"s3://{bucket}/{string.Join('/', key.Split('/').Take(id + 1))}/";
+        }
+        string source = LambdaJson.String(e, "source_table") ?? target;
+        string root = $"s3://{bucket}/{settings.BackupPrefix}/";
+        var backups = await Operations.ListBackupsAsync(root, source, Functions.Aws, cancellationToken).ConfigureAwait(false);
+        var latest = backups.Where(b => b.Status == BackupStatus.Committed).MaxBy(b => b.BackupId, StringComparer.Ordinal)
+            ?? throw new FunctionException(ErrorIds.BackupNotFound, $"There is no committed backup of table '{source}' under {root}. Give \"backup_file\" or \"uri\", or \"source_table\" if the backup is of another table.");
+        log.Verbose($"The latest committed backup of '{source}' is {latest.Uri}.");
+        return latest.Uri;
+    }
+}

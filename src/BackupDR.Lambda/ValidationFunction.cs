@@ -1,0 +1,94 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using BackupDR.Engine;
+using BackupDR.Engine.Format;
+using BackupDR.Engine.Reporting;
+using BackupDR.Engine.Validation;
+
+namespace BackupDR.Lambda;
+
+/// <summary>
+/// The validation function. It takes the S3 event of a committed backup (the trigger
+/// Deploy-BackupFunctions wires on keys ending in <c>/_committed</c>), or <c>{"uri": "s3://…/"}</c>
+/// / <c>{"uris": [...]}</c>, with an optional <c>level</c> (Quick or Full, the default). Every backup is
+/// reported; one that is not valid fails the invocation (BackupIntegrityFailed), so an on-failure
+/// destination receives it.
+/// </summary>
+internal sealed class ValidationFunction(FunctionSettings settings, LambdaLog log) : IFunction
+{
+    public async Task<byte[]> HandleAsync(Invocation invocation, CancellationToken cancellationToken)
+    {
+        var e = LambdaJson.ParseEvent(invocation.Event);
+        var uris = BackupUris(e);
+        if (uris.Count == 0)
+        {
+            throw new FunctionException("InvalidEvent", "No backup to validate: give an S3 event for a key ending in /_committed, or {\"uri\": \"s3://bucket/prefix/table/backup-id/\"}.");
+        }
+        var level = (LambdaJson.String(e, "level") ?? "Full").ToLowerInvariant() switch
+        {
+            "quick" => IntegrityLevel.Quick,
+            "full" => IntegrityLevel.Full,
+            string other => throw new FunctionException("InvalidEvent", $"\"level\" must be Quick or Full, not '{other}'."),
+        };
+        using var deadline = Functions.Deadline(invocation, settings.DeadlineMargin, cancellationToken);
+        var reports = new List<IntegrityReport>();
+        var failures = new List<string>();
+        var reportFailures = new List<string>();
+        foreach (string uri in uris)
+        {
+            log.Verbose($"Validating {uri} ({level}).");
+            var outcome = await ReportedRun.RunAsync(token => Operations.CheckIntegrityAsync(uri, level, Functions.Aws, log, token),
+                (report, error) => RunReport.ForValidation(uri, report, error, settings.Reporting), settings.Reporting, Functions.Aws, deadline.Token).ConfigureAwait(false);
+            reportFailures.AddRange(outcome.Report.Failures);
+            if (outcome.Error is { } error)
+            {
+                if (error.ErrorId == ErrorIds.OperationCancelled && deadline.IsCancellationRequested)
+                {
+                    throw Functions.Failure(error, deadline, settings, $"Validated: {string.Join(", ", reports.Select(r => $"{r.Uri} ({(r.IsValid ? "valid" : "NOT valid")})"))}. Not validated: {string.Join(", ", uris.Skip(reports.Count))}.");
+                }
+                failures.Add($"{uri}: {error.ErrorId}: {error.Message}");
+                continue;
+            }
+            reports.Add(outcome.Result!);
+            if (!outcome.Result!.IsValid) failures.Add($"{uri}: {string.Join("; ", outcome.Result.Problems.Take(10))}");
+        }
+        foreach (string f in reportFailures) log.Error(f);
+        if (failures.Count > 0)
+        {
+            throw new FunctionException(ErrorIds.BackupIntegrityFailed, $"{failures.Count} of {uris.Count} backup(s) failed validation: {string.Join(" | ", failures)}");
+        }
+        return LambdaJson.Response(w =>
+        {
+            w.WriteString("status", "valid");
+            w.WritePropertyName("results");
+            JsonSerializer.Serialize(w, reports, LambdaJsonContext.Default.ListIntegrityReport);
+            Functions.WriteReportFailures(w, reportFailures, log);
+        });
+    }
+
+    /// <summary>The backups an event names: S3 records of commit markers (other keys are ignored), or uri / uris.</summary>
+    private List<string> BackupUris(JsonObject e)
+    {
+        var uris = new List<string>();
+        if (e["Records"] is JsonArray records)
+        {
+            foreach (var record in records.OfType<JsonObject>())
+            {
+                string? bucket = record["s3"]?["bucket"]?["name"]?.GetValue<string>();
+                string? encodedKey = record["s3"]?["object"]?["key"]?.GetValue<string>();
+                if (bucket is null || encodedKey is null) continue;
+                // S3 event keys are URL-encoded, with '+' for a space.
+                string key = Uri.UnescapeDataString(encodedKey.Replace('+', ' '));
+                if (!key.EndsWith("/" + BackupFormat.CommitMarkerKey, StringComparison.Ordinal))
+                {
+                    log.Verbose($"Ignoring s3://{bucket}/{key}: not a commit marker.");
+                    continue;
+                }
+                uris.Add($"s3://{bucket}/{key[..^BackupFormat.CommitMarkerKey.Length]}");
+            }
+        }
+        if (LambdaJson.String(e, "uri") is { } one) uris.Add(one);
+        uris.AddRange(LambdaJson.Strings(e, "uris") ?? []);
+        return uris.Distinct(StringComparer.Ordinal).ToList();
+    }
+}
