@@ -23,10 +23,9 @@
 param(
     [ValidateSet('build', 'test', 'demo', 'package', 'bench', 'lambda')]
     [string] $Task = 'build',
-    # lambda only: the architectures to build the bootstrap for (x86_64 needs nothing extra; arm64
-    # cross-compiles with clang and Debian's aarch64 toolchain, installed by the task when missing).
-    [ValidateSet('x86_64', 'arm64')]
-    [string[]] $Architecture = @('x86_64'),
+    # lambda only: the architectures to build the bootstrap for, comma-separated: x86_64 (needs nothing
+    # extra) and arm64 (cross-compiles with clang and Debian's aarch64 toolchain, installed when missing).
+    [string] $Architecture = 'x86_64',
     [ValidateSet('Debug', 'Release')]
     [string] $Configuration = 'Release',
     # bench only: items and item size (DynamoDB bytes) for the throughput comparison, writers and scan segments on both sides.
@@ -234,11 +233,11 @@ function New-LambdaZip([string] $Bootstrap, [string] $Zip) {
 
 function Invoke-Lambda {
     $project = Join-Path $Root 'src/BackupDR.Lambda'
-    foreach ($arch in $Architecture) {
-        $rid = if ($arch -eq 'arm64') { 'linux-arm64' } else { 'linux-x64' }
+    foreach ($arch in @($Architecture -split ',' | ForEach-Object { $_.Trim() } | Where-Object { $_ })) {
+        if ($arch -notin 'x86_64', 'arm64') { throw "-Architecture takes x86_64 and/or arm64 (comma-separated), not '$arch'." }
         if ($arch -eq 'arm64') { Install-Arm64Toolchain }
         $publish = Join-Path $Out "lambda/$arch"
-        Invoke-Native dotnet publish $project -c Release -r $rid '-p:PublishAot=true' -o $publish --nologo -v q
+        Invoke-Native dotnet publish $project -c Release "-p:LambdaArchitecture=$arch" -o $publish --nologo -v q
         $zip = Join-Path $Out "lambda/backupdr-lambda-$arch.zip"
         New-LambdaZip (Join-Path $publish 'bootstrap') $zip
         $sha = [Convert]::ToBase64String([System.Security.Cryptography.SHA256]::HashData([System.IO.File]::ReadAllBytes($zip)))
