@@ -10,7 +10,8 @@
     CompatiblePSEditions = @('Core')
     PowerShellVersion    = '7.4'
     FormatsToProcess     = @('BackupDR.format.ps1xml')
-    CmdletsToExport      = @('Invoke-DynamoBackup', 'Test-BackupIntegrity', 'Restore-DynamoTable', 'Get-DynamoBackup', 'Remove-DynamoBackup')
+    CmdletsToExport      = @('Invoke-DynamoBackup', 'Test-BackupIntegrity', 'Restore-DynamoTable', 'Get-DynamoBackup', 'Remove-DynamoBackup',
+                             'Deploy-BackupFunctions', 'Get-BackupFunctionPolicy')
     FunctionsToExport    = @()
     VariablesToExport    = @()
     AliasesToExport      = @()

@@ -141,6 +141,10 @@ function Get-TrxCounts([string] $Folder) {
 
 function Invoke-Test {
     Invoke-Build
+    # The Lambda end-to-end tests deploy the real NativeAOT bootstrap.
+    $script:Architecture = 'x86_64'
+    Invoke-Lambda
+    $env:BACKUPDR_TEST_LAMBDA_PACKAGE = Join-Path $Out 'lambda/backupdr-lambda-x86_64.zip'
     Install-TestTools
     Import-Module (Join-Path $Root 'tests/emulators/LocalServices.psm1') -Force
     $services = Start-LocalServices -FaultProxies -AwsApis

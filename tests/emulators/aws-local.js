@@ -1,13 +1,20 @@
 #!/usr/bin/env node
 // A local endpoint for the AWS APIs nothing installable emulates: CloudWatch PutMetricData (query
-// protocol, 2010-08-01). It checks every request's SigV4 signature against the test credentials,
-// answers with the service's own error codes, and lets tests read back what arrived.
-// Test infrastructure only: never shipped in the module.
+// protocol, 2010-08-01), the Lambda API (aws-local-lambda.js: functions, versions, aliases,
+// permissions, event-invoke configs, Invoke running the uploaded bootstrap) and EventBridge rules
+// (JSON 1.1: PutRule, DescribeRule, PutTargets, ListTargetsByRule). It checks every request's SigV4
+// signature against the test credentials, answers with each service's own error codes, and lets
+// tests read back what arrived. Test infrastructure only: never shipped in the module.
 //
-//   node aws-local.js --port P [--host 127.0.0.1] [--credentials ACCESS_KEY:SECRET,...]
+//   node aws-local.js --port P [--host 127.0.0.1] [--credentials ACCESS_KEY:SECRET,...] [--account 000000000000]
+//        [--work DIR] [--function-env FILE.json] [--fauxqs http://127.0.0.1:Q] [--transition-ms 300]
 //
-// Inspection (no signature): GET /__local/metrics  -> [{namespace, name, value, unit, dimensions, timestamp}]
-//                            POST /__local/reset   -> forgets everything
+// Inspection and the services' own calls (no signature):
+//   GET  /__local/metrics        -> [{namespace, name, value, unit, dimensions, timestamp, region}]
+//   GET  /__local/invocations    -> [{requestId, functionName, version, ok, errorType, coldStartMs, initMs, log}]
+//   POST /__local/s3-notification {bucket, functionArn, event}: S3 invoking a function (needs its permission)
+//   POST /__local/events/fire     {rule}: the rule's schedule comes due: its targets are invoked
+//   POST /__local/reset          -> forgets metrics and invocations
 'use strict';
 
 const http = require('http');
@@ -22,7 +29,77 @@ function parseArgs(argv) {
 
 const args = parseArgs(process.argv.slice(2));
 const secrets = new Map(args.credentials.split(',').map((pair) => pair.split(':')));
+const account = args.account || '000000000000';
 let metrics = [];
+const { createLambda } = require('./aws-local-lambda');
+const log = (line) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+const lambda = createLambda({
+  accountId: account,
+  transitionMs: Number(args['transition-ms'] || 300),
+  functionEnv: args['function-env'] ? JSON.parse(require('fs').readFileSync(args['function-env'], 'utf8')) : {},
+  workDir: args.work || require('os').tmpdir(),
+  deliver,
+  log,
+});
+const rules = new Map();   // name -> {rule, targets}
+
+// A destination (SQS queue or SNS topic ARN) on fauxqs, as Lambda delivers to it.
+async function deliver(arn, message) {
+  if (!args.fauxqs) return log(`no --fauxqs: dropped a delivery to ${arn}`);
+  const auth = (service) => `AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/${service}/aws4_request, SignedHeaders=host, Signature=0`;
+  const [, , service, , , name] = arn.split(':');
+  const response = service === 'sqs'
+    ? await fetch(`${args.fauxqs}/`, { method: 'POST', headers: { authorization: auth('sqs'), 'x-amz-target': 'AmazonSQS.SendMessage', 'content-type': 'application/x-amz-json-1.0' },
+      body: JSON.stringify({ QueueUrl: `${args.fauxqs}/${account}/${name}`, MessageBody: message }) })
+    : await fetch(`${args.fauxqs}/`, { method: 'POST', headers: { authorization: auth('sns'), 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ Action: 'Publish', Version: '2010-03-31', TopicArn: arn, Message: message }) });
+  log(`delivered to ${arn}: HTTP ${response.status}`);
+}
+
+function jsonError(res, status, type, message) {
+  send(res, status, 'application/x-amz-json-1.1', JSON.stringify({ __type: type, message }));
+}
+
+// EventBridge (CloudWatch Events) rules, JSON 1.1 protocol.
+function events(req, res, body) {
+  const action = String(req.headers['x-amz-target'] || '').replace(/^AWSEvents\./, '');
+  const json = body.length ? JSON.parse(body.toString('utf8')) : {};
+  const region = req.signedFor.region;
+  const ruleArn = (name) => `arn:aws:events:${region}:${account}:rule/${name}`;
+  const ok = (value) => send(res, 200, 'application/x-amz-json-1.1', JSON.stringify(value));
+  switch (action) {
+    case 'PutRule': {
+      if (!/^[\.\-_A-Za-z0-9]{1,64}$/.test(json.Name || '')) return jsonError(res, 400, 'ValidationException', `Rule name '${json.Name}' is not valid.`);
+      if (json.ScheduleExpression && !/^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$/.test(json.ScheduleExpression)) {
+        return jsonError(res, 400, 'ValidationException', 'Parameter ScheduleExpression is not valid.');
+      }
+      const existing = rules.get(json.Name);
+      const rule = { Name: json.Name, Arn: ruleArn(json.Name), ScheduleExpression: json.ScheduleExpression, State: json.State || 'ENABLED', Description: json.Description || '', EventBusName: 'default' };
+      rules.set(json.Name, { rule, targets: existing ? existing.targets : [] });
+      return ok({ RuleArn: rule.Arn });
+    }
+    case 'DescribeRule': {
+      const entry = rules.get(json.Name);
+      if (!entry) return jsonError(res, 400, 'ResourceNotFoundException', `Rule ${json.Name} does not exist on EventBus default.`);
+      return ok(entry.rule);
+    }
+    case 'PutTargets': {
+      const entry = rules.get(json.Rule);
+      if (!entry) return jsonError(res, 400, 'ResourceNotFoundException', `Rule ${json.Rule} does not exist on EventBus default.`);
+      for (const target of json.Targets || []) {
+        entry.targets = entry.targets.filter((t) => t.Id !== target.Id).concat([target]);
+      }
+      return ok({ FailedEntryCount: 0, FailedEntries: [] });
+    }
+    case 'ListTargetsByRule': {
+      const entry = rules.get(json.Rule);
+      if (!entry) return jsonError(res, 400, 'ResourceNotFoundException', `Rule ${json.Rule} does not exist on EventBus default.`);
+      return ok({ Targets: entry.targets });
+    }
+    default:
+      return jsonError(res, 400, 'UnknownOperationException', `Unknown operation ${action}.`);
+  }
+}
 
 function readBody(req) {
   return new Promise((resolve, reject) => {
@@ -79,9 +156,9 @@ function verify(req, body) {
 
 // ---- responses
 
-function send(res, status, contentType, body) {
-  const bytes = Buffer.from(body);
-  res.writeHead(status, { 'content-type': contentType, 'content-length': String(bytes.length), 'x-amzn-requestid': crypto.randomUUID() });
+function send(res, status, contentType, body, headers = {}) {
+  const bytes = Buffer.from(body ?? '');
+  res.writeHead(status, { 'content-type': contentType, 'content-length': String(bytes.length), 'x-amzn-requestid': crypto.randomUUID(), ...headers });
   res.end(bytes);
 }
 
@@ -127,14 +204,50 @@ function cloudWatch(req, res, form) {
 async function handle(req, res) {
   const url = new URL(req.url, 'http://local');
   if (url.pathname === '/__local/metrics' && req.method === 'GET') return send(res, 200, 'application/json', JSON.stringify(metrics));
+  if (url.pathname === '/__local/invocations' && req.method === 'GET') return send(res, 200, 'application/json', JSON.stringify(lambda.invocations));
+  if (url.pathname === '/__local/can-invoke' && req.method === 'GET') {
+    let allowed = false;
+    try { allowed = lambda.mayInvoke(url.searchParams.get('principal'), url.searchParams.get('source'), url.searchParams.get('function')); } catch { allowed = false; }
+    return send(res, 200, 'application/json', JSON.stringify({ allowed }));
+  }
   if (url.pathname === '/__local/reset' && req.method === 'POST') {
     metrics = [];
+    lambda.invocations.length = 0;
     return send(res, 200, 'application/json', '{}');
   }
   const body = await readBody(req);
+  if (url.pathname === '/__local/s3-notification' && req.method === 'POST') {
+    const n = JSON.parse(body.toString('utf8'));
+    const invoked = await lambda.invokeFromService('s3.amazonaws.com', `arn:aws:s3:::${n.bucket}`, n.functionArn, n.event);
+    return send(res, invoked ? 202 : 403, 'application/json', JSON.stringify({ invoked }));
+  }
+  if (url.pathname === '/__local/events/fire' && req.method === 'POST') {
+    const { rule } = JSON.parse(body.toString('utf8'));
+    const entry = rules.get(rule);
+    if (!entry) return send(res, 404, 'application/json', JSON.stringify({ error: `no rule ${rule}` }));
+    const fired = [];
+    for (const target of entry.targets) {
+      const event = target.Input ? JSON.parse(target.Input) : { version: '0', 'detail-type': 'Scheduled Event', source: 'aws.events', resources: [entry.rule.Arn], detail: {} };
+      fired.push({ target: target.Arn, invoked: await lambda.invokeFromService('events.amazonaws.com', entry.rule.Arn, target.Arn, event) });
+    }
+    return send(res, 200, 'application/json', JSON.stringify(fired));
+  }
   const refused = verify(req, body);
-  if (refused) return queryError(res, ...refused);
+  if (refused) {
+    const service = (/Credential=[^/]+\/\d{8}\/[^/]+\/([^/]+)\//.exec(req.headers.authorization || '') || [])[1];
+    if (service === 'lambda' || service === 'events') {
+      const [status, code, message] = refused;
+      const type = code === 'SignatureDoesNotMatch' && service === 'lambda' ? 'InvalidSignatureException' : code;
+      return send(res, status, 'application/json', JSON.stringify({ message }), { 'x-amzn-ErrorType': type });
+    }
+    return queryError(res, ...refused);
+  }
   if (req.signedFor.service === 'monitoring') return cloudWatch(req, res, new URLSearchParams(body.toString('utf8')));
+  if (req.signedFor.service === 'events') return events(req, res, body);
+  if (req.signedFor.service === 'lambda') {
+    return lambda.handle(req, res, body, url, req.signedFor.region, (status, value, headers = {}, raw = false) =>
+      send(res, status, 'application/json', value === null ? '' : raw ? value : JSON.stringify(value), headers));
+  }
   return queryError(res, 400, 'UnknownService', `Nothing here answers for service '${req.signedFor.service}'.`);
 }
 

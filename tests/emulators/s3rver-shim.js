@@ -7,8 +7,13 @@
 //  4. ListMultipartUploads (GET /bucket?uploads&prefix=), 5. AbortMultipartUpload (DELETE /bucket/key?uploadId=);
 //  6. UploadPart / CompleteMultipartUpload of an upload that is gone (completed, aborted, never started)
 //     answer 404 NoSuchUpload, as S3 does; s3rver answers 500 InternalError, which a client retries forever.
-//     A completion retried after its lost answer is the case that matters (tests/emulators/fault-proxy.js).
-// Usage: node --openssl-legacy-provider s3rver-shim.js <dir> <port> [address]
+//     A completion retried after its lost answer is the case that matters (tests/emulators/fault-proxy.js);
+// and S3 event notifications to Lambda, delivered through aws-local.js (the 4th argument, its URL):
+//  7. Put/GetBucketNotificationConfiguration (Lambda configurations with prefix/suffix filters); like S3,
+//     a put is refused unless each function's policy lets s3.amazonaws.com invoke it for the bucket;
+//  8. after each object created (PutObject, CompleteMultipartUpload, CopyObject), the S3 event goes to
+//     every matching function.
+// Usage: node --openssl-legacy-provider s3rver-shim.js <dir> <port> [address] [aws-local URL]
 const S3rver = require('s3rver');
 const { Transform } = require('stream');
 const fs = require('fs');
@@ -47,6 +52,89 @@ function uploadExists(bucket, key, uploadId) {
   const id = String(uploadId);
   const keyFile = path.join(uploadsFolder(bucket), path.basename(id), 'key');
   return /^[0-9a-f]+$/.test(id) && fs.existsSync(keyFile) && fs.readFileSync(keyFile, 'utf8') === key;
+}
+
+// ---- event notifications (7, 8)
+const notifications = new Map();   // bucket -> [{id, functionArn, events, prefix, suffix}]
+
+function xmlValues(xml, tag) {
+  return [...xml.matchAll(new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`, 'g'))].map((m) => m[1].trim());
+}
+
+function parseNotification(xml) {
+  const configs = [];
+  for (const tag of ['CloudFunctionConfiguration', 'LambdaFunctionConfiguration']) {
+    for (const block of xmlValues(xml, tag)) {
+      const rules = xmlValues(block, 'FilterRule').map((r) => ({ name: (xmlValues(r, 'Name')[0] || '').toLowerCase(), value: xmlValues(r, 'Value')[0] || '' }));
+      configs.push({
+        id: xmlValues(block, 'Id')[0] || '',
+        functionArn: xmlValues(block, 'CloudFunction')[0] || xmlValues(block, 'LambdaFunctionArn')[0],
+        events: xmlValues(block, 'Event'),
+        prefix: (rules.find((r) => r.name === 'prefix') || {}).value || '',
+        suffix: (rules.find((r) => r.name === 'suffix') || {}).value || '',
+      });
+    }
+  }
+  return configs;
+}
+
+function notificationXml(configs) {
+  const esc = (t) => xmlEscape(t);
+  return '<?xml version="1.0" encoding="UTF-8"?>\n<NotificationConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
+    configs.map((c) => `<CloudFunctionConfiguration><Id>${esc(c.id)}</Id><CloudFunction>${esc(c.functionArn)}</CloudFunction>` +
+      c.events.map((e) => `<Event>${esc(e)}</Event>`).join('') +
+      `<Filter><S3Key><FilterRule><Name>prefix</Name><Value>${esc(c.prefix)}</Value></FilterRule><FilterRule><Name>suffix</Name><Value>${esc(c.suffix)}</Value></FilterRule></S3Key></Filter>` +
+      '</CloudFunctionConfiguration>').join('') + '</NotificationConfiguration>';
+}
+
+async function readAll(req) {
+  const chunks = [];
+  for await (const c of req) chunks.push(c);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function putNotification(ctx, bucket) {
+  const configs = parseNotification(await readAll(ctx.req));
+  for (const c of configs) {
+    const allowed = awsLocal && (await (await fetch(`${awsLocal}/__local/can-invoke?principal=s3.amazonaws.com&source=${encodeURIComponent(`arn:aws:s3:::${bucket}`)}&function=${encodeURIComponent(c.functionArn)}`)).json()).allowed;
+    if (!allowed) {
+      ctx.status = 400;
+      ctx.type = 'application/xml';
+      ctx.body = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InvalidArgument</Code><Message>Unable to validate the following destination configurations</Message>' +
+        `<ArgumentName1>${xmlEscape(c.functionArn)}, null</ArgumentName1><ArgumentValue1>Not authorized to invoke function [${xmlEscape(c.functionArn)}]</ArgumentValue1></Error>`;
+      return;
+    }
+  }
+  notifications.set(bucket, configs);
+  ctx.status = 200;
+  ctx.body = '';
+}
+
+function matchesEvent(patterns, eventName) {
+  return patterns.some((p) => p === `s3:${eventName}` || (p.endsWith(':*') && `s3:${eventName}`.startsWith(p.slice(0, -1))));
+}
+
+async function notify(bucket, key, eventName, size, etag) {
+  for (const c of notifications.get(bucket) || []) {
+    if (!matchesEvent(c.events, eventName) || !key.startsWith(c.prefix) || !key.endsWith(c.suffix)) continue;
+    const event = {
+      Records: [{
+        eventVersion: '2.1', eventSource: 'aws:s3', awsRegion: 'us-east-1', eventTime: new Date().toISOString(), eventName,
+        userIdentity: { principalId: 'AWS:LOCAL' }, requestParameters: { sourceIPAddress: '127.0.0.1' }, responseElements: {},
+        s3: {
+          s3SchemaVersion: '1.0', configurationId: c.id,
+          bucket: { name: bucket, ownerIdentity: { principalId: 'LOCAL' }, arn: `arn:aws:s3:::${bucket}` },
+          // S3 URL-encodes keys in events, with '+' for a space.
+          object: { key: encodeURIComponent(key).replace(/%20/g, '+').replace(/%2F/g, '/'), size, eTag: etag, sequencer: Date.now().toString(16).toUpperCase() },
+        },
+      }],
+    };
+    try {
+      await fetch(`${awsLocal}/__local/s3-notification`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ bucket, functionArn: c.functionArn, event }) });
+    } catch (e) {
+      process.stderr.write(`s3rver-shim: notification to ${c.functionArn} failed: ${e.message}\n`);
+    }
+  }
 }
 
 function s3Error(ctx, status, code, message) {
@@ -119,6 +207,15 @@ function sdkV4Compat() {
     const bucket = match && match[1];
     const key = match && decodeURIComponent(match[2]);
     const bucketOnly = /^\/([^/]+)\/?$/.exec(ctx.path);
+    if (bucketOnly && ctx.query.notification !== undefined) {
+      if (ctx.method === 'PUT') return putNotification(ctx, bucketOnly[1]);
+      if (ctx.method === 'GET') {
+        ctx.status = 200;
+        ctx.type = 'application/xml';
+        ctx.body = notificationXml(notifications.get(bucketOnly[1]) || []);
+        return undefined;
+      }
+    }
     if (ctx.method === 'GET' && bucketOnly && ctx.query.uploads !== undefined) return listUploads(ctx, bucketOnly[1]);
     if (ctx.method === 'DELETE' && key && ctx.query.uploadId !== undefined) return abortUpload(ctx, bucket, key);
     if (key && ctx.query.uploadId !== undefined && (ctx.method === 'POST' || ctx.method === 'PUT') && !uploadExists(bucket, key, ctx.query.uploadId)) {
@@ -146,10 +243,19 @@ function sdkV4Compat() {
       ctx.req = decoded;
     }
     await next();
+    // 8. an object was created: notify the functions configured for it.
+    const created = key && ctx.status === 200 && ((ctx.method === 'PUT' && !ctx.query.partNumber)
+      || (ctx.method === 'POST' && ctx.query.uploadId !== undefined));
+    if (created && notifications.has(bucket)) {
+      const eventName = ctx.method === 'POST' ? 'ObjectCreated:CompleteMultipartUpload' : headers['x-amz-copy-source'] ? 'ObjectCreated:Copy' : 'ObjectCreated:Put';
+      // The request's own length: exact for PutObject (aws-chunked is decoded above), 0 for a completion.
+      const size = ctx.method === 'PUT' ? Number(headers['content-length'] || 0) : 0;
+      notify(bucket, key, eventName, size, (ctx.response.get('ETag') || '').replace(/"/g, ''));
+    }
   };
 }
 
-const [, , directory = './s3data', port = '49133', address = '127.0.0.1'] = process.argv;
+const [, , directory = './s3data', port = '49133', address = '127.0.0.1', awsLocal = ''] = process.argv;
 const server = new S3rver({
   directory, port: Number(port), address,
   silent: process.env.S3RVER_VERBOSE !== '1',

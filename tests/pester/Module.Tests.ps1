@@ -10,7 +10,7 @@ Describe 'Module manifest' {
         $m = Test-ModuleManifest $manifestPath
         $m.Version | Should -Not -Be ([version]'0.0.0')
         $m.CompatiblePSEditions | Should -Be @('Core')
-        @($m.ExportedCmdlets.Keys | Sort-Object) | Should -Be @('Get-DynamoBackup', 'Invoke-DynamoBackup', 'Remove-DynamoBackup', 'Restore-DynamoTable', 'Test-BackupIntegrity')
+        @($m.ExportedCmdlets.Keys | Sort-Object) | Should -Be @('Deploy-BackupFunctions', 'Get-BackupFunctionPolicy', 'Get-DynamoBackup', 'Invoke-DynamoBackup', 'Remove-DynamoBackup', 'Restore-DynamoTable', 'Test-BackupIntegrity')
         $m.ExportedFunctions.Count | Should -Be 0
         $m.ExportedAliases.Count | Should -Be 0
     }
@@ -29,7 +29,7 @@ Describe 'Module manifest' {
     }
 }
 
-Describe 'Help for <_>' -ForEach @('Invoke-DynamoBackup', 'Test-BackupIntegrity', 'Restore-DynamoTable', 'Get-DynamoBackup', 'Remove-DynamoBackup') {
+Describe 'Help for <_>' -ForEach @('Invoke-DynamoBackup', 'Test-BackupIntegrity', 'Restore-DynamoTable', 'Get-DynamoBackup', 'Remove-DynamoBackup', 'Deploy-BackupFunctions', 'Get-BackupFunctionPolicy') {
     BeforeAll {
         $script:name = $_
         $script:help = Get-Help $name -Full

@@ -94,6 +94,20 @@ public sealed class AwsClientFactory(AwsOptions options)
         new CredentialProfileStoreChain().TryGetProfile(Options.ProfileName, out var profile) ? profile : null;
 
     /// <summary>Validates a region name against the SDK's list; throws InvalidArgument for an unknown one.</summary>
+    /// <summary>The region's name (for ARNs): -Region, else the SDK's chain; AwsConfiguration when none is configured.</summary>
+    public static string ResolveRegionName(AwsOptions options)
+    {
+        ValidateRegion(options.Region);
+        try
+        {
+            return SignedHttpClient.ResolveRegion(options).SystemName;
+        }
+        catch (AmazonClientException e)
+        {
+            throw AwsErrors.Translate(e, "region");
+        }
+    }
+
     public static void ValidateRegion(string? region)
     {
         if (string.IsNullOrEmpty(region)) return;

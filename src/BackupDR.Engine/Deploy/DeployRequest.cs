@@ -1,0 +1,164 @@
+using System.IO.Compression;
+using BackupDR.Engine.Aws;
+
+namespace BackupDR.Engine.Deploy;
+
+/// <summary>What Deploy-BackupFunctions deploys, configures and wires (docs/deploy.md).</summary>
+public sealed class DeployRequest
+{
+    /// <summary>The package ./build.ps1 lambda built: a zip with the NativeAOT bootstrap at its root.</summary>
+    public required string PackagePath { get; init; }
+
+    /// <summary>x86_64 or arm64; must match the package's bootstrap.</summary>
+    public string Architecture { get; init; } = "x86_64";
+
+    /// <summary>The functions are &lt;prefix&gt;-backup, &lt;prefix&gt;-validation, &lt;prefix&gt;-recovery.</summary>
+    public string FunctionNamePrefix { get; init; } = "backupdr";
+
+    /// <summary>The functions' execution role (Get-BackupFunctionPolicy prints what it needs).</summary>
+    public required string RoleArn { get; init; }
+
+    public required string BackupBucket { get; init; }
+    public string BackupPrefix { get; init; } = "backupdr";
+    public string? SuccessTopicArn { get; init; }
+    public string? FailureTopicArn { get; init; }
+    public string MetricNamespace { get; init; } = "BackupDR";
+    public IReadOnlyDictionary<string, string> MetricDimensions { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>More environment variables for all three functions (names only are ever printed).</summary>
+    public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>The backup function's default tables (BACKUP_TABLES), for invocations whose event names none. Only that function's setting.</summary>
+    public IReadOnlyList<string> BackupTables { get; init; } = [];
+
+    public int MemorySize { get; init; } = 1024;
+    public int TimeoutSeconds { get; init; } = 900;
+
+    /// <summary>X-Ray tracing (Active, as the seed's functions had it) or PassThrough.</summary>
+    public bool Tracing { get; init; } = true;
+
+    public string AliasName { get; init; } = "live";
+
+    /// <summary>0: the alias moves to a new version at once. 1-99: it keeps the old version and gives the new one this share.</summary>
+    public int CanaryPercent { get; init; }
+
+    /// <summary>An EventBridge schedule (rate(1 day), cron(0 2 * * ? *)) for the backup function, with the tables it backs up.</summary>
+    public string? ScheduleExpression { get; init; }
+    public IReadOnlyList<string> ScheduleTables { get; init; } = [];
+
+    /// <summary>Run the validation function on every backup's commit marker (an S3 event notification).</summary>
+    public bool ValidateOnCommit { get; init; } = true;
+
+    /// <summary>Where failed asynchronous invocations go after Lambda's retries: an SQS queue or SNS topic ARN.</summary>
+    public string? FailureDestinationArn { get; init; }
+
+    public AwsOptions Aws { get; init; } = new();
+
+    public static readonly string[] Kinds = ["backup", "validation", "recovery"];
+
+    public string FunctionName(string kind) => $"{FunctionNamePrefix}-{kind}";
+
+    /// <summary>The account of the role: the functions, the rule and the permissions are in it.</summary>
+    public string Account => RoleArn.Split(':') is { Length: >= 6 } parts ? parts[4] : "";
+
+    /// <summary>Refuses, before anything is sent, what AWS would refuse or what would deploy something wrong.</summary>
+    internal void Validate()
+    {
+        static BackupDRException Invalid(string message, string? target) => new(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument, message, target);
+        if (Architecture is not ("x86_64" or "arm64")) throw Invalid($"-Architecture must be x86_64 or arm64, not '{Architecture}'.", Architecture);
+        if (!System.Text.RegularExpressions.Regex.IsMatch(RoleArn, @"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$"))
+        {
+            throw Invalid($"'{RoleArn}' is not an IAM role ARN (arn:aws:iam::<12-digit account>:role/<name>).", RoleArn);
+        }
+        if (!System.Text.RegularExpressions.Regex.IsMatch(FunctionNamePrefix, "^[A-Za-z0-9_-]{1,50}$"))
+        {
+            throw Invalid($"-FunctionNamePrefix '{FunctionNamePrefix}' must be 1-50 letters, digits, '-' or '_'.", FunctionNamePrefix);
+        }
+        if (MemorySize is < 128 or > 10240) throw Invalid($"-MemorySize must be 128 to 10240 MB, not {MemorySize}.", null);
+        if (TimeoutSeconds is < 1 or > 900) throw Invalid($"-TimeoutSeconds must be 1 to 900, not {TimeoutSeconds}.", null);
+        if (CanaryPercent is < 0 or > 99) throw Invalid($"-CanaryPercent must be 0 to 99, not {CanaryPercent}.", null);
+        if (!System.Text.RegularExpressions.Regex.IsMatch(AliasName, "^(?!^[0-9]+$)[a-zA-Z0-9_-]{1,128}$")) throw Invalid($"-AliasName '{AliasName}' is not a valid alias name.", AliasName);
+        Storage.BackupLocation.ForBucket(BackupBucket, BackupPrefix);
+        if (ScheduleExpression is not null)
+        {
+            if (!System.Text.RegularExpressions.Regex.IsMatch(ScheduleExpression, @"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$"))
+            {
+                throw Invalid($"-Schedule '{ScheduleExpression}' is not an EventBridge schedule expression: rate(1 day) or cron(0 2 * * ? *).", ScheduleExpression);
+            }
+            if (ScheduleTables.Count == 0) throw Invalid("-Schedule needs -ScheduleTables: the tables the scheduled backup backs up.", ScheduleExpression);
+            foreach (string table in ScheduleTables) Tables.TableSchema.ValidateName(table);
+        }
+        foreach (string table in BackupTables) Tables.TableSchema.ValidateName(table);
+        if (FailureDestinationArn is not null && !System.Text.RegularExpressions.Regex.IsMatch(FailureDestinationArn, @"^arn:aws[a-z-]*:(sqs|sns):[a-z0-9-]+:\d{12}:[\w.-]+$"))
+        {
+            throw Invalid($"-FailureDestinationArn '{FailureDestinationArn}' must be an SQS queue or SNS topic ARN.", FailureDestinationArn);
+        }
+        new Reporting.ReportingOptions { SuccessTopicArn = SuccessTopicArn, FailureTopicArn = FailureTopicArn, MetricNamespace = MetricNamespace, Dimensions = MetricDimensions }.Validate();
+        foreach (string name in Environment.Keys)
+        {
+            if (!System.Text.RegularExpressions.Regex.IsMatch(name, "^[a-zA-Z][a-zA-Z0-9_]+$") || name.StartsWith("AWS_", StringComparison.Ordinal))
+            {
+                throw Invalid($"Environment variable '{name}' is not allowed: a letter, then letters, digits or '_', and not AWS_ (Lambda reserves those).", name);
+            }
+        }
+    }
+
+    /// <summary>Reads the package: its bytes, and checks its bootstrap is an executable for the architecture.</summary>
+    internal byte[] ReadPackage()
+    {
+        if (!File.Exists(PackagePath))
+        {
+            throw new BackupDRException(ErrorIds.PathNotFound, ErrorKind.ObjectNotFound,
+                $"The package '{PackagePath}' does not exist. Build it with ./build.ps1 lambda (out/lambda/backupdr-lambda-<arch>.zip).", PackagePath);
+        }
+        byte[] zip = File.ReadAllBytes(PackagePath);
+        ushort machine;
+        try
+        {
+            using var archive = new ZipArchive(new MemoryStream(zip), ZipArchiveMode.Read);
+            var entry = archive.GetEntry("bootstrap") ?? throw new InvalidDataException("it has no 'bootstrap' at its root");
+            using var stream = entry.Open();
+            var header = new byte[20];
+            if (stream.ReadAtLeast(header, 20, throwOnEndOfStream: false) < 20 || header[0] != 0x7F || header[1] != (byte)'E' || header[2] != (byte)'L' || header[3] != (byte)'F')
+            {
+                throw new InvalidDataException("its bootstrap is not a Linux executable (ELF)");
+            }
+            machine = BitConverter.ToUInt16(header, 18);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new BackupDRException(ErrorIds.InvalidPackage, ErrorKind.InvalidData, $"'{PackagePath}' is not a BackupDR Lambda package: {e.Message}.", PackagePath, e);
+        }
+        string built = machine switch { 62 => "x86_64", 183 => "arm64", _ => $"machine {machine}" };
+        if (built != Architecture)
+        {
+            throw new BackupDRException(ErrorIds.InvalidPackage, ErrorKind.InvalidData,
+                $"'{PackagePath}' holds a bootstrap for {built}, but -Architecture is {Architecture}. Build the package for {Architecture} (./build.ps1 lambda -Architecture {Architecture}) or change -Architecture.",
+                PackagePath);
+        }
+        return zip;
+    }
+}
+
+/// <summary>One function as Deploy-BackupFunctions left it (or, with -WhatIf, would leave it).</summary>
+public sealed class FunctionDeployment
+{
+    public required string FunctionName { get; init; }
+    public required string Kind { get; init; }
+    public string? Version { get; set; }
+    public required string Alias { get; init; }
+    public string? AliasArn { get; set; }
+
+    /// <summary>The version the alias sends the given share to during a canary; null otherwise.</summary>
+    public string? CanaryVersion { get; set; }
+    public double? CanaryWeight { get; set; }
+    public required string CodeSha256 { get; init; }
+    public string? State { get; set; }
+    public string? LastUpdateStatus { get; set; }
+
+    /// <summary>What changed (or would change). Empty: the function was already as asked.</summary>
+    public List<string> Changes { get; } = [];
+
+    /// <summary>False under -WhatIf (or when the change was declined): nothing was written.</summary>
+    public bool Applied { get; set; }
+}

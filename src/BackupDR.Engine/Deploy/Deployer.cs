@@ -1,0 +1,48 @@
+using BackupDR.Engine.Aws;
+
+namespace BackupDR.Engine.Deploy;
+
+/// <summary>Deploy-BackupFunctions: the three functions, one after the other, each only after the host agrees to its changes.</summary>
+public static class Deployer
+{
+    public static async Task<IReadOnlyList<FunctionDeployment>> DeployAsync(DeployRequest request, IOperationHost host, Action<FunctionDeployment> deployed,
+        CancellationToken cancellationToken)
+    {
+        request.Validate();
+        AwsClientFactory.ValidateRegion(request.Aws.Region);
+        byte[] package = request.ReadPackage();
+        string sha = FunctionDeployer.Sha256(package);
+        var factory = new AwsClientFactory(request.Aws);
+        try
+        {
+            var region = SignedHttpClient.ResolveRegion(request.Aws);
+            using var http = SignedHttpClient.For(factory);
+            using var s3 = factory.CreateS3();
+            var deployer = new FunctionDeployer(new LambdaApi(http, region), new EventBridgeApi(http, region), s3, request, region.SystemName, package, sha, host);
+            var results = new List<FunctionDeployment>();
+            foreach (string kind in DeployRequest.Kinds)
+            {
+                var plan = await deployer.RunAsync(kind, apply: false, cancellationToken).ConfigureAwait(false);
+                var result = plan;
+                if (plan.Changes.Count > 0)
+                {
+                    string action = "Deploy: " + string.Join("; ", plan.Changes);
+                    result = await host.ConfirmAsync($"function {plan.FunctionName}", action, cancellationToken).ConfigureAwait(false)
+                        ? await deployer.RunAsync(kind, apply: true, cancellationToken).ConfigureAwait(false)
+                        : plan;
+                }
+                else
+                {
+                    plan.Applied = true;   // nothing to do: the function is as asked
+                }
+                results.Add(result);
+                deployed(result);
+            }
+            return results;
+        }
+        catch (Exception e)
+        {
+            throw AwsErrors.Translate(e, request.FunctionNamePrefix);
+        }
+    }
+}

@@ -1,0 +1,363 @@
+using System.Security.Cryptography;
+using System.Text.Json.Nodes;
+using Amazon.Runtime;
+using Amazon.S3;
+using Amazon.S3.Model;
+
+namespace BackupDR.Engine.Deploy;
+
+/// <summary>
+/// Brings one of the three functions to what the request asks, step by step, and says what each step
+/// changed. The same walk runs as a dry run (-WhatIf: only reads, the changes are what would be done)
+/// and for real. Nothing that already matches is touched: a second run with nothing changed changes
+/// nothing, and a changed setting updates just that.
+/// </summary>
+internal sealed class FunctionDeployer(ILambdaApi lambda, IScheduleApi schedules, IAmazonS3 s3, DeployRequest request, string region,
+    byte[] package, string packageSha256, IOperationHost host)
+{
+    private const string ScheduleTargetId = "backupdr-backup";
+    private const string ScheduleStatementId = "backupdr-schedule";
+    private const string TriggerStatementId = "backupdr-validate-on-commit";
+    private const string TriggerConfigurationId = "backupdr-validate-on-commit";
+    private static readonly TimeSpan StateTimeout = TimeSpan.FromMinutes(5);
+
+    public async Task<FunctionDeployment> RunAsync(string kind, bool apply, CancellationToken cancellationToken)
+    {
+        string name = request.FunctionName(kind);
+        string functionArn = $"arn:aws:lambda:{region}:{request.Account}:function:{name}";
+        var result = new FunctionDeployment
+        {
+            FunctionName = name, Kind = kind, Alias = request.AliasName, CodeSha256 = packageSha256, AliasArn = $"{functionArn}:{request.AliasName}", Applied = apply,
+        };
+        var changes = result.Changes;
+        var desired = DesiredConfiguration(kind);
+        var current = (await lambda.GetFunctionAsync(name, cancellationToken).ConfigureAwait(false))?["Configuration"] as JsonObject;
+        bool isNew = current is null;
+        bool changed = false;
+
+        if (current is null)
+        {
+            changes.Add($"create function ({request.Architecture}, {request.MemorySize} MB, {request.TimeoutSeconds} s)");
+            changed = true;
+            if (apply)
+            {
+                var create = desired.DeepClone().AsObject();
+                create["FunctionName"] = name;
+                create["Code"] = new JsonObject { ["ZipFile"] = Convert.ToBase64String(package) };
+                create["Architectures"] = new JsonArray(request.Architecture);
+                create["Description"] = $"BackupDR {kind} function";
+                await lambda.CreateFunctionAsync(create, cancellationToken).ConfigureAwait(false);
+                current = await WaitAsync(name, c => Text(c, "State") == "Active", "to become Active", cancellationToken).ConfigureAwait(false);
+            }
+        }
+        else
+        {
+            string? architecture = (current["Architectures"] as JsonArray)?.FirstOrDefault()?.GetValue<string>() ?? "x86_64";
+            if (Text(current, "CodeSha256") != packageSha256 || architecture != request.Architecture)
+            {
+                changes.Add($"update code (SHA-256 {Text(current, "CodeSha256")} -> {packageSha256}{(architecture != request.Architecture ? $", {architecture} -> {request.Architecture}" : "")})");
+                changed = true;
+                if (apply)
+                {
+                    await WaitIdleAsync(name, cancellationToken).ConfigureAwait(false);
+                    await lambda.UpdateCodeAsync(name, package, request.Architecture, cancellationToken).ConfigureAwait(false);
+                    current = await WaitIdleAsync(name, cancellationToken).ConfigureAwait(false);
+                }
+            }
+            var differences = ConfigurationDifferences(current!, desired);
+            if (differences.Count > 0)
+            {
+                changes.Add("update configuration: " + string.Join(", ", differences));
+                changed = true;
+                if (apply)
+                {
+                    await WaitIdleAsync(name, cancellationToken).ConfigureAwait(false);
+                    await lambda.UpdateConfigurationAsync(name, desired, cancellationToken).ConfigureAwait(false);
+                    current = await WaitIdleAsync(name, cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+
+        // The version: a new one for every change; otherwise the one the alias already serves.
+        var alias = current is null ? null : await lambda.GetAliasAsync(name, request.AliasName, cancellationToken).ConfigureAwait(false);
+        string? version = null;
+        if (changed || alias is null)
+        {
+            if (apply)
+            {
+                var published = await lambda.PublishVersionAsync(name, packageSha256, $"BackupDR {EngineInfo.Version}, deployed {DateTimeOffset.UtcNow:u}", cancellationToken).ConfigureAwait(false);
+                version = Text(published, "Version");
+                if (alias is null || (Text(alias, "FunctionVersion") != version && RoutedVersion(alias) != version)) changes.Add($"publish version {version}");
+            }
+            else
+            {
+                changes.Add("publish a new version");
+            }
+        }
+        await ReconcileAliasAsync(name, alias, version, result, apply, cancellationToken).ConfigureAwait(false);
+        string qualifier = request.AliasName;
+
+        if (request.FailureDestinationArn is not null)
+        {
+            await ReconcileFailureDestinationAsync(name, qualifier, isNew, changes, apply, cancellationToken).ConfigureAwait(false);
+        }
+        if (kind == "backup" && request.ScheduleExpression is not null)
+        {
+            await ReconcileScheduleAsync(name, result.AliasArn!, isNew, changes, apply, cancellationToken).ConfigureAwait(false);
+        }
+        if (kind == "validation" && request.ValidateOnCommit)
+        {
+            await ReconcileTriggerAsync(name, result.AliasArn!, isNew, changes, apply, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (current is not null)
+        {
+            result.State = Text(current, "State");
+            result.LastUpdateStatus = Text(current, "LastUpdateStatus");
+        }
+        host.Verbose(changes.Count == 0 ? $"{name}: nothing to change." : $"{name}: {string.Join("; ", changes)}.");
+        return result;
+    }
+
+    // ---- configuration
+
+    private JsonObject DesiredConfiguration(string kind)
+    {
+        var variables = new JsonObject
+        {
+            ["BACKUP_BUCKET"] = request.BackupBucket,
+            ["BACKUP_PREFIX"] = request.BackupPrefix,
+            ["METRIC_NAMESPACE"] = request.MetricNamespace,
+        };
+        if (request.SuccessTopicArn is not null) variables["SUCCESS_TOPIC_ARN"] = request.SuccessTopicArn;
+        if (request.FailureTopicArn is not null) variables["FAILURE_TOPIC_ARN"] = request.FailureTopicArn;
+        if (request.MetricDimensions.Count > 0) variables["METRIC_DIMENSIONS"] = string.Join(",", request.MetricDimensions.Select(d => $"{d.Key}={d.Value}"));
+        if (kind == "backup" && request.BackupTables.Count > 0) variables["BACKUP_TABLES"] = string.Join(",", request.BackupTables);
+        foreach (var (key, value) in request.Environment) variables[key] = value;
+        return new JsonObject
+        {
+            ["Runtime"] = "provided.al2023",
+            ["Handler"] = kind,
+            ["Role"] = request.RoleArn,
+            ["MemorySize"] = request.MemorySize,
+            ["Timeout"] = request.TimeoutSeconds,
+            ["TracingConfig"] = new JsonObject { ["Mode"] = request.Tracing ? "Active" : "PassThrough" },
+            ["Environment"] = new JsonObject { ["Variables"] = variables },
+        };
+    }
+
+    /// <summary>What differs, for the message. Environment values are never shown: they may be secrets.</summary>
+    private static List<string> ConfigurationDifferences(JsonObject current, JsonObject desired)
+    {
+        var differences = new List<string>();
+        foreach (string field in new[] { "Runtime", "Handler", "Role", "MemorySize", "Timeout" })
+        {
+            string? was = current[field]?.ToString(), wanted = desired[field]?.ToString();
+            if (was != wanted) differences.Add($"{field} {was ?? "(none)"} -> {wanted}");
+        }
+        string? tracingNow = current["TracingConfig"]?["Mode"]?.ToString() ?? "PassThrough", tracingWant = desired["TracingConfig"]!["Mode"]!.ToString();
+        if (tracingNow != tracingWant) differences.Add($"tracing {tracingNow} -> {tracingWant}");
+        var now = Variables(current);
+        var want = Variables(desired);
+        var changedNames = want.Keys.Where(k => !now.TryGetValue(k, out var v) || v != want[k])
+            .Concat(now.Keys.Where(k => !want.ContainsKey(k))).Order(StringComparer.Ordinal).ToList();
+        if (changedNames.Count > 0) differences.Add("environment variables " + string.Join(", ", changedNames));
+        return differences;
+    }
+
+    private static Dictionary<string, string> Variables(JsonObject configuration) =>
+        (configuration["Environment"]?["Variables"] as JsonObject)?.ToDictionary(p => p.Key, p => p.Value?.ToString() ?? "", StringComparer.Ordinal) ?? [];
+
+    // ---- alias and canary
+
+    private static string? RoutedVersion(JsonObject alias) =>
+        (alias["RoutingConfig"]?["AdditionalVersionWeights"] as JsonObject)?.Select(p => p.Key).FirstOrDefault();
+
+    private async Task ReconcileAliasAsync(string name, JsonObject? alias, string? published, FunctionDeployment result, bool apply, CancellationToken cancellationToken)
+    {
+        var changes = result.Changes;
+        double share = request.CanaryPercent / 100.0;
+        if (alias is null)
+        {
+            changes.Add($"create alias {request.AliasName} -> {published ?? "the new version"}");
+            result.Version = published;
+            if (apply) await lambda.CreateAliasAsync(name, new JsonObject { ["Name"] = request.AliasName, ["FunctionVersion"] = published }, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        string serving = Text(alias, "FunctionVersion")!;
+        string? canary = RoutedVersion(alias);
+        double? weight = canary is null ? null : alias["RoutingConfig"]!["AdditionalVersionWeights"]![canary]!.GetValue<double>();
+        // The version being rolled out: the one just published, else the canary already running.
+        string target = published ?? canary ?? serving;
+        if (published is null && !apply && changes.Any(c => c.StartsWith("publish", StringComparison.Ordinal))) target = "the new version";
+
+        JsonObject? update = null;
+        string? description = null;
+        if (target != serving && request.CanaryPercent > 0)
+        {
+            if (canary != target || weight != share)
+            {
+                description = $"alias {request.AliasName}: {request.CanaryPercent} % to {VersionText(target)} (canary), the rest stays on version {serving}";
+                update = new JsonObject { ["FunctionVersion"] = serving, ["RoutingConfig"] = Weights(target, share) };
+            }
+        }
+        else if (target != serving || canary is not null)
+        {
+            description = $"alias {request.AliasName} -> {VersionText(target)}{(canary is not null && target == canary ? " (canary promoted)" : "")}";
+            update = new JsonObject { ["FunctionVersion"] = target, ["RoutingConfig"] = new JsonObject { ["AdditionalVersionWeights"] = new JsonObject() } };
+        }
+        result.Version = update is null ? serving : (string)update["FunctionVersion"]!;
+        if (update is not null && update["RoutingConfig"]!["AdditionalVersionWeights"]!.AsObject().Count > 0)
+        {
+            result.CanaryVersion = target;
+            result.CanaryWeight = share;
+        }
+        else if (update is null && canary is not null)
+        {
+            result.CanaryVersion = canary;
+            result.CanaryWeight = weight;
+        }
+        if (description is null) return;
+        changes.Add(description);
+        if (apply) await lambda.UpdateAliasAsync(name, request.AliasName, update!, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static string VersionText(string version) => version.All(char.IsAsciiDigit) ? "version " + version : version;
+
+    private static JsonObject Weights(string version, double share) =>
+        new() { ["AdditionalVersionWeights"] = new JsonObject { [version] = share } };
+
+    // ---- wiring
+
+    private async Task ReconcileFailureDestinationAsync(string name, string qualifier, bool isNew, List<string> changes, bool apply, CancellationToken cancellationToken)
+    {
+        var current = isNew ? null : await lambda.GetEventInvokeConfigAsync(name, qualifier, cancellationToken).ConfigureAwait(false);
+        string? destination = current?["DestinationConfig"]?["OnFailure"]?["Destination"]?.GetValue<string>();
+        int? retries = current?["MaximumRetryAttempts"]?.GetValue<int>();
+        if (destination == request.FailureDestinationArn && retries == 2) return;
+        changes.Add($"on-failure destination -> {request.FailureDestinationArn} (after 2 retries)");
+        if (!apply) return;
+        await lambda.PutEventInvokeConfigAsync(name, qualifier, new JsonObject
+        {
+            ["MaximumRetryAttempts"] = 2,
+            ["DestinationConfig"] = new JsonObject { ["OnFailure"] = new JsonObject { ["Destination"] = request.FailureDestinationArn } },
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task ReconcileScheduleAsync(string name, string aliasArn, bool isNew, List<string> changes, bool apply, CancellationToken cancellationToken)
+    {
+        string rule = $"{name}-schedule";
+        string input = new JsonObject { ["tables"] = new JsonArray(request.ScheduleTables.Select(t => (JsonNode)JsonValue.Create(t)).ToArray()) }.ToJsonString();
+        var existing = await schedules.DescribeRuleAsync(rule, cancellationToken).ConfigureAwait(false);
+        string ruleArn = existing?["Arn"]?.GetValue<string>() ?? $"arn:aws:events:{region}:{request.Account}:rule/{rule}";
+        if (existing is null || existing["ScheduleExpression"]?.GetValue<string>() != request.ScheduleExpression || existing["State"]?.GetValue<string>() != "ENABLED")
+        {
+            changes.Add($"schedule {rule}: {request.ScheduleExpression}");
+            if (apply) ruleArn = await schedules.PutRuleAsync(rule, request.ScheduleExpression!, $"BackupDR: back up {string.Join(", ", request.ScheduleTables)}", cancellationToken).ConfigureAwait(false);
+        }
+        // The permission before the target: EventBridge may invoke as soon as the target exists.
+        await EnsurePermissionAsync(name, isNew, ScheduleStatementId, "events.amazonaws.com", ruleArn, null, "allow the schedule to invoke the backup function", changes, apply, cancellationToken).ConfigureAwait(false);
+        var targets = existing is null ? [] : await schedules.ListTargetsAsync(rule, cancellationToken).ConfigureAwait(false);
+        var target = targets.OfType<JsonObject>().FirstOrDefault(t => t["Id"]?.GetValue<string>() == ScheduleTargetId);
+        if (target?["Arn"]?.GetValue<string>() != aliasArn || target["Input"]?.GetValue<string>() != input)
+        {
+            changes.Add($"schedule target: {aliasArn} with {input}");
+            if (apply) await schedules.PutTargetAsync(rule, ScheduleTargetId, aliasArn, input, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task ReconcileTriggerAsync(string name, string aliasArn, bool isNew, List<string> changes, bool apply, CancellationToken cancellationToken)
+    {
+        // S3 checks the permission when the notification is put: it comes first.
+        await EnsurePermissionAsync(name, isNew, TriggerStatementId, "s3.amazonaws.com", $"arn:aws:s3:::{request.BackupBucket}", request.Account,
+            $"allow s3://{request.BackupBucket} to invoke the validation function", changes, apply, cancellationToken).ConfigureAwait(false);
+        var configuration = await s3.GetBucketNotificationAsync(new GetBucketNotificationRequest { BucketName = request.BackupBucket }, cancellationToken).ConfigureAwait(false);
+        var lambdas = configuration.LambdaFunctionConfigurations ?? [];
+        string prefix = request.BackupPrefix.Length == 0 ? "" : request.BackupPrefix.Trim('/') + "/";
+        var ours = lambdas.FirstOrDefault(c => c.Id == TriggerConfigurationId);
+        bool matches = ours is not null && ours.FunctionArn == aliasArn
+            && (ours.Events ?? []).Select(e => e.Value).SequenceEqual(["s3:ObjectCreated:*"])
+            && Rule(ours, "prefix") == prefix && Rule(ours, "suffix") == "/" + Format.BackupFormat.CommitMarkerKey;
+        if (matches) return;
+        changes.Add($"S3 trigger: s3://{request.BackupBucket}/{prefix}…/{Format.BackupFormat.CommitMarkerKey} -> {aliasArn}");
+        if (!apply) return;
+        var trigger = new LambdaFunctionConfiguration
+        {
+            Id = TriggerConfigurationId,
+            FunctionArn = aliasArn,
+            Events = [EventType.ObjectCreatedAll],
+            Filter = new Filter
+            {
+                S3KeyFilter = new S3KeyFilter
+                {
+                    FilterRules = [new FilterRule("prefix", prefix), new FilterRule("suffix", "/" + Format.BackupFormat.CommitMarkerKey)],
+                },
+            },
+        };
+        // Keep every other notification of the bucket.
+        await s3.PutBucketNotificationAsync(new PutBucketNotificationRequest
+        {
+            BucketName = request.BackupBucket,
+            LambdaFunctionConfigurations = [.. lambdas.Where(c => c.Id != TriggerConfigurationId), trigger],
+            QueueConfigurations = configuration.QueueConfigurations,
+            TopicConfigurations = configuration.TopicConfigurations,
+            EventBridgeConfiguration = configuration.EventBridgeConfiguration,
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static string? Rule(LambdaFunctionConfiguration configuration, string name) =>
+        configuration.Filter?.S3KeyFilter?.FilterRules?.FirstOrDefault(r => string.Equals(r.Name, name, StringComparison.OrdinalIgnoreCase))?.Value ?? "";
+
+    private async Task EnsurePermissionAsync(string name, bool isNew, string statementId, string principal, string sourceArn, string? sourceAccount,
+        string description, List<string> changes, bool apply, CancellationToken cancellationToken)
+    {
+        var statements = isNew ? [] : await lambda.GetPolicyStatementsAsync(name, request.AliasName, cancellationToken).ConfigureAwait(false);
+        var existing = statements.OfType<JsonObject>().FirstOrDefault(s => s["Sid"]?.GetValue<string>() == statementId);
+        if (existing is not null && existing["Condition"]?["ArnLike"]?["AWS:SourceArn"]?.GetValue<string>() == sourceArn) return;
+        changes.Add(description);
+        if (!apply) return;
+        var statement = new JsonObject
+        {
+            ["StatementId"] = existing is null ? statementId : $"{statementId}-{DateTimeOffset.UtcNow.ToUnixTimeSeconds()}",
+            ["Action"] = "lambda:InvokeFunction",
+            ["Principal"] = principal,
+            ["SourceArn"] = sourceArn,
+        };
+        if (sourceAccount is not null) statement["SourceAccount"] = sourceAccount;
+        await lambda.AddPermissionAsync(name, request.AliasName, statement, cancellationToken).ConfigureAwait(false);
+    }
+
+    // ---- states
+
+    private Task<JsonObject> WaitIdleAsync(string name, CancellationToken cancellationToken) =>
+        WaitAsync(name, c => Text(c, "State") == "Active" && Text(c, "LastUpdateStatus") != "InProgress", "to finish its update", cancellationToken);
+
+    /// <summary>Polls the function until <paramref name="ready"/>; a Failed state or update, or five minutes, is DeployFailed.</summary>
+    private async Task<JsonObject> WaitAsync(string name, Func<JsonObject, bool> ready, string what, CancellationToken cancellationToken)
+    {
+        var started = DateTimeOffset.UtcNow;
+        var delay = TimeSpan.FromMilliseconds(100);
+        while (true)
+        {
+            var configuration = await lambda.GetConfigurationAsync(name, cancellationToken).ConfigureAwait(false);
+            if (Text(configuration, "State") == "Failed" || Text(configuration, "LastUpdateStatus") == "Failed")
+            {
+                throw new BackupDRException(ErrorIds.DeployFailed, ErrorKind.InvalidOperation,
+                    $"Lambda could not make {name} ready: {Text(configuration, "StateReason") ?? Text(configuration, "LastUpdateStatusReason") ?? "no reason given"} " +
+                    $"({Text(configuration, "StateReasonCode") ?? Text(configuration, "LastUpdateStatusReasonCode")}).", name);
+            }
+            if (ready(configuration)) return configuration;
+            if (DateTimeOffset.UtcNow - started > StateTimeout)
+            {
+                throw new BackupDRException(ErrorIds.DeployFailed, ErrorKind.InvalidOperation,
+                    $"{name} did not get ready ({what}) within {StateTimeout.TotalMinutes:N0} minutes: State {Text(configuration, "State")}, LastUpdateStatus {Text(configuration, "LastUpdateStatus")}.", name);
+            }
+            await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+            delay = TimeSpan.FromMilliseconds(Math.Min(2000, delay.TotalMilliseconds * 1.5));
+        }
+    }
+
+    private static string? Text(JsonObject? node, string field) => node?[field]?.ToString();
+
+    public static string Sha256(byte[] data) => Convert.ToBase64String(SHA256.HashData(data));
+}

@@ -1,0 +1,130 @@
+using System.Collections;
+using System.Management.Automation;
+using BackupDR.Engine.Deploy;
+
+namespace BackupDR.PowerShell;
+
+/// <summary>
+/// Creates or updates the three Lambda functions from the built package, configures them, publishes a
+/// version per change, moves their alias (optionally as a canary) and wires the schedule, the S3
+/// trigger and the failure destination. A second run with nothing changed changes nothing.
+/// </summary>
+[Cmdlet("Deploy", "BackupFunctions", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[OutputType("BackupDR.Engine.Deploy.FunctionDeployment")]
+public sealed class DeployBackupFunctionsCommand : BackupDRCmdlet
+{
+    [Parameter(Mandatory = true, Position = 0)]
+    [ValidateNotNullOrEmpty]
+    public string PackagePath { get; set; } = "";
+
+    [Parameter(Mandatory = true)]
+    [ValidateNotNullOrEmpty]
+    public string RoleArn { get; set; } = "";
+
+    [Parameter(Mandatory = true)]
+    [ValidateNotNullOrEmpty]
+    public string BackupBucket { get; set; } = "";
+
+    [Parameter]
+    [ValidateNotNull]
+    public string BackupPrefix { get; set; } = "backupdr";
+
+    [Parameter]
+    [ValidateSet("x86_64", "arm64")]
+    public string Architecture { get; set; } = "x86_64";
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string FunctionNamePrefix { get; set; } = "backupdr";
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? SuccessTopicArn { get; set; }
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? FailureTopicArn { get; set; }
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string MetricNamespace { get; set; } = "BackupDR";
+
+    [Parameter]
+    public Hashtable? MetricDimensions { get; set; }
+
+    [Parameter]
+    public Hashtable? Environment { get; set; }
+
+    /// <summary>The backup function's default tables (BACKUP_TABLES), for invocations whose event names none.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[] BackupTables { get; set; } = [];
+
+    [Parameter]
+    [ValidateRange(128, 10240)]
+    public int MemorySize { get; set; } = 1024;
+
+    [Parameter]
+    [ValidateRange(1, 900)]
+    public int TimeoutSeconds { get; set; } = 900;
+
+    [Parameter]
+    [ValidateSet("Active", "PassThrough")]
+    public string Tracing { get; set; } = "Active";
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string AliasName { get; set; } = "live";
+
+    [Parameter]
+    [ValidateRange(0, 99)]
+    public int CanaryPercent { get; set; }
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Schedule { get; set; }
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[] ScheduleTables { get; set; } = [];
+
+    [Parameter]
+    public SwitchParameter NoValidationTrigger { get; set; }
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? FailureDestinationArn { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        var request = new DeployRequest
+        {
+            PackagePath = ResolvePath(PackagePath),
+            RoleArn = RoleArn,
+            BackupBucket = BackupBucket,
+            BackupPrefix = BackupPrefix.Trim('/'),
+            Architecture = Architecture,
+            FunctionNamePrefix = FunctionNamePrefix,
+            SuccessTopicArn = SuccessTopicArn,
+            FailureTopicArn = FailureTopicArn,
+            MetricNamespace = MetricNamespace,
+            MetricDimensions = ToDictionary(MetricDimensions),
+            Environment = ToDictionary(Environment),
+            BackupTables = BackupTables,
+            MemorySize = MemorySize,
+            TimeoutSeconds = TimeoutSeconds,
+            Tracing = Tracing == "Active",
+            AliasName = AliasName,
+            CanaryPercent = CanaryPercent,
+            ScheduleExpression = Schedule,
+            ScheduleTables = ScheduleTables,
+            ValidateOnCommit = !NoValidationTrigger,
+            FailureDestinationArn = FailureDestinationArn,
+            Aws = AwsOptions,
+        };
+        RunEngine((bridge, token) => Deployer.DeployAsync(request, bridge, result => bridge.Post(() => WriteObject(result)), token));
+    }
+
+    private static Dictionary<string, string> ToDictionary(Hashtable? table) =>
+        table?.Cast<DictionaryEntry>().ToDictionary(e => e.Key.ToString()!, e => e.Value?.ToString() ?? "", StringComparer.Ordinal) ?? [];
+}
