@@ -37,6 +37,8 @@ param(
     # bench only: table sizes at which backup and restore peak RSS are measured, comma-separated
     # (a string: from a shell, pwsh -File would read 10000,1000000 as the number 100001000000).
     [string] $ScaleItems = '10000,1000000',
+    # bench only: which parts to run, comma-separated (throughput, engine, caps, scale, lambda).
+    [string] $BenchSteps = 'throughput,engine,caps,scale,lambda',
     # test only: run part of the suites. -Filter is an xunit filter expression (dotnet test --filter, e.g.
     # 'FullyQualifiedName~FaultMatrix'); -PesterFilter a Pester full-name wildcard ('*Remove-DynamoBackup*').
     # With either one set, the other suite runs only if it is set too.
@@ -252,8 +254,13 @@ function Invoke-Lambda {
 function Invoke-Bench {
     $project = Join-Path $Root 'bench/BackupDR.Bench'
     Invoke-Native dotnet build $project -c Release --nologo -v q
+    $package = Join-Path $Out 'lambda/backupdr-lambda-x86_64.zip'
+    if ($BenchSteps -match 'lambda') {
+        $script:Architecture = 'x86_64'
+        Invoke-Lambda
+    }
     Invoke-ChildPwsh -File (Join-Path $Root 'bench/Invoke-Bench.ps1') -BenchDll (Join-Path $project 'bin/Release/net10.0/BackupDR.Bench.dll') `
-        -Items $Items -ItemSize $ItemSize -Parallelism $Parallelism -Segments $Segments -Rounds $Rounds -ScaleItems $ScaleItems
+        -Items $Items -ItemSize $ItemSize -Parallelism $Parallelism -Segments $Segments -Rounds $Rounds -ScaleItems $ScaleItems -Steps $BenchSteps -LambdaPackage $package
 }
 
 switch ($Task) {

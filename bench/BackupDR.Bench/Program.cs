@@ -20,7 +20,7 @@ internal static class Program
     {
         if (args.Length == 0)
         {
-            Console.Error.WriteLine("usage: BackupDR.Bench <raw-write|raw-scan|backup|validate|restore|engine|delete-table> [--option value]...");
+            Console.Error.WriteLine("usage: BackupDR.Bench <raw-write|raw-scan|backup|validate|restore|engine|delete-table|lambda-cold-start> [--option value]...");
             return 2;
         }
         var options = Options.Parse(args.Skip(1));
@@ -37,6 +37,7 @@ internal static class Program
                 "restore" => EngineSteps.RestoreAsync(options, result),
                 "engine" => CodecSteps.RunAsync(options, result),
                 "delete-table" => RawSteps.DeleteTableAsync(options, result),
+                "lambda-cold-start" => LambdaSteps.ColdStartAsync(options, result),
                 _ => throw new ArgumentException($"unknown step '{args[0]}'"),
             }).ConfigureAwait(false);
         }

@@ -250,6 +250,9 @@ public static class ReportedRun
 {
     public sealed record Outcome<T>(T? Result, BackupDRException? Error, ReportOutcome Report);
 
+    /// <summary>How long reporting one run may take at most, whatever the endpoints do.</summary>
+    public static readonly TimeSpan ReportingDeadline = TimeSpan.FromSeconds(10);
+
     /// <param name="report">Builds the report from the result (null on failure) and the error (null on success).</param>
     public static async Task<Outcome<T>> RunAsync<T>(Func<CancellationToken, Task<T>> operation, Func<T?, BackupDRException?, RunReport> report,
         ReportingOptions options, Aws.AwsOptions aws, CancellationToken cancellationToken) where T : class
@@ -266,12 +269,19 @@ public static class ReportedRun
             error = e;
         }
         if (options.IsEmpty) return new Outcome<T>(result, error, new ReportOutcome());
-        // A cancelled or timed-out operation is still reported: reporting gets its own short deadline.
-        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        // A cancelled or timed-out operation is still reported: reporting gets its own short deadline,
+        // and a tight retry budget, so an unreachable endpoint (a function without egress) costs seconds,
+        // not the operation's patience.
+        using var deadline = new CancellationTokenSource(ReportingDeadline);
         var outcome = new ReportOutcome();
+        var reportingAws = aws with
+        {
+            Retry = new RetryPolicy(4, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(1)) { MaxElapsed = ReportingDeadline },
+            RequestTimeout = TimeSpan.FromSeconds(5),
+        };
         try
         {
-            var reporter = RunReporter.For(aws, options, out var lifetime);
+            var reporter = RunReporter.For(reportingAws, options, out var lifetime);
             using (lifetime)
             {
                 outcome = await reporter.SendAsync(report(result, error), options, deadline.Token).ConfigureAwait(false);
