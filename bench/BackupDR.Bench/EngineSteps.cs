@@ -26,6 +26,7 @@ internal static class EngineSteps
                 ScanQueuePages = options.Int("queue-pages", PipelineOptions.Default.ScanQueuePages),
                 PartSizeBytes = options.Int("part-size", PipelineOptions.Default.PartSizeBytes),
                 PartsInFlight = options.Int("parts-in-flight", PipelineOptions.Default.PartsInFlight),
+                GarbageBudgetBytes = options.Int("garbage-budget", (int)PipelineOptions.Default.GarbageBudgetBytes),
             },
         };
         var clock = Stopwatch.StartNew();
@@ -58,6 +59,7 @@ internal static class EngineSteps
             TableName = options.Get("table"),
             Parallelism = options.Int("parallelism", 4),
             MaxWriteCapacityUnits = options.Double("max-wcu", 0),
+            Pipeline = new PipelineOptions { GarbageBudgetBytes = options.Int("garbage-budget", (int)PipelineOptions.Default.GarbageBudgetBytes) },
         };
         var clock = Stopwatch.StartNew();
         var restored = await RestoreRunner.RunAsync(request, new QuietHost(), CancellationToken.None).ConfigureAwait(false);

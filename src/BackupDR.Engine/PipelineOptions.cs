@@ -29,6 +29,12 @@ public sealed record PipelineOptions
     /// <summary>Data files read at the same time during a restore.</summary>
     public int RestoreReaders { get; init; } = 4;
 
+    /// <summary>
+    /// Bytes a run may allocate before it asks for a gen0 collection (<see cref="GarbageBudget"/>);
+    /// 0 leaves collections to the GC. Keeps a long run's resident memory near a short one's.
+    /// </summary>
+    public long GarbageBudgetBytes { get; init; } = 4 * 1024 * 1024;
+
     internal void Validate()
     {
         if (Encoders < 0) throw Invalid(nameof(Encoders), "0 (automatic) or more");
@@ -37,6 +43,7 @@ public sealed record PipelineOptions
         if (PartsInFlight < 1) throw Invalid(nameof(PartsInFlight), "at least 1");
         if (RestoreQueueBatches < 0) throw Invalid(nameof(RestoreQueueBatches), "0 (automatic) or more");
         if (RestoreReaders < 1) throw Invalid(nameof(RestoreReaders), "at least 1");
+        if (GarbageBudgetBytes < 0) throw Invalid(nameof(GarbageBudgetBytes), "0 (left to the GC) or more");
     }
 
     private static BackupDRException Invalid(string name, string rule) =>

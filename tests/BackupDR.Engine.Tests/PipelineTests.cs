@@ -46,6 +46,8 @@ public sealed class PipelineTests(LocalServices services) : IClassFixture<LocalS
         PartsInFlight = 1,
         RestoreQueueBatches = 1,
         RestoreReaders = 3,
+        // A gen0 collection after every page and batch: the workers' state survives any number of them.
+        GarbageBudgetBytes = 1,
     };
 
     private async Task<(string Table, Dictionary<string, string> Source)> SeedAsync(int seed)
@@ -149,6 +151,7 @@ public sealed class PipelineTests(LocalServices services) : IClassFixture<LocalS
         {
             new PipelineOptions { ScanQueuePages = 0 }, new PipelineOptions { PartSizeBytes = 10 }, new PipelineOptions { PartsInFlight = 0 },
             new PipelineOptions { Encoders = -1 }, new PipelineOptions { RestoreQueueBatches = -1 }, new PipelineOptions { RestoreReaders = 0 },
+            new PipelineOptions { GarbageBudgetBytes = -1 },
         })
         {
             var error = Assert.Throws<BackupDRException>(bad.Validate);

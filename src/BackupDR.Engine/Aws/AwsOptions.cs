@@ -52,6 +52,8 @@ public sealed class AwsClientFactory(AwsOptions options)
         {
             config.ForcePathStyle = true;
         }
+        // The endpoint rules once per bucket and key, not once per request (S3EndpointCache).
+        config.EndpointProvider = new S3EndpointCache(config.EndpointProvider ?? new Amazon.S3.Internal.AmazonS3EndpointProvider());
         var credentials = ResolveProfileCredentials();
         return credentials is null ? new AmazonS3Client(config) : new AmazonS3Client(credentials, config);
     }

@@ -218,6 +218,7 @@ public sealed class BackupRunner
         // Every part buffer of this backup: each encoder fills one while its previous parts upload.
         var partBuffers = new BoundedBufferPool(DataFileWriter.PartBufferSize(request.Pipeline.PartSizeBytes),
             encoders * (request.Pipeline.PartsInFlight + 1) + 1);
+        var garbage = new GarbageBudget(request.Pipeline.GarbageBudgetBytes);
         try
         {
             var results = await Parallel.RunAllOrNoneAsync(segments + encoders, async (worker, token) =>
@@ -234,7 +235,7 @@ public sealed class BackupRunner
                     }
                     return [];
                 }
-                return await EncodeAsync(folder, worker - segments, request, progress, pages.Reader, partBuffers, token).ConfigureAwait(false);
+                return await EncodeAsync(folder, worker - segments, request, progress, pages.Reader, partBuffers, garbage, token).ConfigureAwait(false);
             }, cancellationToken).ConfigureAwait(false);
             return results.SelectMany(f => f).OrderBy(f => f.DataFile, StringComparer.Ordinal).ToList();
         }
@@ -296,7 +297,7 @@ public sealed class BackupRunner
     }
 
     private static async Task<List<DataFileEntry>> EncodeAsync(BackupFolder folder, int stream, BackupRequest request, ScanProgress progress,
-        ChannelReader<ScanPage> pages, ArrayPool<byte> partBuffers, CancellationToken cancellationToken)
+        ChannelReader<ScanPage> pages, ArrayPool<byte> partBuffers, GarbageBudget garbage, CancellationToken cancellationToken)
     {
         var files = new List<DataFileEntry>();
         DataFileWriter? writer = null;
@@ -307,6 +308,7 @@ public sealed class BackupRunner
             {
                 using (page)
                 {
+                    garbage.Check();
                     var cursor = new ScanPageCursor();
                     bool exhausted = false;
                     while (!exhausted)

@@ -57,6 +57,7 @@ internal sealed class RestorePipeline(
         // A file is finished when its reader is done with it and its last batch is acknowledged.
         var pendingBatches = new Dictionary<string, int>(StringComparer.Ordinal);
         var readFiles = new HashSet<string>(StringComparer.Ordinal);
+        var garbage = new GarbageBudget(options.GarbageBudgetBytes);
 
         async Task BatchDoneAsync(string file)
         {
@@ -89,6 +90,7 @@ internal sealed class RestorePipeline(
                 await foreach (var batch in batches.Reader.ReadAllAsync(token).ConfigureAwait(false))
                 {
                     await WriteBatchAsync(batch, token).ConfigureAwait(false);
+                    garbage.Check();
                     long n = alreadyDone + Interlocked.Add(ref _itemsDoneThisRun, batch.Items.Count);
                     host.Progress(new OperationProgress(3, $"Restoring into table {tableName}", $"{n:N0} of {total:N0} items",
                         total > 0 ? (int)Math.Min(100, n * 100 / total) : -1));
