@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.IO.Compression;
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json.Nodes;
 
@@ -53,7 +52,7 @@ internal static class LambdaSteps
 
     private static async Task<(double InitMs, double ResponseMs, string Answer)> OneColdStartAsync(string bootstrap, string handler, string eventJson)
     {
-        int port = FreePort();
+        int port = BackupDR.Testing.LocalPorts.Free();
         using var listener = new HttpListener();
         listener.Prefixes.Add($"http://127.0.0.1:{port}/");
         listener.Start();
@@ -101,23 +100,5 @@ internal static class LambdaSteps
         next.Response.Close();
         await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
         return (initMs, responseMs, answer);
-    }
-
-    private static int FreePort()
-    {
-        for (int i = 0; i < 100; i++)
-        {
-            int port = 49100 + Random.Shared.Next(100);
-            try
-            {
-                using var probe = new TcpListener(IPAddress.Loopback, port);
-                probe.Start();
-                return port;
-            }
-            catch (SocketException)
-            {
-            }
-        }
-        throw new InvalidOperationException("no free port in 49100-49199");
     }
 }

@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json.Nodes;
 
@@ -23,7 +22,7 @@ public sealed class FakeRuntimeApi : IDisposable
 
     public FakeRuntimeApi()
     {
-        int port = FreePort();
+        int port = BackupDR.Testing.LocalPorts.Free();
         Address = $"127.0.0.1:{port}";
         _listener.Prefixes.Add($"http://{Address}/");
         _listener.Start();
@@ -108,24 +107,6 @@ public sealed class FakeRuntimeApi : IDisposable
         }
         response.StatusCode = 202;
         response.Close();
-    }
-
-    private static int FreePort()
-    {
-        for (int i = 0; i < 100; i++)
-        {
-            int port = 49100 + Random.Shared.Next(100);
-            try
-            {
-                using var probe = new TcpListener(IPAddress.Loopback, port);
-                probe.Start();
-                return port;
-            }
-            catch (SocketException)
-            {
-            }
-        }
-        throw new InvalidOperationException("No free port in 49100-49199.");
     }
 
     public void Dispose()
