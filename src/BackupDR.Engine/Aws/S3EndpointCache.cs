@@ -12,9 +12,10 @@ namespace BackupDR.Engine.Aws;
 /// The SDK evaluates S3's endpoint rule set on every request: <c>AmazonS3EndpointProvider.ResolveEndpoint</c>
 /// is one method of 28 KB of IL. A backup sends a request per 5 MiB part, so after 30 of them the runtime
 /// recompiles that method with full optimisation, which takes the JIT several MB of native memory that
-/// the C library keeps, and CPU on every request besides (docs/performance.md, "Memory"). The rules are a pure function of their parameters, so their answer is kept per
-/// parameter set (bucket, key, region, endpoint and flags: a backup has a few dozen) and every caller gets
-/// its own copy, because the SDK appends to the URL it is given.
+/// the C library keeps, and CPU on every request besides (docs/performance.md, "Memory"). The rules are
+/// a pure function of their parameters, so their answer is kept per parameter set (bucket, key, region,
+/// endpoint and flags: a backup has a few dozen), and every caller gets its own copy, because the SDK
+/// appends to the URL it is given.
 /// </remarks>
 internal sealed class S3EndpointCache(IEndpointProvider rules) : IEndpointProvider
 {
