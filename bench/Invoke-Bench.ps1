@@ -59,7 +59,7 @@ function Invoke-Step([string] $Label, [string[]] $Arguments) {
 function Select-Fastest([object[]] $Results) { $Results | Sort-Object seconds | Select-Object -First 1 }
 
 # The Lambda step's functions report like deployed ones: to SNS and CloudWatch endpoints that answer.
-$services = if ('lambda' -in $stepSet) { Start-LocalServices -DynamoHeapMB 12288 -AwsApis } else { Start-LocalServices -DynamoHeapMB 12288 }
+$services = Start-LocalServices -DynamoHeapMB 12288 -AwsApis:('lambda' -in $stepSet)
 $saved = Use-LocalServicesEnvironment $services
 try {
     $bucket = "bench-$($runId.ToLowerInvariant())"
@@ -103,12 +103,13 @@ try {
     # 5: memory at scale.
     $scale = @()
     if ('scale' -in $stepSet) {
+        $largestScale = ($scaleCounts | Measure-Object -Maximum).Maximum
         foreach ($n in $scaleCounts) {
             Write-Host "Memory at $n items"
             Invoke-Step 'seed (not measured)' @('raw-write', '--table', "scale-$n", '--items', $n, '--item-size', $ItemSize, '--parallelism', $Parallelism) | Out-Null
             $sb = Invoke-Step "backup $n" @('backup', '--table', "scale-$n", '--target', "s3://$bucket/scale", '--segments', $Segments)
             # At the largest size, once more with collections left to the GC alone: what the garbage budget saves.
-            $sbFree = if ($n -eq ($scaleCounts | Measure-Object -Maximum).Maximum) {
+            $sbFree = if ($n -eq $largestScale) {
                 Invoke-Step "backup $n, no garbage budget" @('backup', '--table', "scale-$n", '--target', "s3://$bucket/scale-free", '--segments', $Segments, '--garbage-budget', 0)
             }
             Invoke-Step 'drop tables (not measured)' @('delete-table', '--table', "scale-$n") | Out-Null

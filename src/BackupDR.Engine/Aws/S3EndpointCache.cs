@@ -23,18 +23,6 @@ internal sealed class S3EndpointCache(IEndpointProvider rules) : IEndpointProvid
     private static readonly ConcurrentDictionary<string, Endpoint> Answers = new(StringComparer.Ordinal);
     private const int MaxAnswers = 4096;
 
-    /// <summary>The parameters the key is built from; a test keeps it equal to the SDK's list.</summary>
-    internal static readonly string[] KeyedParameters =
-    [
-        nameof(S3EndpointParameters.Bucket), nameof(S3EndpointParameters.Region), nameof(S3EndpointParameters.UseFIPS),
-        nameof(S3EndpointParameters.UseDualStack), nameof(S3EndpointParameters.Endpoint), nameof(S3EndpointParameters.ForcePathStyle),
-        nameof(S3EndpointParameters.Accelerate), nameof(S3EndpointParameters.UseGlobalEndpoint), nameof(S3EndpointParameters.UseObjectLambdaEndpoint),
-        nameof(S3EndpointParameters.Key), nameof(S3EndpointParameters.Prefix), nameof(S3EndpointParameters.CopySource),
-        nameof(S3EndpointParameters.DisableAccessPoints), nameof(S3EndpointParameters.DisableMultiRegionAccessPoints),
-        nameof(S3EndpointParameters.UseArnRegion), nameof(S3EndpointParameters.UseS3ExpressControlEndpoint),
-        nameof(S3EndpointParameters.DisableS3ExpressSessionAuth),
-    ];
-
     public IEndpointProvider Rules { get; } = rules;
 
     public Endpoint ResolveEndpoint(EndpointParameters parameters)
@@ -45,13 +33,12 @@ internal sealed class S3EndpointCache(IEndpointProvider rules) : IEndpointProvid
         {
             answer = Rules.ResolveEndpoint(parameters);   // an error is not remembered: the next request asks again
             if (Answers.Count >= MaxAnswers) Answers.Clear();
-            Answers[key] = Copy(answer);
+            Answers[key] = answer;   // kept as the rules gave it; callers get copies
         }
         return Copy(answer);
     }
 
-    internal static int Count => Answers.Count;
-
+    /// <summary>Every parameter of the rules, each once; a test fails if the SDK defines one this leaves out.</summary>
     internal static string KeyOf(S3EndpointParameters p)
     {
         var key = new StringBuilder(160);
