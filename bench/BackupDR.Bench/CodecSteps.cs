@@ -146,7 +146,7 @@ internal static class CodecSteps
         public IObjectUpload BeginUpload(string key) => new Upload(this, key);
         public Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken) =>
             _objects.TryGetValue(key, out var b) ? Task.FromResult<Stream>(new MemoryStream(b, writable: false)) : throw new FileNotFoundException(key);
-        public Task<byte[]?> TryReadAllAsync(string key, CancellationToken cancellationToken) => Task.FromResult(_objects.TryGetValue(key, out var b) ? b : null);
+        public Task<byte[]?> TryReadAllAsync(string key, long maxBytes, CancellationToken cancellationToken) => Task.FromResult(_objects.TryGetValue(key, out var b) ? b : null);
         public Task<StoredObject?> HeadAsync(string key, CancellationToken cancellationToken) =>
             Task.FromResult(_objects.TryGetValue(key, out var b) ? new StoredObject(key, b.Length, null) : null);
         public async IAsyncEnumerable<StoredObject> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)

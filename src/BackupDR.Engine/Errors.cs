@@ -65,4 +65,5 @@ public static class ErrorIds
     public const string ReportNotSent = "ReportNotSent";
     public const string InvalidPackage = "InvalidPackage";
     public const string DeployFailed = "DeployFailed";
+    public const string UnsafeObjectKey = "UnsafeObjectKey";
 }

@@ -43,7 +43,7 @@ public sealed class TestBackupIntegrityCommand : ReportingCmdlet
             ? new BackupDRException(ErrorIds.TableDiffersFromBackup, ErrorKind.InvalidData,
                 $"Table '{TableName}' differs from the backup at {report.Uri} (the backup itself is intact):{Environment.NewLine}{problems}", TableName)
             : new BackupDRException(ErrorIds.BackupIntegrityFailed, ErrorKind.InvalidData,
-                $"The backup at {report.Uri} is not valid ({report.Problems.Count} problem(s), {report.Level} check):{Environment.NewLine}{problems}", report.Uri);
+                $"The backup at {report.Uri} is not valid ({report.ProblemCount} problem(s), {report.Level} check):{Environment.NewLine}{problems}", report.Uri);
         WriteError(ToErrorRecord(error));
     }
 }

@@ -18,7 +18,7 @@ public sealed partial class CorruptionMatrixTests(LocalServices services) : ICla
     /// <summary>A damaged backup A, with an intact backup B (of another table) to take parts from.</summary>
     private sealed record Damage(IBackupStore Store, string A, string B)
     {
-        public async Task<byte[]> ReadAsync(string key) => (await Store.TryReadAllAsync(key, CancellationToken.None))!;
+        public async Task<byte[]> ReadAsync(string key) => (await Store.TryReadAllAsync(key, long.MaxValue, CancellationToken.None))!;
         public Task WriteAsync(string key, byte[] bytes) => Store.PutAsync(key, bytes, CancellationToken.None);
         public Task DeleteAsync(string key) => Store.DeleteAsync(key, CancellationToken.None);
 

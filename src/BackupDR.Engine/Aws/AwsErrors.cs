@@ -1,4 +1,5 @@
 using Amazon.Runtime;
+using BackupDR.Engine.Storage;
 
 namespace BackupDR.Engine.Aws;
 
@@ -11,6 +12,9 @@ internal static class AwsErrors
         {
             case BackupDRException bdr:
                 return bdr;
+            case UntrustedInputException untrusted:
+                return new BackupDRException(ErrorIds.BackupIntegrityFailed, ErrorKind.InvalidData,
+                    $"{untrusted.Message} Nothing more was read from it.", target, e);
             case OperationCanceledException:
                 return new BackupDRException(ErrorIds.OperationCancelled, ErrorKind.OperationStopped, "The operation was cancelled.", target, e);
             case AmazonServiceException ase when ase.StatusCode == System.Net.HttpStatusCode.Forbidden

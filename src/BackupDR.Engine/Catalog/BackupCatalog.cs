@@ -103,6 +103,14 @@ public sealed class BackupCatalog(BackupFolder root)
     {
         var objects = new List<string>();
         await foreach (var obj in root.Store.ListAsync(backup.Prefix, cancellationToken).ConfigureAwait(false)) objects.Add(obj.Key);
+        // A key with ".." segments (S3 allows any key) might resolve to another object on its way: refuse
+        // before deleting anything, rather than leave a backup half removed.
+        if (objects.FirstOrDefault(k => StoreKeys.Problem(k) is not null) is { } unsafeKey)
+        {
+            throw new BackupDRException(ErrorIds.UnsafeObjectKey, ErrorKind.InvalidData,
+                $"{backup.Uri} holds an object whose key BackupDR will not send ('{UnsafeKeyException.Printable(unsafeKey)}': {StoreKeys.Problem(unsafeKey)}); nothing was removed. " +
+                "Delete that object with another tool (it was not written by BackupDR), then remove the backup again.", backup.Uri);
+        }
         string marker = backup.Prefix + BackupFormat.CommitMarkerKey;
         if (objects.Remove(marker)) await root.Store.DeleteAsync(marker, cancellationToken).ConfigureAwait(false);
         int deleted = objects.Count + (backup.Status == BackupStatus.Committed ? 1 : 0);
@@ -129,7 +137,15 @@ public sealed class BackupCatalog(BackupFolder root)
 
     private async Task<CommitMarker?> ReadMarkerAsync(string folder, CancellationToken cancellationToken)
     {
-        byte[]? json = await root.Store.TryReadAllAsync(folder + BackupFormat.CommitMarkerKey, cancellationToken).ConfigureAwait(false);
+        byte[]? json;
+        try
+        {
+            json = await root.Store.TryReadAllAsync(folder + BackupFormat.CommitMarkerKey, BackupFormat.MaxMarkerBytes, cancellationToken).ConfigureAwait(false);
+        }
+        catch (UntrustedInputException)
+        {
+            return null;   // too large or not a safe key: Test-BackupIntegrity says what is wrong
+        }
         if (json is null) return null;
         try
         {

@@ -143,6 +143,20 @@ public static class BackupFormat
     public const string CommitMarkerKey = "_committed";
     public const string DataFolder = "data/";
 
+    // Bounds on what a reader accepts (docs/format.md §9): a backup is untrusted input, and none of its
+    // objects is read past these sizes.
+    public const long MaxMarkerBytes = 64 * 1024;
+    public const long MaxSummaryBytes = 1024 * 1024;
+    public const long MaxTableDescriptionBytes = 1024 * 1024;
+    public const long MaxManifestFilesBytes = 64L * 1024 * 1024;
+    public const int MaxLineBytes = 8 * 1024 * 1024;
+
+    private static readonly System.Text.RegularExpressions.Regex DataFileName =
+        new(@"^data/s[0-9]{3,}-f[0-9]{4,}\.json\.gz$", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+
+    /// <summary>A data file's key as the format names it (§2): <c>data/s&lt;seg&gt;-f&lt;file&gt;.json.gz</c>.</summary>
+    public static bool IsDataFileKey(string key) => DataFileName.IsMatch(key);
+
     private static readonly JsonSerializerOptions Indented = new(FormatJsonContext.Default.Options) { WriteIndented = true };
     private static readonly FormatJsonContext IndentedContext = new(Indented);
 

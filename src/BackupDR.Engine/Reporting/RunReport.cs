@@ -97,7 +97,7 @@ public sealed class RunReport
             new("ValidationsPassed", valid ? 1 : 0, "Count"),
             new("ValidationsFailed", valid ? 0 : 1, "Count"),
             new("ItemsVerified", Math.Max(0, report?.ItemsVerified ?? 0), "Count"),
-            new("ValidationProblems", report?.Problems.Count ?? 0, "Count"),
+            new("ValidationProblems", report?.ProblemCount ?? 0, "Count"),
             new("ValidationDuration", report?.Duration.TotalSeconds ?? 0, "Seconds"),
         };
         if (report?.TableName is { } table)

@@ -61,6 +61,9 @@ internal sealed class CheckpointStore(BackupFolder folder) : IDisposable
     private readonly IBackupStore store = folder.Store;
     private readonly string prefix = folder.Prefix;
 
+    /// <summary>A checkpoint holds a line per data file: a few hundred bytes each. Nothing larger is read.</summary>
+    private const long MaxCheckpointBytes = 64L * 1024 * 1024;
+
     /// <summary>BACKUPDR_CHECKPOINT_URI when set (a folder or s3://bucket/prefix/), else a folder under the user's local application data.</summary>
     public static string DefaultLocation =>
         Environment.GetEnvironmentVariable("BACKUPDR_CHECKPOINT_URI") is { Length: > 0 } configured
@@ -77,7 +80,17 @@ internal sealed class CheckpointStore(BackupFolder folder) : IDisposable
 
     public async Task<RestoreCheckpoint?> LoadAsync(string key, CancellationToken cancellationToken)
     {
-        byte[]? json = await store.TryReadAllAsync(key, cancellationToken).ConfigureAwait(false);
+        byte[]? json;
+        try
+        {
+            json = await store.TryReadAllAsync(key, MaxCheckpointBytes, cancellationToken).ConfigureAwait(false);
+        }
+        catch (UntrustedInputException e)
+        {
+            throw new BackupDRException(ErrorIds.CheckpointInvalid, ErrorKind.InvalidData,
+                $"The restore checkpoint {store.UriOf(key)} cannot be read ({e.Message}). Delete it and restore again with -Mode Upsert: items already written are written again, none is lost.",
+                store.UriOf(key), e);
+        }
         if (json is null) return null;
         try
         {

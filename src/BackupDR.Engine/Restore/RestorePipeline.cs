@@ -190,7 +190,15 @@ internal sealed class RestorePipeline(
             }
 
             // The file was verified before the restore began; it must still be the same file.
-            var (sha256, _, _) = await reader.FinishAsync(cancellationToken).ConfigureAwait(false);
+            string sha256;
+            try
+            {
+                (sha256, _, _) = await reader.FinishAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (DataFileException e)
+            {
+                throw PartlyWritten(file, "it " + e.Message);
+            }
             if (sha256 != file.Sha256Checksum)
             {
                 throw PartlyWritten(file, "it changed while it was being restored (its SHA-256 no longer matches the manifest)");
@@ -208,9 +216,10 @@ internal sealed class RestorePipeline(
         {
             return await reader.NextLineAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (InvalidDataException e)
+        catch (DataFileException e)
         {
-            throw PartlyWritten(file, $"it cannot be decompressed after line {reader.LineNumber} ({e.Message})");
+            // Counts and sizes are enforced as the file streams: nothing the manifest does not account for is sent.
+            throw PartlyWritten(file, "it " + e.Message);
         }
     }
 

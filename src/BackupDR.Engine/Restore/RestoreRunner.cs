@@ -181,7 +181,7 @@ public sealed class RestoreRunner
     private CheckpointStore OpenCheckpoints(RestoreRequest request)
     {
         var location = BackupLocation.Parse(request.CheckpointUri ?? CheckpointStore.DefaultLocation);
-        if (!location.IsS3) Directory.CreateDirectory(location.LocalRoot!);
+        if (!location.IsS3) LocalBackupStore.CreatePrivateFolder(location.LocalRoot!);
         return new CheckpointStore(BackupFolder.Open(location, new AwsClientFactory(request.Aws)));
     }
 

@@ -17,7 +17,13 @@ public sealed record BackupLocation(string? Bucket, string Prefix, string? Local
             throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument,
                 $"'{bucket}' is not a valid S3 bucket name: use 3-63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit.", bucket);
         }
-        return new BackupLocation(bucket, NormalizePrefix(prefix), null);
+        string normalized = NormalizePrefix(prefix);
+        if (normalized.Length > 0 && StoreKeys.Problem(normalized) is { } problem)
+        {
+            throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument,
+                $"'{UnsafeKeyException.Printable(normalized)}' is not a usable S3 key prefix: {problem}.", prefix);
+        }
+        return new BackupLocation(bucket, normalized, null);
     }
 
     /// <summary>A local target: an absolute folder path.</summary>
@@ -58,6 +64,11 @@ public sealed record BackupLocation(string? Bucket, string Prefix, string? Local
             {
                 throw new BackupDRException(ErrorIds.InvalidBackupUri, ErrorKind.InvalidArgument,
                     $"'{uri}' has an empty path segment ('//'). " + expected, uri);
+            }
+            if (key.Length > 0 && StoreKeys.Problem(key) is { } problem)
+            {
+                throw new BackupDRException(ErrorIds.InvalidBackupUri, ErrorKind.InvalidArgument,
+                    $"'{UnsafeKeyException.Printable(uri)}' is not a usable S3 location: its key {problem}. " + expected, uri);
             }
             return new BackupLocation(bucket, NormalizePrefix(key), null);
         }

@@ -3,8 +3,12 @@ namespace BackupDR.Engine.Storage;
 /// <summary>A multipart upload that was started and never completed or aborted: storage that is billed and invisible.</summary>
 public sealed record PendingUpload(string Key, string UploadId, DateTimeOffset? Initiated);
 
-/// <summary>An object as a store lists it. <paramref name="Sha256"/> is the full-object SHA-256 (base64) when the store knows it.</summary>
-public sealed record StoredObject(string Key, long Size, string? Sha256);
+/// <summary>
+/// An object as a store lists it. <paramref name="Sha256"/> is the full-object SHA-256 (base64) when the
+/// store knows it. <paramref name="IsLink"/>: a symbolic link in a local folder, which BackupDR lists
+/// (so it is seen and can be removed) but never reads or follows.
+/// </summary>
+public sealed record StoredObject(string Key, long Size, string? Sha256, bool IsLink = false);
 
 /// <summary>
 /// Where backups are kept: an S3 bucket or a local folder. Keys are '/'-separated and relative to
@@ -30,13 +34,16 @@ public interface IBackupStore
     /// <summary>Opens an object for reading; throws <see cref="FileNotFoundException"/> when it does not exist.</summary>
     Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken);
 
-    /// <summary>Reads a small object whole; null when it does not exist.</summary>
-    Task<byte[]?> TryReadAllAsync(string key, CancellationToken cancellationToken);
+    /// <summary>
+    /// Reads a small object whole; null when it does not exist. An object larger than
+    /// <paramref name="maxBytes"/> is not read past that size: <see cref="ObjectTooLargeException"/>.
+    /// </summary>
+    Task<byte[]?> TryReadAllAsync(string key, long maxBytes, CancellationToken cancellationToken);
 
     /// <summary>Null when the object does not exist.</summary>
     Task<StoredObject?> HeadAsync(string key, CancellationToken cancellationToken);
 
-    /// <summary>Every object whose key starts with <paramref name="prefix"/>.</summary>
+    /// <summary>Every object whose key starts with <paramref name="prefix"/>. A local folder's listing never follows a symbolic link.</summary>
     IAsyncEnumerable<StoredObject> ListAsync(string prefix, CancellationToken cancellationToken);
 
     Task DeleteAsync(string key, CancellationToken cancellationToken);
@@ -68,4 +75,11 @@ public interface IObjectUpload : IAsyncDisposable
 
     /// <summary>Appends <paramref name="tail"/> (may be empty) and makes the object visible.</summary>
     Task CompleteAsync(ReadOnlyMemory<byte> tail, CancellationToken cancellationToken);
+}
+
+/// <summary>An object larger than its reader allows: read no further than the limit.</summary>
+public sealed class ObjectTooLargeException(string uri, long limit)
+    : UntrustedInputException($"{uri} is larger than the {limit:N0} bytes such an object may have; it was not read.")
+{
+    public long Limit { get; } = limit;
 }

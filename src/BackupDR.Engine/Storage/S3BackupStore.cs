@@ -38,6 +38,7 @@ public sealed class S3BackupStore(IAmazonS3 s3, string bucket, RetryPolicy? retr
 
     public async Task PutAsync(string key, byte[] content, CancellationToken cancellationToken)
     {
+        StoreKeys.Check(key);
         var request = new PutObjectRequest
         {
             BucketName = bucket,
@@ -51,10 +52,13 @@ public sealed class S3BackupStore(IAmazonS3 s3, string bucket, RetryPolicy? retr
         await s3.PutObjectAsync(request, cancellationToken).ConfigureAwait(false);
     }
 
-    public IObjectUpload BeginUpload(string key) => new MultipartUpload(s3, bucket, key);
+    public IObjectUpload BeginUpload(string key) => new MultipartUpload(s3, bucket, StoreKeys.Check(key));
 
     public async Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken)
     {
+        // A listed key may hold ".." segments (S3 allows any key): never sent, since an HTTP client may
+        // resolve them to another object.
+        StoreKeys.Check(key);
         try
         {
             var response = await s3.GetObjectAsync(new GetObjectRequest { BucketName = bucket, Key = key }, cancellationToken).ConfigureAwait(false);
@@ -79,14 +83,13 @@ public sealed class S3BackupStore(IAmazonS3 s3, string bucket, RetryPolicy? retr
             EtagToMatch = etag,
         }, cancellationToken);
 
-    public async Task<byte[]?> TryReadAllAsync(string key, CancellationToken cancellationToken)
+    public async Task<byte[]?> TryReadAllAsync(string key, long maxBytes, CancellationToken cancellationToken)
     {
         try
         {
             await using var stream = await OpenReadAsync(key, cancellationToken).ConfigureAwait(false);
-            using var buffer = new MemoryStream();
-            await stream.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
-            return buffer.ToArray();
+            if (stream.Length > maxBytes) throw new ObjectTooLargeException(UriOf(key), maxBytes);
+            return await BoundedRead.AllAsync(stream, maxBytes, UriOf(key), cancellationToken).ConfigureAwait(false);
         }
         catch (FileNotFoundException)
         {
@@ -96,6 +99,7 @@ public sealed class S3BackupStore(IAmazonS3 s3, string bucket, RetryPolicy? retr
 
     public async Task<StoredObject?> HeadAsync(string key, CancellationToken cancellationToken)
     {
+        StoreKeys.Check(key);
         try
         {
             var meta = await s3.GetObjectMetadataAsync(new GetObjectMetadataRequest
@@ -140,7 +144,7 @@ public sealed class S3BackupStore(IAmazonS3 s3, string bucket, RetryPolicy? retr
     }
 
     public Task DeleteAsync(string key, CancellationToken cancellationToken) =>
-        s3.DeleteObjectAsync(new DeleteObjectRequest { BucketName = bucket, Key = key }, cancellationToken);
+        s3.DeleteObjectAsync(new DeleteObjectRequest { BucketName = bucket, Key = StoreKeys.Check(key) }, cancellationToken);
 
     public async IAsyncEnumerable<PendingUpload> ListPendingUploadsAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
@@ -170,7 +174,7 @@ public sealed class S3BackupStore(IAmazonS3 s3, string bucket, RetryPolicy? retr
     {
         try
         {
-            await s3.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = bucket, Key = upload.Key, UploadId = upload.UploadId }, cancellationToken).ConfigureAwait(false);
+            await s3.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = bucket, Key = StoreKeys.Check(upload.Key), UploadId = upload.UploadId }, cancellationToken).ConfigureAwait(false);
         }
         catch (AmazonS3Exception e) when (e.ErrorCode == "NoSuchUpload")
         {

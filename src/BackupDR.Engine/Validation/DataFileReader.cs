@@ -9,8 +9,20 @@ namespace BackupDR.Engine.Validation;
 /// Reads one data file as stored: raw bytes → SHA-256/MD5 → gunzip → JSON lines. The hashes cover
 /// every stored byte, including any after the gzip stream ends.
 /// </summary>
+/// <remarks>
+/// The file is untrusted, and so is its manifest entry, whose hash a forger can re-chain: the entry's
+/// figures are used as bounds, enforced while streaming. Reading stops, with a
+/// <see cref="DataFileException"/> naming the problem, at the first stored byte past
+/// <c>sizeBytes</c>, the first decompressed byte past <c>uncompressedSizeBytes</c>, a line longer
+/// than <see cref="MaxLineBytes"/>, or a line past <c>itemCount</c> (each line is one item). So memory
+/// is one line at most, and work is bounded by what the manifest claims, whatever the file holds.
+/// </remarks>
 internal sealed class DataFileReader : IAsyncDisposable
 {
+    /// <summary>A DynamoDB item is at most 400 KB; its DynamoDB JSON, escapes and all, stays well below this.</summary>
+    public const int MaxLineBytes = BackupFormat.MaxLineBytes;
+
+    private readonly DataFileEntry _file;
     private readonly HashingReadStream _raw;
     private readonly GZipStream _gzip;
     private byte[] _buffer = new byte[256 * 1024];
@@ -18,35 +30,47 @@ internal sealed class DataFileReader : IAsyncDisposable
     private int _end;
     private bool _eof;
 
-    private DataFileReader(Stream stored)
+    private DataFileReader(Stream stored, DataFileEntry file)
     {
-        _raw = new HashingReadStream(stored);
+        _file = file;
+        _raw = new HashingReadStream(stored, file);
         _gzip = new GZipStream(_raw, CompressionMode.Decompress, leaveOpen: true);
     }
 
     public static async Task<DataFileReader> OpenAsync(BackupFolder backup, DataFileEntry file, CancellationToken cancellationToken) =>
-        new(await backup.Store.OpenReadAsync(backup.Key(file.DataFile), cancellationToken).ConfigureAwait(false));
+        new(await backup.Store.OpenReadAsync(backup.Key(file.DataFile), cancellationToken).ConfigureAwait(false), file);
 
     public long LineNumber { get; private set; }
     public long UncompressedBytes { get; private set; }
 
-    /// <summary>The next line without its '\n', valid until the next call; null at the end. InvalidDataException when the gzip stream is damaged.</summary>
+    /// <summary>
+    /// The next line without its '\n', valid until the next call; null at the end. Throws
+    /// <see cref="DataFileException"/> when the file breaks a bound or cannot be decompressed.
+    /// </summary>
     public async ValueTask<ReadOnlyMemory<byte>?> NextLineAsync(CancellationToken cancellationToken)
     {
+        int searched = _start;
         while (true)
         {
-            int newline = Array.IndexOf(_buffer, (byte)'\n', _start, _end - _start);
+            int newline = Array.IndexOf(_buffer, (byte)'\n', searched, _end - searched);
             if (newline >= 0)
             {
+                if (newline - _start > MaxLineBytes) throw LineTooLong();
+                if (LineNumber == _file.ItemCount)
+                {
+                    throw new DataFileException(ProblemCodes.CountMismatch,
+                        $"holds more than the {_file.ItemCount:N0} items the manifest says (reading stopped at line {LineNumber + 1:N0})");
+                }
                 var line = _buffer.AsMemory(_start, newline - _start);
                 _start = newline + 1;
                 LineNumber++;
                 return line;
             }
+            if (_end - _start > MaxLineBytes) throw LineTooLong();
             if (_eof)
             {
                 if (_start == _end) return null;
-                throw new InvalidDataException($"the last line ({LineNumber + 1}) is not terminated by a newline");
+                throw new DataFileException(ProblemCodes.CorruptData, $"ends with a line ({LineNumber + 1:N0}) that is not terminated by a newline");
             }
             if (_start > 0)
             {
@@ -54,13 +78,30 @@ internal sealed class DataFileReader : IAsyncDisposable
                 _end -= _start;
                 _start = 0;
             }
-            if (_end == _buffer.Length) Array.Resize(ref _buffer, _buffer.Length * 2);
-            int read = await _gzip.ReadAsync(_buffer.AsMemory(_end), cancellationToken).ConfigureAwait(false);
+            searched = _end;
+            if (_end == _buffer.Length) Array.Resize(ref _buffer, Math.Min(_buffer.Length * 2, MaxLineBytes + 64 * 1024));
+            int read;
+            try
+            {
+                read = await _gzip.ReadAsync(_buffer.AsMemory(_end), cancellationToken).ConfigureAwait(false);
+            }
+            catch (InvalidDataException e)
+            {
+                throw new DataFileException(ProblemCodes.CorruptData, $"cannot be decompressed after line {LineNumber:N0} ({e.Message})");
+            }
             if (read == 0) _eof = true;
             _end += read;
             UncompressedBytes += read;
+            if (UncompressedBytes > _file.UncompressedSizeBytes)
+            {
+                throw new DataFileException(ProblemCodes.CorruptData,
+                    $"decompresses to more than the {_file.UncompressedSizeBytes:N0} bytes the manifest records (reading stopped)");
+            }
         }
     }
+
+    private DataFileException LineTooLong() =>
+        new(ProblemCodes.CorruptData, $"has a line ({LineNumber + 1:N0}) longer than {MaxLineBytes / (1024 * 1024)} MiB, more than any DynamoDB item needs (reading stopped)");
 
     /// <summary>Reads whatever raw bytes remain and returns the hashes and size of the stored object.</summary>
     public async Task<(string Sha256, string Md5, long Size)> FinishAsync(CancellationToken cancellationToken)
@@ -76,7 +117,8 @@ internal sealed class DataFileReader : IAsyncDisposable
         await _raw.DisposeAsync().ConfigureAwait(false);
     }
 
-    private sealed class HashingReadStream(Stream inner) : Stream
+    /// <summary>Hashes what passes through, and refuses a byte past the size the manifest records.</summary>
+    internal sealed class HashingReadStream(Stream inner, DataFileEntry file) : Stream
     {
         private readonly IncrementalHash _sha256 = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         private readonly IncrementalHash _md5 = IncrementalHash.CreateHash(HashAlgorithmName.MD5);
@@ -106,9 +148,13 @@ internal sealed class DataFileReader : IAsyncDisposable
 
         private void Track(ReadOnlySpan<byte> data)
         {
+            _bytes += data.Length;
+            if (_bytes > file.SizeBytes)
+            {
+                throw new DataFileException(ProblemCodes.SizeMismatch, $"is larger than the {file.SizeBytes:N0} bytes the manifest records (reading stopped)");
+            }
             _sha256.AppendData(data);
             _md5.AppendData(data);
-            _bytes += data.Length;
         }
 
         public override bool CanRead => true;
@@ -127,4 +173,13 @@ internal sealed class DataFileReader : IAsyncDisposable
             base.Dispose(disposing);
         }
     }
+}
+
+/// <summary>
+/// A data file that broke a rule or a bound while it was read; <see cref="Code"/> is the integrity problem
+/// it is. The message is a predicate ("holds more than …"): the reader names the file before it.
+/// </summary>
+internal sealed class DataFileException(string code, string message) : UntrustedInputException(message)
+{
+    public string Code { get; } = code;
 }

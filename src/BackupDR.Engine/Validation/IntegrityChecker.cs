@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Security.Cryptography;
 using BackupDR.Engine.Format;
 using BackupDR.Engine.Json;
 using BackupDR.Engine.Storage;
@@ -9,9 +10,18 @@ namespace BackupDR.Engine.Validation;
 /// Proves a backup whole (docs/format.md §7). Follows the chain of hashes from the commit marker
 /// down to every data file; every deviation is a problem naming the file.
 /// </summary>
+/// <remarks>
+/// Everything read is untrusted (docs/integrity.md, hostile input): the manifests are read by their
+/// fixed names and only up to their size bounds, every key they name must be a data file's name,
+/// the folder's listing is streamed (only the manifest's own entries are kept), and each data file
+/// is read within the bounds its entry sets (<see cref="DataFileReader"/>).
+/// </remarks>
 public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host)
 {
     private const int FileParallelism = 4;
+
+    /// <summary>A data file with more lines that are not records than this is given up on: a flood is not read to its end.</summary>
+    internal const int MaxInvalidLines = 100;
 
     /// <summary>
     /// Checks the backup. Returns the report and, when the metadata could be read, the loaded
@@ -40,24 +50,23 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host)
 
     private async Task<LoadedBackup?> CheckMetadataAsync(IntegrityReport report, CancellationToken ct)
     {
-        var listing = new Dictionary<string, StoredObject>(StringComparer.Ordinal);
-        await foreach (var obj in backup.Store.ListAsync(backup.Prefix, ct).ConfigureAwait(false))
-        {
-            listing[obj.Key[backup.Prefix.Length..]] = obj;
-        }
-        if (listing.Count == 0)
+        // Marker → summary, each by its fixed name and within its size bound.
+        byte[]? markerBytes = await ReadBoundedAsync(report, BackupFormat.CommitMarkerKey, BackupFormat.MaxMarkerBytes, ProblemCodes.InvalidCommitMarker, ct).ConfigureAwait(false);
+        byte[]? summaryBytes = await ReadBoundedAsync(report, BackupFormat.ManifestSummaryKey, BackupFormat.MaxSummaryBytes, ProblemCodes.InvalidManifest, ct).ConfigureAwait(false);
+        if (markerBytes is null && summaryBytes is null && !await AnythingAtAsync(ct).ConfigureAwait(false))
         {
             throw new BackupDRException(ErrorIds.BackupNotFound, ErrorKind.ObjectNotFound,
-                $"There is no backup at {backup.Uri}. List the backups under the target folder and pass one backup's folder as -Uri.", backup.Uri);
+                $"There is no backup at {backup.Uri}. List the backups under the target folder and pass one backup's folder.", backup.Uri);
         }
 
-        // Marker → summary.
         CommitMarker? marker = null;
-        byte[]? markerBytes = listing.ContainsKey(BackupFormat.CommitMarkerKey) ? await ReadAsync(BackupFormat.CommitMarkerKey, ct).ConfigureAwait(false) : null;
         if (markerBytes is null)
         {
-            report.Add(ProblemCodes.MissingCommitMarker, BackupFormat.CommitMarkerKey,
-                "The backup has no commit marker: it did not finish, or the marker was deleted. It must not be trusted.");
+            if (!report.Problems.Any(p => p.File == BackupFormat.CommitMarkerKey))
+            {
+                report.Add(ProblemCodes.MissingCommitMarker, BackupFormat.CommitMarkerKey,
+                    "The backup has no commit marker: it did not finish, or the marker was deleted. It must not be trusted.");
+            }
         }
         else
         {
@@ -66,10 +75,12 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host)
         }
         report.IsCommitted = marker is not null;
 
-        byte[]? summaryBytes = await ReadAsync(BackupFormat.ManifestSummaryKey, ct).ConfigureAwait(false);
         if (summaryBytes is null)
         {
-            report.Add(ProblemCodes.MissingManifest, BackupFormat.ManifestSummaryKey, "The manifest summary is missing.");
+            if (!report.Problems.Any(p => p.File == BackupFormat.ManifestSummaryKey))
+            {
+                report.Add(ProblemCodes.MissingManifest, BackupFormat.ManifestSummaryKey, "The manifest summary is missing.");
+            }
             return null;
         }
         ManifestSummary summary;
@@ -113,66 +124,119 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host)
             report.Add(ProblemCodes.BackupIdMismatch, BackupFormat.ManifestSummaryKey, $"The folder is backup '{backup.Name}' but its manifest is for '{summary.BackupId}'.");
         }
 
-        // Summary → manifest-files.json and table.json.
-        var files = await ReadHashedAsync(report, summary.ManifestFilesKey, summary.ManifestFilesSha256, BackupFormat.ParseFiles, ct).ConfigureAwait(false);
-        var table = await ReadHashedAsync(report, summary.TableDescriptionKey, summary.TableDescriptionSha256, BackupFormat.ParseTable, ct).ConfigureAwait(false);
+        // Summary → manifest-files.json and table.json: the format fixes their names, so a summary
+        // naming any other key (another folder, an absolute path) is refused, never followed.
+        bool keysOk = CheckFixedKey(report, "manifestFilesKey", summary.ManifestFilesKey, BackupFormat.ManifestFilesKey)
+                      & CheckFixedKey(report, "tableDescriptionKey", summary.TableDescriptionKey, BackupFormat.TableDescriptionKey);
+        if (!keysOk) return null;
+        var files = await ReadHashedAsync(report, BackupFormat.ManifestFilesKey, BackupFormat.MaxManifestFilesBytes, summary.ManifestFilesSha256, BackupFormat.ParseFiles, ct).ConfigureAwait(false);
+        var table = await ReadHashedAsync(report, BackupFormat.TableDescriptionKey, BackupFormat.MaxTableDescriptionBytes, summary.TableDescriptionSha256, BackupFormat.ParseTable, ct).ConfigureAwait(false);
         if (files is null || table is null) return null;
         if (table.KeySchema.Count == 0)
         {
-            report.Add(ProblemCodes.InvalidManifest, summary.TableDescriptionKey, "The table description has no key schema.");
+            report.Add(ProblemCodes.InvalidManifest, BackupFormat.TableDescriptionKey, "The table description has no key schema.");
         }
 
+        // Every entry names a data file by the format's rule, once, with figures that can be true.
+        var expected = new Dictionary<string, DataFileEntry>(StringComparer.Ordinal);
+        var usable = new List<DataFileEntry>(files.Count);
+        foreach (var file in files)
+        {
+            string? wrong = !BackupFormat.IsDataFileKey(file.DataFile) ? $"'{UnsafeKeyException.Printable(file.DataFile)}' is not a data file's name (data/s<segment>-f<file>.json.gz)"
+                : expected.ContainsKey(file.DataFile) ? $"'{file.DataFile}' is listed twice"
+                : file.ItemCount < 0 || file.SizeBytes < 0 || file.UncompressedSizeBytes < file.ItemCount ? $"'{file.DataFile}' has impossible figures (items {file.ItemCount}, bytes {file.SizeBytes}, uncompressed {file.UncompressedSizeBytes})"
+                : null;
+            if (wrong is not null)
+            {
+                report.Add(ProblemCodes.InvalidManifest, BackupFormat.ManifestFilesKey, wrong + ".");
+                continue;
+            }
+            expected[file.DataFile] = file;
+            usable.Add(file);
+        }
         long total = files.Sum(f => f.ItemCount);
         if (total != summary.ItemCount)
         {
-            report.Add(ProblemCodes.CountMismatch, summary.ManifestFilesKey, $"The data files hold {total} items by their entries, the summary says {summary.ItemCount}.");
+            report.Add(ProblemCodes.CountMismatch, BackupFormat.ManifestFilesKey, $"The data files hold {total} items by their entries, the summary says {summary.ItemCount}.");
         }
         if (files.Count != summary.DataFileCount)
         {
-            report.Add(ProblemCodes.CountMismatch, summary.ManifestFilesKey, $"{files.Count} data files are listed, the summary says {summary.DataFileCount}.");
+            report.Add(ProblemCodes.CountMismatch, BackupFormat.ManifestFilesKey, $"{files.Count} data files are listed, the summary says {summary.DataFileCount}.");
         }
 
-        // Manifest → every data file present, with its size; nothing else in the folder.
-        var expected = new HashSet<string>(StringComparer.Ordinal)
+        // The folder's listing, streamed: each data file present with its size; nothing else there.
+        var metadata = new HashSet<string>(StringComparer.Ordinal)
         {
-            BackupFormat.CommitMarkerKey, BackupFormat.ManifestSummaryKey, summary.ManifestFilesKey, summary.TableDescriptionKey,
+            BackupFormat.CommitMarkerKey, BackupFormat.ManifestSummaryKey, BackupFormat.ManifestFilesKey, BackupFormat.TableDescriptionKey,
         };
-        foreach (var file in files)
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        await foreach (var obj in backup.Store.ListAsync(backup.Prefix, ct).ConfigureAwait(false))
         {
-            if (!expected.Add(file.DataFile) || !file.DataFile.StartsWith(BackupFormat.DataFolder, StringComparison.Ordinal) || file.DataFile.Contains("..", StringComparison.Ordinal))
+            string key = obj.Key[backup.Prefix.Length..];
+            if (obj.IsLink)
             {
-                report.Add(ProblemCodes.InvalidManifest, summary.ManifestFilesKey, $"'{file.DataFile}' is listed twice or is not under {BackupFormat.DataFolder}.");
-                continue;
+                report.Add(expected.ContainsKey(key) || metadata.Contains(key) ? ProblemCodes.CorruptData : ProblemCodes.UnexpectedObject, key,
+                    "This is a symbolic link: BackupDR does not follow links out of a backup folder.");
             }
-            if (!listing.TryGetValue(file.DataFile, out var stored))
+            else if (expected.TryGetValue(key, out var file))
             {
-                report.Add(ProblemCodes.MissingDataFile, file.DataFile, "The data file is listed in the manifest but does not exist.");
+                seen.Add(key);
+                if (obj.Size != file.SizeBytes) report.Add(ProblemCodes.SizeMismatch, key, $"The data file is {obj.Size} bytes, the manifest says {file.SizeBytes}.");
             }
-            else if (stored.Size != file.SizeBytes)
+            else if (!metadata.Contains(key))
             {
-                report.Add(ProblemCodes.SizeMismatch, file.DataFile, $"The data file is {stored.Size} bytes, the manifest says {file.SizeBytes}.");
+                report.Add(ProblemCodes.UnexpectedObject, UnsafeKeyException.Printable(key), "This object is not part of the backup's manifest.");
             }
         }
-        foreach (string key in listing.Keys.Where(k => !expected.Contains(k)).Order(StringComparer.Ordinal))
+        foreach (var file in usable.Where(f => !seen.Contains(f.DataFile)))
         {
-            report.Add(ProblemCodes.UnexpectedObject, key, "This object is not part of the backup's manifest.");
+            if (!report.Problems.Any(p => p.File == file.DataFile)) report.Add(ProblemCodes.MissingDataFile, file.DataFile, "The data file is listed in the manifest but does not exist.");
         }
         report.FilesChecked = files.Count;
 
         return new LoadedBackup
         {
-            Folder = backup, Summary = summary, Files = files, Table = table, IsCommitted = report.IsCommitted,
-            SummarySha256 = Convert.ToBase64String(System.Security.Cryptography.SHA256.HashData(summaryBytes)),
+            Folder = backup, Summary = summary, Files = usable, Table = table, IsCommitted = report.IsCommitted,
+            SummarySha256 = BackupFormat.Sha256Base64(summaryBytes),
         };
     }
 
-    private async Task<T?> ReadHashedAsync<T>(IntegrityReport report, string key, string expectedSha256, Func<byte[], T> parse, CancellationToken ct)
+    private static bool CheckFixedKey(IntegrityReport report, string field, string named, string fixedKey)
+    {
+        if (named == fixedKey) return true;
+        report.Add(ProblemCodes.InvalidManifest, BackupFormat.ManifestSummaryKey,
+            $"{field} is '{UnsafeKeyException.Printable(named)}'; a BackupDR backup's is '{fixedKey}', in the backup's own folder. It was not read.");
+        return false;
+    }
+
+    /// <summary>True when the folder holds at least one object.</summary>
+    private async Task<bool> AnythingAtAsync(CancellationToken ct)
+    {
+        await foreach (var _ in backup.Store.ListAsync(backup.Prefix, ct).ConfigureAwait(false)) return true;
+        return false;
+    }
+
+    /// <summary>The object's bytes; null when it is missing, or too large or unsafe to read (then a problem says so).</summary>
+    private async Task<byte[]?> ReadBoundedAsync(IntegrityReport report, string relativeKey, long maxBytes, string problem, CancellationToken ct)
+    {
+        try
+        {
+            return await backup.Store.TryReadAllAsync(backup.Key(relativeKey), maxBytes, ct).ConfigureAwait(false);
+        }
+        catch (UntrustedInputException e)
+        {
+            report.Add(problem, relativeKey, e.Message);
+            return null;
+        }
+    }
+
+    private async Task<T?> ReadHashedAsync<T>(IntegrityReport report, string key, long maxBytes, string expectedSha256, Func<byte[], T> parse, CancellationToken ct)
         where T : class
     {
-        byte[]? bytes = await ReadAsync(key, ct).ConfigureAwait(false);
+        byte[]? bytes = await ReadBoundedAsync(report, key, maxBytes, ProblemCodes.InvalidManifest, ct).ConfigureAwait(false);
         if (bytes is null)
         {
-            report.Add(ProblemCodes.MissingManifest, key, "The file is missing.");
+            if (!report.Problems.Any(p => p.File == key)) report.Add(ProblemCodes.MissingManifest, key, "The file is missing.");
             return null;
         }
         if (BackupFormat.Sha256Base64(bytes) != expectedSha256)
@@ -190,38 +254,38 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host)
         }
     }
 
-    private Task<byte[]?> ReadAsync(string relativeKey, CancellationToken ct) => backup.Store.TryReadAllAsync(backup.Key(relativeKey), ct);
-
     private async Task CheckDataAsync(IntegrityReport report, LoadedBackup loaded, bool parseItems, CancellationToken ct)
     {
         var keyNames = loaded.Table.KeySchema.Select(k => k.AttributeName).ToArray();
         long verified = 0;
         long bytes = 0;
         int done = 0;
-        var files = loaded.Files.Where(f => f.DataFile.StartsWith(BackupFormat.DataFolder, StringComparison.Ordinal)).ToList();
+        int incomplete = 0;
+        var files = loaded.Files;
         await System.Threading.Tasks.Parallel.ForEachAsync(files,
             new ParallelOptions { MaxDegreeOfParallelism = FileParallelism, CancellationToken = ct },
             async (file, token) =>
             {
-                var (items, size) = parseItems
+                var (items, size, complete) = parseItems
                     ? await CheckDataFileAsync(report, file, keyNames, token).ConfigureAwait(false)
                     : await CheckStoredBytesAsync(report, file, token).ConfigureAwait(false);
                 Interlocked.Add(ref verified, items);
                 Interlocked.Add(ref bytes, size);
+                if (!complete) Interlocked.Increment(ref incomplete);
                 int n = Interlocked.Increment(ref done);
                 host.Progress(new OperationProgress(2, $"Verifying backup {loaded.Summary.BackupId}",
                     $"{n}/{files.Count} files, {Interlocked.Read(ref verified):N0} items", n * 100 / Math.Max(1, files.Count), n == files.Count));
             }).ConfigureAwait(false);
         report.ItemsVerified = verified;
         report.BytesChecked = bytes;
-        if (parseItems && verified != loaded.Summary.ItemCount && report.Problems.All(p => p.Code is not (ProblemCodes.MissingDataFile or ProblemCodes.CorruptData)))
+        if (parseItems && incomplete == 0 && verified != loaded.Summary.ItemCount)
         {
             report.Add(ProblemCodes.CountMismatch, null, $"{verified} items were read from the data files, the manifest says {loaded.Summary.ItemCount}.");
         }
     }
 
-    /// <summary>The stored bytes against the manifest's SHA-256 and MD5, without decompressing. Items are not counted (0).</summary>
-    private async Task<(long Items, long Bytes)> CheckStoredBytesAsync(IntegrityReport report, DataFileEntry file, CancellationToken ct)
+    /// <summary>The stored bytes against the manifest's size, SHA-256 and MD5, without decompressing. Items are not counted (0).</summary>
+    private async Task<(long Items, long Bytes, bool Complete)> CheckStoredBytesAsync(IntegrityReport report, DataFileEntry file, CancellationToken ct)
     {
         Stream stored;
         try
@@ -230,41 +294,42 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host)
         }
         catch (FileNotFoundException)
         {
-            return (0, 0);   // already reported by the metadata check
+            return (0, 0, false);   // already reported by the metadata check
         }
-        await using (stored.ConfigureAwait(false))
+        await using var hashing = new DataFileReader.HashingReadStream(stored, file);
+        byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(256 * 1024);
+        try
         {
-            using var sha256 = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
-            using var md5 = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.MD5);
-            byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(256 * 1024);
-            long size = 0;
-            try
-            {
-                int read;
-                while ((read = await stored.ReadAsync(buffer, ct).ConfigureAwait(false)) > 0)
-                {
-                    sha256.AppendData(buffer, 0, read);
-                    md5.AppendData(buffer, 0, read);
-                    size += read;
-                }
-            }
-            finally
-            {
-                System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
-            }
-            if (Convert.ToBase64String(sha256.GetHashAndReset()) != file.Sha256Checksum)
-            {
-                report.Add(ProblemCodes.ChecksumMismatch, file.DataFile, "The data file's SHA-256 does not match the manifest: the file was changed or damaged.");
-            }
-            else if (!string.IsNullOrEmpty(file.Md5Checksum) && Convert.ToBase64String(md5.GetHashAndReset()) != file.Md5Checksum)
-            {
-                report.Add(ProblemCodes.ChecksumMismatch, file.DataFile, "The data file's MD5 does not match the manifest.");
-            }
-            return (0, size);
+            while (await hashing.ReadAsync(buffer, ct).ConfigureAwait(false) > 0) { }
+        }
+        catch (DataFileException e)
+        {
+            report.Add(e.Code, file.DataFile, $"The data file {e.Message}.");
+            return (0, hashing.Position, false);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+        var (sha256, md5, size) = hashing.Finish();
+        CheckHashes(report, file, sha256, md5);
+        return (0, size, true);
+    }
+
+    private static void CheckHashes(IntegrityReport report, DataFileEntry file, string sha256, string md5)
+    {
+        if (sha256 != file.Sha256Checksum)
+        {
+            report.Add(ProblemCodes.ChecksumMismatch, file.DataFile, "The data file's SHA-256 does not match the manifest: the file was changed or damaged.");
+        }
+        else if (!string.IsNullOrEmpty(file.Md5Checksum) && md5 != file.Md5Checksum)
+        {
+            report.Add(ProblemCodes.ChecksumMismatch, file.DataFile, "The data file's MD5 does not match the manifest.");
         }
     }
 
-    private async Task<(long Items, long Bytes)> CheckDataFileAsync(IntegrityReport report, DataFileEntry file, string[] keyNames, CancellationToken ct)
+    /// <summary>Reads, hashes and parses one data file. <c>Complete</c> is false when reading stopped early (a problem says why).</summary>
+    private async Task<(long Items, long Bytes, bool Complete)> CheckDataFileAsync(IntegrityReport report, DataFileEntry file, string[] keyNames, CancellationToken ct)
     {
         DataFileReader reader;
         try
@@ -273,13 +338,12 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host)
         }
         catch (FileNotFoundException)
         {
-            return (0, 0);   // already reported by the metadata check
+            return (0, 0, false);   // already reported by the metadata check
         }
         await using (reader.ConfigureAwait(false))
         {
             long items = 0;
             var validator = new RecordValidator(keyNames);
-            string? corruption = null;
             int invalidItems = 0;
             try
             {
@@ -292,32 +356,41 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host)
                     }
                     catch (InvalidDataException e)
                     {
-                        if (invalidItems++ < 5) report.Add(ProblemCodes.InvalidItem, file.DataFile, $"Line {reader.LineNumber}: {e.Message}");
+                        if (++invalidItems <= 5) report.Add(ProblemCodes.InvalidItem, file.DataFile, $"Line {reader.LineNumber}: {e.Message}");
+                        if (invalidItems > MaxInvalidLines)
+                        {
+                            throw new DataFileException(ProblemCodes.CorruptData, $"more than {MaxInvalidLines} of its lines are not valid records (reading stopped at line {reader.LineNumber:N0})");
+                        }
                     }
                 }
+                var (sha256, md5, size) = await reader.FinishAsync(ct).ConfigureAwait(false);
+                CheckHashes(report, file, sha256, md5);
+                if (items != file.ItemCount)
+                {
+                    report.Add(ProblemCodes.CountMismatch, file.DataFile, $"The data file holds {items} items, the manifest says {file.ItemCount}.");
+                }
+                return (items, size, true);
             }
-            catch (InvalidDataException e)
+            catch (DataFileException e)
             {
-                corruption = e.Message;
+                report.Add(e.Code, file.DataFile, $"The data file {e.Message}.");
+                if (e.Code != ProblemCodes.SizeMismatch) await HashRestAsync(report, reader, file, ct).ConfigureAwait(false);
+                return (items, 0, false);
             }
-            var (sha256, md5, size) = await reader.FinishAsync(ct).ConfigureAwait(false);
-            if (sha256 != file.Sha256Checksum)
-            {
-                report.Add(ProblemCodes.ChecksumMismatch, file.DataFile, "The data file's SHA-256 does not match the manifest: the file was changed or damaged.");
-            }
-            else if (!string.IsNullOrEmpty(file.Md5Checksum) && md5 != file.Md5Checksum)
-            {
-                report.Add(ProblemCodes.ChecksumMismatch, file.DataFile, "The data file's MD5 does not match the manifest.");
-            }
-            if (corruption is not null)
-            {
-                report.Add(ProblemCodes.CorruptData, file.DataFile, $"The data file cannot be decompressed after line {reader.LineNumber}: {corruption}");
-            }
-            else if (items != file.ItemCount)
-            {
-                report.Add(ProblemCodes.CountMismatch, file.DataFile, $"The data file holds {items} items, the manifest says {file.ItemCount}.");
-            }
-            return (items, size);
+        }
+    }
+
+    /// <summary>After reading stopped early: the stored bytes still say whether the file is the one the manifest names.</summary>
+    private static async Task HashRestAsync(IntegrityReport report, DataFileReader reader, DataFileEntry file, CancellationToken ct)
+    {
+        try
+        {
+            var (sha256, md5, _) = await reader.FinishAsync(ct).ConfigureAwait(false);
+            CheckHashes(report, file, sha256, md5);
+        }
+        catch (DataFileException e)
+        {
+            report.Add(e.Code, file.DataFile, $"The data file {e.Message}.");
         }
     }
 }

@@ -34,7 +34,15 @@ public sealed class IntegrityReport
     public int FilesChecked { get; set; }
     public long BytesChecked { get; set; }
     public TimeSpan Duration { get; set; }
+
+    /// <summary>The first <see cref="MaxProblems"/> problems found; <see cref="ProblemCount"/> counts them all.</summary>
     public List<IntegrityProblem> Problems { get; } = [];
+
+    /// <summary>Every problem found, also those past <see cref="MaxProblems"/> that are counted but not kept.</summary>
+    public int ProblemCount { get; private set; }
+
+    /// <summary>A hostile backup can have a problem per object: a report keeps this many, and counts the rest.</summary>
+    public const int MaxProblems = 100;
 
     /// <summary>Live only: the comparison with the table (null when the backup itself failed, so nothing was compared).</summary>
     public LiveComparison? Live { get; set; }
@@ -44,7 +52,11 @@ public sealed class IntegrityReport
 
     internal void Add(string code, string? file, string message)
     {
-        lock (Problems) Problems.Add(new IntegrityProblem(code, file, message));
+        lock (Problems)
+        {
+            ProblemCount++;
+            if (Problems.Count < MaxProblems) Problems.Add(new IntegrityProblem(code, file, message));
+        }
     }
 }
 
