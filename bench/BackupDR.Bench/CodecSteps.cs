@@ -41,7 +41,7 @@ internal static class CodecSteps
             var (encodeSeconds, written) = await MeasureAsync(async () =>
             {
                 // The backup's path: Scan pages as DynamoDB sends them, transcoded into records.
-                await using var writer = new DataFileWriter(folder, "data/s000-f0000.json.gz", System.Buffers.ArrayPool<byte>.Shared);
+                await using var writer = new DataFileWriter(folder, "data/s000-f0000.json.gz", System.Buffers.ArrayPool<byte>.Shared, new ItemWalker([new KeyAttribute("pk", "S"), new KeyAttribute("sk", "N")]));
                 foreach (var page in pages)
                 {
                     writer.WriteScanItems(page, new ScanPageCursor(), long.MaxValue);
@@ -53,14 +53,16 @@ internal static class CodecSteps
             var (decodeSeconds, lines) = await MeasureAsync(async () =>
             {
                 long n = 0;
-                var validator = new RecordValidator(["pk", "sk"]);
+                var walker = new ItemWalker([new KeyAttribute("pk", "S"), new KeyAttribute("sk", "N")]);
+                var check = new CheckOnly();
                 var reader = await DataFileReader.OpenAsync(folder, written, CancellationToken.None).ConfigureAwait(false);
                 await using (reader.ConfigureAwait(false))
                 {
                     while (await reader.NextLineAsync(CancellationToken.None).ConfigureAwait(false) is { } line)
                     {
                         // The restore's path: every token checked, the key taken out, the item's bytes kept for the request.
-                        var item = validator.Check(line.Span, withKey: true, out string? key);
+                        var item = walker.WalkRecord(line.Span, ref check);
+                        string key = walker.KeyText(line.Span);
                         Consume(line[item].ToArray(), key);
                         n++;
                     }

@@ -110,6 +110,7 @@ internal sealed class QuietHost : IOperationHost
     }
     public void Warning(string message) => Console.Error.WriteLine("WARNING: " + message);
     public Task<bool> ConfirmAsync(string target, string action, CancellationToken cancellationToken) => Task.FromResult(true);
+    public Task<bool> ConfirmDangerAsync(string target, string question, CancellationToken cancellationToken) => Task.FromResult(true);
 }
 
 /// <summary>

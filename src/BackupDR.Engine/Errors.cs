@@ -66,4 +66,6 @@ public static class ErrorIds
     public const string InvalidPackage = "InvalidPackage";
     public const string DeployFailed = "DeployFailed";
     public const string UnsafeObjectKey = "UnsafeObjectKey";
+    public const string TargetTableMismatch = "TargetTableMismatch";
+    public const string NotConfirmed = "NotConfirmed";
 }

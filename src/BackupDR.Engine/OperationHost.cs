@@ -18,10 +18,19 @@ public interface IOperationHost
     void Warning(string message);
 
     /// <summary>
-    /// "May I?" before a destructive step the request already asked for (deleting items a backup does
-    /// not hold): a cmdlet maps it to ShouldProcess, so -WhatIf and -Confirm apply. False skips the step.
+    /// "May I?" before an operation's first change to <paramref name="target"/>, <paramref name="action"/>
+    /// saying what it will do: a cmdlet maps it to ShouldProcess, so -WhatIf and -Confirm apply. False:
+    /// the change is not made.
     /// </summary>
     Task<bool> ConfirmAsync(string target, string action, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// "Are you sure?" before changing data the user did not just create (overwriting or deleting a
+    /// table's items), asked once, with the counts in <paramref name="question"/>; the engine asks only
+    /// when the request did not already insist (force). A cmdlet maps it to ShouldContinue, which asks
+    /// even in a script; a host that cannot ask answers false. False: nothing is changed.
+    /// </summary>
+    Task<bool> ConfirmDangerAsync(string target, string question, CancellationToken cancellationToken);
 }
 
 /// <summary>A host that discards everything.</summary>
@@ -32,4 +41,5 @@ public sealed class NullOperationHost : IOperationHost
     public void Verbose(string message) { }
     public void Warning(string message) { }
     public Task<bool> ConfirmAsync(string target, string action, CancellationToken cancellationToken) => Task.FromResult(true);
+    public Task<bool> ConfirmDangerAsync(string target, string question, CancellationToken cancellationToken) => Task.FromResult(true);
 }

@@ -26,10 +26,17 @@ internal sealed class LambdaLog(Func<string?> requestId) : Engine.IOperationHost
     public void Warning(string message) => Write("warning", message);
     public void Error(string message) => Write("error", message);
 
-    /// <summary>A function asked for a destructive step by its event (Exact): there is no one to ask, the event is the consent.</summary>
+    /// <summary>The invocation is the request: there is no one else to ask.</summary>
     public Task<bool> ConfirmAsync(string target, string action, CancellationToken cancellationToken)
     {
-        Write("info", $"{action} on {target}: asked for by the event.");
+        Write("info", $"{action} ({target}).");
+        return Task.FromResult(true);
+    }
+
+    /// <summary>A destructive step the event asked for by its mode (Upsert, Exact): the event is the consent, and the counts go to the log.</summary>
+    public Task<bool> ConfirmDangerAsync(string target, string question, CancellationToken cancellationToken)
+    {
+        Write("warning", $"{question} Yes: the event asked for it.");
         return Task.FromResult(true);
     }
 

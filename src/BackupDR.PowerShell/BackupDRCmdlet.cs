@@ -33,6 +33,12 @@ public abstract class BackupDRCmdlet : PSCmdlet
 
     internal AwsOptions AwsOptions => new(Region, ProfileName);
 
+    /// <summary>The engine asked ShouldProcess and got no (-WhatIf, or No at -Confirm): the operation stopped before changing anything, by the user's choice.</summary>
+    internal bool ShouldProcessDeclined { get; set; }
+
+    /// <summary>True when -WhatIf was given.</summary>
+    internal bool IsWhatIf => MyInvocation.BoundParameters.TryGetValue("WhatIf", out var v) && v is SwitchParameter { IsPresent: true };
+
     /// <summary>Runs an engine operation, relaying its messages; engine failures become terminating errors.</summary>
     internal T RunEngine<T>(Func<EngineBridge, CancellationToken, Task<T>> operation)
     {

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Management.Automation;
 using BackupDR.Engine;
 
 namespace BackupDR.PowerShell;
@@ -30,7 +31,35 @@ internal sealed class EngineBridge(BackupDRCmdlet cmdlet) : IOperationHost
         answer.Task.ContinueWith(_ => registration.Dispose(), TaskScheduler.Default);
         Post(() =>
         {
-            try { answer.TrySetResult(cmdlet.ShouldProcess(target, action)); }
+            try
+            {
+                bool yes = cmdlet.ShouldProcess(target, action);
+                if (!yes) cmdlet.ShouldProcessDeclined = true;
+                answer.TrySetResult(yes);
+            }
+            catch (Exception e) { answer.TrySetException(e); }
+        });
+        return answer.Task;
+    }
+
+    /// <summary>
+    /// ShouldContinue on the pipeline thread, with No as the default answer (an empty line from a script's
+    /// input must never mean yes). A host that cannot ask (-NonInteractive, no input) answers no.
+    /// </summary>
+    public Task<bool> ConfirmDangerAsync(string target, string question, CancellationToken cancellationToken)
+    {
+        var answer = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var registration = cancellationToken.Register(() => answer.TrySetCanceled(cancellationToken));
+        answer.Task.ContinueWith(_ => registration.Dispose(), TaskScheduler.Default);
+        Post(() =>
+        {
+            bool yesToAll = false, noToAll = false;
+            try { answer.TrySetResult(cmdlet.ShouldContinue(question, $"Confirm: {target}", hasSecurityImpact: true, ref yesToAll, ref noToAll)); }
+            catch (Exception e) when (e is not PipelineStoppedException)
+            {
+                cmdlet.WriteVerbose($"Could not ask ({e.Message}): taken as no.");
+                answer.TrySetResult(false);
+            }
             catch (Exception e) { answer.TrySetException(e); }
         });
         return answer.Task;

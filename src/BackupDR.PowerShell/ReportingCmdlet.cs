@@ -21,13 +21,16 @@ public abstract class ReportingCmdlet : BackupDRCmdlet
     [ValidateNotNullOrEmpty]
     public string? MetricNamespace { get; set; }
 
-    internal ReportingOptions Reporting => new()
-    {
-        SuccessTopicArn = NotificationTopicArn,
-        FailureTopicArn = NotificationTopicArn,
-        MetricNamespace = MetricNamespace,
-        Host = MyInvocation.MyCommand.Name,
-    };
+    /// <summary>What to report to; nothing under -WhatIf (nothing runs that could be reported).</summary>
+    internal ReportingOptions Reporting => IsWhatIf
+        ? new() { Host = MyInvocation.MyCommand.Name }
+        : new()
+        {
+            SuccessTopicArn = NotificationTopicArn,
+            FailureTopicArn = NotificationTopicArn,
+            MetricNamespace = MetricNamespace,
+            Host = MyInvocation.MyCommand.Name,
+        };
 
     /// <summary>
     /// Runs the operation, reports it, hands the result to <paramref name="write"/> (on the pipeline
@@ -38,6 +41,8 @@ public abstract class ReportingCmdlet : BackupDRCmdlet
     {
         var options = Reporting;
         var outcome = RunEngine((bridge, token) => ReportedRun.RunAsync(t => operation(bridge, t), report, options, AwsOptions, token));
+        // -WhatIf, or No at -Confirm: the engine stopped before its first change, as asked. Not a failure.
+        if (outcome.Error?.ErrorId == ErrorIds.NotConfirmed && ShouldProcessDeclined) return;
         if (outcome.Result is not null) write(outcome.Result);
         foreach (string failure in outcome.Report.Failures)
         {

@@ -34,7 +34,11 @@ public sealed class RestoreDynamoTableCommand : ReportingCmdlet
     [ValidateNotNullOrEmpty]
     public string? CheckpointUri { get; set; }
 
-    /// <summary>Restore from a backup that has no commit marker (it never finished, so it may lack items).</summary>
+    /// <summary>
+    /// Proceed without asking: restore from a backup that has no commit marker (it never finished, so it
+    /// may lack items), an Exact restore into a table not named as the backup's, and overwriting or
+    /// deleting the table's items without the "are you sure?" question.
+    /// </summary>
     [Parameter]
     public SwitchParameter Force { get; set; }
 
@@ -50,14 +54,9 @@ public sealed class RestoreDynamoTableCommand : ReportingCmdlet
     {
         string uri = ResolveUri(Uri);
         RestoreMode? mode = Mode is null ? null : Enum.Parse<RestoreMode>(Mode, ignoreCase: true);
-        string action = Resume ? $"Resume the restore of backup {uri}" : mode switch
-        {
-            RestoreMode.Upsert => $"Restore backup {uri}, replacing items with the same key",
-            RestoreMode.MissingOnly => $"Restore the items of backup {uri} whose key the table lacks",
-            RestoreMode.Exact => $"Restore backup {uri}, then delete the items it does not hold",
-            _ => $"Restore backup {uri}",
-        };
-        if (!ShouldProcess($"table '{TableName}'", action)) return;
+        // The engine asks ShouldProcess once it knows what the restore would do (after verifying the
+        // backup and counting the items it would overwrite or delete), and ShouldContinue when that
+        // changes items the table already holds, unless -Force.
         var request = new RestoreRequest
         {
             Uri = uri, TableName = TableName, Force = Force, Mode = mode, Resume = Resume,

@@ -13,6 +13,7 @@ public sealed class CancellationTests(LocalServices services) : IClassFixture<Lo
         public void Verbose(string message) { }
         public void Warning(string message) { }
         public Task<bool> ConfirmAsync(string target, string action, CancellationToken cancellationToken) => Task.FromResult(true);
+        public Task<bool> ConfirmDangerAsync(string target, string question, CancellationToken cancellationToken) => Task.FromResult(true);
     }
 
     [Fact]

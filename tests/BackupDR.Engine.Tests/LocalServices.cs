@@ -117,10 +117,18 @@ internal sealed class RecordingHost : IOperationHost
     public void Verbose(string message) { }
     public void Warning(string message) { lock (Warnings) Warnings.Add(message); }
     public List<string> Confirmations { get; } = [];
-    public bool Answer { get; set; } = true;
     public Task<bool> ConfirmAsync(string target, string action, CancellationToken cancellationToken)
     {
         lock (Confirmations) Confirmations.Add($"{action} on {target}");
+        return Task.FromResult(true);
+    }
+
+    /// <summary>The "are you sure?" questions asked, and the answer each gets.</summary>
+    public List<string> Questions { get; } = [];
+    public bool Answer { get; set; } = true;
+    public Task<bool> ConfirmDangerAsync(string target, string question, CancellationToken cancellationToken)
+    {
+        lock (Questions) Questions.Add(question);
         return Task.FromResult(Answer);
     }
 }

@@ -13,8 +13,8 @@ internal abstract class PassThroughRestoreClient(IRestoreClient inner) : IRestor
     public virtual Task<BatchWriteOutcome> BatchDeleteAsync(string tableName, IReadOnlyList<ReadOnlyMemory<byte>> keys, bool returnConsumedCapacity, CancellationToken cancellationToken) =>
         inner.BatchDeleteAsync(tableName, keys, returnConsumedCapacity, cancellationToken);
 
-    public virtual Task<IReadOnlyList<ReadOnlyMemory<byte>>> FindKeysAsync(string tableName, IReadOnlyList<ReadOnlyMemory<byte>> keys, IReadOnlyList<string> keyNames, CancellationToken cancellationToken) =>
-        inner.FindKeysAsync(tableName, keys, keyNames, cancellationToken);
+    public virtual Task<IReadOnlyList<ReadOnlyMemory<byte>>> FindItemsAsync(string tableName, IReadOnlyList<ReadOnlyMemory<byte>> keys, IReadOnlyList<string>? projection, CancellationToken cancellationToken) =>
+        inner.FindItemsAsync(tableName, keys, projection, cancellationToken);
 
     public virtual Task<bool> PutIfAbsentAsync(string tableName, ReadOnlyMemory<byte> item, string hashKeyName, CancellationToken cancellationToken) =>
         inner.PutIfAbsentAsync(tableName, item, hashKeyName, cancellationToken);

@@ -50,35 +50,45 @@ public sealed class RestoreModeTests(LocalServices services) : IClassFixture<Loc
     {
         string target = LocalServices.UniqueName("drift");
         await RestoreAsync(uri, target, RestoreMode.New);
-        var items = (await services.DynamoDB.ScanAsync(new ScanRequest { TableName = target })).Items;
+        var (changed, deleted, extra) = await DriftAsync(target);
+        return (target, changed, deleted, extra);
+    }
+
+    /// <summary>Changes 10 items, deletes 7 and adds 5 that the backup does not hold.</summary>
+    private async Task<(Dictionary<string, string> Changed, int Deleted, int Extra)> DriftAsync(string table)
+    {
+        var items = (await services.DynamoDB.ScanAsync(new ScanRequest { TableName = table })).Items;
         var changed = new Dictionary<string, string>();
         foreach (var item in items.Take(10))
         {
             item["drift"] = new AttributeValue { S = "changed after the backup" };
-            await services.DynamoDB.PutItemAsync(new PutItemRequest { TableName = target, Item = item });
+            await services.DynamoDB.PutItemAsync(new PutItemRequest { TableName = table, Item = item });
             changed[ItemCanonical.Of(new() { ["pk"] = item["pk"], ["sk"] = item["sk"] })] = ItemCanonical.Of(item);
         }
         foreach (var item in items.Skip(10).Take(7))
         {
-            await services.DynamoDB.DeleteItemAsync(new DeleteItemRequest { TableName = target, Key = new() { ["pk"] = item["pk"], ["sk"] = item["sk"] } });
+            await services.DynamoDB.DeleteItemAsync(new DeleteItemRequest { TableName = table, Key = new() { ["pk"] = item["pk"], ["sk"] = item["sk"] } });
         }
-        await services.PutItemsAsync(target, Enumerable.Range(0, 5).Select(i => new Dictionary<string, AttributeValue>
+        await services.PutItemsAsync(table, Enumerable.Range(0, 5).Select(i => new Dictionary<string, AttributeValue>
         {
             ["pk"] = new() { S = $"extra-{i}" },
             ["sk"] = new() { N = "1" },
         }));
-        return (target, changed, 7, 5);
+        return (changed, 7, 5);
     }
 
     [Fact]
     public async Task Upsert_writes_every_backup_item_and_keeps_the_others()
     {
         var (source, uri) = await BackedUpTableAsync(150, 301);
-        var (target, _, _, extra) = await DriftedCopyAsync(source, uri);
+        var (target, _, deleted, extra) = await DriftedCopyAsync(source, uri);
+        var host = new RecordingHost();
 
-        var result = await RestoreAsync(uri, target, RestoreMode.Upsert);
+        var result = await RestoreAsync(uri, target, RestoreMode.Upsert, host);
 
         Assert.Equal(150, result.ItemsWritten);
+        Assert.Equal(150 - deleted, result.ItemsOverwritten);
+        Assert.Contains($"overwrites {150 - deleted} item(s) that share a key with the backup", Assert.Single(host.Questions));
         var expected = await services.ReadTableAsync(source);
         var actual = await services.ReadTableAsync(target);
         Assert.Equal(150 + extra, actual.Count);
@@ -90,11 +100,13 @@ public sealed class RestoreModeTests(LocalServices services) : IClassFixture<Loc
     {
         var (source, uri) = await BackedUpTableAsync(150, 302);
         var (target, changed, deleted, extra) = await DriftedCopyAsync(source, uri);
+        var host = new RecordingHost();
 
-        var result = await RestoreAsync(uri, target, RestoreMode.MissingOnly);
+        var result = await RestoreAsync(uri, target, RestoreMode.MissingOnly, host);
 
         Assert.Equal(deleted, result.ItemsWritten);
         Assert.Equal(150 - deleted, result.ItemsSkipped);
+        Assert.Empty(host.Questions);   // it overwrites and deletes nothing: nothing to be sure about
         var expected = await services.ReadTableAsync(source);
         var actual = await services.ReadTableAsync(target);
         Assert.Equal(150 + extra, actual.Count);
@@ -105,34 +117,59 @@ public sealed class RestoreModeTests(LocalServices services) : IClassFixture<Loc
     }
 
     [Fact]
-    public async Task Exact_leaves_the_table_equal_to_the_backup()
+    public async Task Exact_counts_and_asks_once_before_writing_then_leaves_the_table_equal_to_the_backup()
     {
         var (source, uri) = await BackedUpTableAsync(150, 303);
-        var (target, _, _, extra) = await DriftedCopyAsync(source, uri);
+        var expected = await services.ReadTableAsync(source);
+        var (_, deleted, extra) = await DriftAsync(source);   // the table itself drifted since its backup
         var host = new RecordingHost();
 
-        var result = await RestoreAsync(uri, target, RestoreMode.Exact, host);
+        var result = await RestoreAsync(uri, source, RestoreMode.Exact, host);
 
         Assert.Equal(150, result.ItemsWritten);
         Assert.Equal(extra, result.ItemsDeleted);
-        Assert.Equal(await services.ReadTableAsync(source), await services.ReadTableAsync(target));
-        var question = Assert.Single(host.Confirmations);
-        Assert.Contains($"Delete {extra} item(s) that are not in the backup", question);
+        Assert.Equal(150 - deleted, result.ItemsOverwritten);
+        Assert.Equal(expected, await services.ReadTableAsync(source));
+        string question = Assert.Single(host.Questions);
+        Assert.Contains($"overwrites {150 - deleted} item(s) that share a key with the backup and deletes {extra} item(s) the backup does not hold", question);
+        Assert.Contains("extra-", question);   // it names some of what it would delete
     }
 
     [Fact]
-    public async Task Exact_keeps_the_extra_items_when_the_deletion_is_declined()
+    public async Task Exact_declined_changes_nothing()
     {
         var (source, uri) = await BackedUpTableAsync(60, 304);
-        var (target, _, _, extra) = await DriftedCopyAsync(source, uri);
+        await DriftAsync(source);
+        var before = await services.ReadTableAsync(source);
         var host = new RecordingHost { Answer = false };
 
-        var result = await RestoreAsync(uri, target, RestoreMode.Exact, host);
+        var error = await Assert.ThrowsAsync<BackupDRException>(() => RestoreAsync(uri, source, RestoreMode.Exact, host));
 
-        Assert.Equal(0, result.ItemsDeleted);
-        Assert.Equal(extra, result.ExtraItemsKept);
-        Assert.Equal(60 + extra, (await services.ReadTableAsync(target)).Count);
-        Assert.Contains(host.Warnings, w => w.Contains("deletion was declined", StringComparison.Ordinal));
+        Assert.Equal(ErrorIds.NotConfirmed, error.ErrorId);
+        Assert.Contains("nothing was written", error.Message);
+        Assert.Single(host.Questions);
+        Assert.Equal(before, await services.ReadTableAsync(source));
+        Assert.Empty(Directory.GetFiles(_checkpoints, $"{source}-*.json"));   // not even a checkpoint
+    }
+
+    [Fact]
+    public async Task Exact_refuses_a_table_not_named_as_the_backups_unless_forced()
+    {
+        var (source, uri) = await BackedUpTableAsync(40, 307);
+        var (other, _, _, _) = await DriftedCopyAsync(source, uri);
+        var before = await services.ReadTableAsync(other);
+        var host = new RecordingHost();
+
+        var refused = await Assert.ThrowsAsync<BackupDRException>(() => RestoreAsync(uri, other, RestoreMode.Exact, host));
+        Assert.Equal(ErrorIds.TargetTableMismatch, refused.ErrorId);
+        Assert.Equal(before, await services.ReadTableAsync(other));
+        Assert.Empty(host.Questions);
+
+        var forced = await RestoreRunner.RunAsync(new RestoreRequest { Uri = uri, TableName = other, Mode = RestoreMode.Exact, Force = true, CheckpointUri = _checkpoints },
+            host, CancellationToken.None);
+        Assert.Equal(5, forced.ItemsDeleted);
+        Assert.Empty(host.Questions);   // forced: not asked
+        Assert.Equal(await services.ReadTableAsync(source), await services.ReadTableAsync(other));
     }
 
     [Fact]
@@ -169,9 +206,47 @@ public sealed class RestoreModeTests(LocalServices services) : IClassFixture<Loc
         }
         Assert.True(resumed.Resumed);
         Assert.Equal(1200, resumed.ItemsWritten);
+        Assert.True(resumed.ItemsVerified > 0, "the items the checkpoint counted are read back from the table");
+        Assert.Equal(0, resumed.ItemsRepaired);
         Assert.True(counting.WrittenKeys.Count < 1200, $"the resume wrote {counting.WrittenKeys.Count} items again: it should skip what the checkpoint holds");
         Assert.Equal(await services.ReadTableAsync(source), await services.ReadTableAsync(target));
         Assert.Empty(Directory.GetFiles(_checkpoints, $"{target}-*.json"));   // done: the checkpoint is gone
+    }
+
+    [Fact]
+    public async Task A_forged_checkpoint_claiming_every_item_done_cannot_make_a_resume_report_items_it_did_not_write()
+    {
+        var (source, uri) = await BackedUpTableAsync(200, 308);
+        string target = LocalServices.UniqueName("forged");
+        using var wire = DynamoWireClient.For(services.DynamoDB, new AwsClientFactory(new()));
+        var fast = new RetryPolicy(1, TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(1));
+        using (var folder = BackupFolder.Open(BackupLocation.Parse(uri), new AwsClientFactory(new())))
+        {
+            await Assert.ThrowsAsync<BackupDRException>(() => new RestoreRunner(services.DynamoDB, new FailingAfter(wire, 0), NullOperationHost.Instance, fast)
+                .RestoreAsync(folder, new RestoreRequest { Uri = uri, TableName = target, CheckpointUri = _checkpoints }, CancellationToken.None));
+        }
+        Assert.Empty(await services.ReadTableAsync(target));
+
+        // Whoever can write where checkpoints are kept claims that every item of every file is in the table.
+        string file = Assert.Single(Directory.GetFiles(_checkpoints, $"{target}-*.json"));
+        var checkpoint = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(file))!.AsObject();
+        var files = new System.Text.Json.Nodes.JsonObject();
+        foreach (string line in File.ReadAllLines(Path.Combine(uri, "manifest-files.json")))
+        {
+            var entry = System.Text.Json.Nodes.JsonNode.Parse(line)!;
+            long n = (long)entry["itemCount"]!;
+            files[(string)entry["dataFile"]!] = new System.Text.Json.Nodes.JsonObject { ["items"] = n, ["written"] = n, ["skipped"] = 0 };
+        }
+        checkpoint["files"] = files;
+        File.WriteAllText(file, checkpoint.ToJsonString());
+
+        var resumed = await RestoreAsync(uri, target, null, resume: true);
+
+        Assert.True(resumed.Resumed);
+        Assert.Equal(0, resumed.ItemsVerified);     // none of the claims held
+        Assert.Equal(200, resumed.ItemsRepaired);   // so every item was written after all
+        Assert.Equal(200, resumed.ItemsWritten);
+        Assert.Equal(await services.ReadTableAsync(source), await services.ReadTableAsync(target));
     }
 
     [Fact]

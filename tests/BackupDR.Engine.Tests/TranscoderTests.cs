@@ -10,8 +10,9 @@ using Xunit;
 namespace BackupDR.Engine.Tests;
 
 /// <summary>
-/// The backup copies Scan responses into export records without building AttributeValues. What it
-/// writes must be byte for byte what the object path writes, whatever escaping the service used.
+/// The backup copies Scan responses into export records through ItemWalker without building
+/// AttributeValues. What it writes must be byte for byte what the object path writes, whatever
+/// escaping the service used.
 /// </summary>
 public class TranscoderTests
 {
@@ -61,7 +62,8 @@ public class TranscoderTests
             {
                 w.WriteStartObject();
                 w.WritePropertyName("Item");
-                DynamoJsonTranscoder.CopyItem(ref reader, w);
+                var copy = new CopyTo(w);
+                new ItemWalker(Array.Empty<KeyAttribute>()).WalkItem(ref reader, ref copy);
                 w.WriteEndObject();
             }
             var direct = new ArrayBufferWriter<byte>();
@@ -89,7 +91,8 @@ public class TranscoderTests
             var reader = new Utf8JsonReader(Encoding.UTF8.GetBytes(json));
             reader.Read();
             using var w = new Utf8JsonWriter(new ArrayBufferWriter<byte>(), DynamoJson.WriterOptions);
-            DynamoJsonTranscoder.CopyItem(ref reader, w);
+            var copy = new CopyTo(w);
+            new ItemWalker(Array.Empty<KeyAttribute>()).WalkItem(ref reader, ref copy);
         });
     }
 }

@@ -5,7 +5,7 @@ using BackupDR.Engine.Restore;
 using BackupDR.Engine.Storage;
 
 // usage: BackupDR.TestHost backup <table> <target-uri> <max-data-file-bytes> <part-size-bytes>
-//        BackupDR.TestHost restore <backup-uri> <table> <checkpoint-uri> <mode|-> [resume]
+//        BackupDR.TestHost restore <backup-uri> <table> <checkpoint-uri> <mode|-> [resume] [force]
 // Endpoints and credentials come from the environment (AWS_ENDPOINT_URL_*), as for any SDK program.
 // Waits for a line on stdin first (the test arms its kill rule with this PID meanwhile), then prints
 // one JSON line with the result, or the error id and message (exit 1).
@@ -21,7 +21,8 @@ try
             TableName = args[2],
             CheckpointUri = args[3],
             Mode = args[4] == "-" ? null : Enum.Parse<RestoreMode>(args[4]),
-            Resume = args.Length > 5 && args[5] == "resume",
+            Resume = args.Skip(5).Contains("resume"),
+            Force = args.Skip(5).Contains("force"),
             Parallelism = 4,
             CheckpointInterval = TimeSpan.FromMilliseconds(200),
         }, NullOperationHost.Instance, CancellationToken.None),

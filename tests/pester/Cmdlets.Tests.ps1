@@ -240,16 +240,44 @@ Describe 'Restore-DynamoTable -Mode and -Resume' {
         (Get-WireItems $copy) -join "`n" | Should -Match '"changed"'
     }
 
-    It 'Exact asks ShouldProcess (-WhatIf: nothing happens), then makes the table equal to the backup' {
-        $copy = New-DriftedCopy 'exact'
+    It 'Exact from a script: an unrelated table is left exactly as it was without -Force; with -Force it does what it says and reports the counts' {
+        $copy = New-DriftedCopy 'exact'   # not the backup's table: a tired operator's wrong name
         $before = (Get-WireItems $copy) -join "`n"
-        Restore-DynamoTable -Uri $modeBackup.Uri -TableName $copy -Mode Exact -WhatIf | Should -BeNullOrEmpty
+        { Restore-DynamoTable -Uri $modeBackup.Uri -TableName $copy -Mode Exact -ErrorAction Stop } |
+            Should -Throw -ErrorId 'TargetTableMismatch,BackupDR.PowerShell.RestoreDynamoTableCommand'
         (Get-WireItems $copy) -join "`n" | Should -BeExactly $before
-        $result = Restore-DynamoTable -Uri $modeBackup.Uri -TableName $copy -Mode Exact -Confirm:$false
+        Restore-DynamoTable -Uri $modeBackup.Uri -TableName $copy -Mode Exact -Force -WhatIf | Should -BeNullOrEmpty
+        (Get-WireItems $copy) -join "`n" | Should -BeExactly $before
+        $result = Restore-DynamoTable -Uri $modeBackup.Uri -TableName $copy -Mode Exact -Force
         $result.ItemsDeleted | Should -Be 1
+        $result.ItemsOverwritten | Should -Be 29
         $result.ItemsWritten | Should -Be 30
         (Get-WireItems $copy) -join "`n" | Should -BeExactly ((Get-WireItems $modeSource) -join "`n")
         (Test-BackupIntegrity -Uri $modeBackup.Uri -Level Live -TableName $copy).Live.IsEqual | Should -BeTrue
+    }
+
+    It 'Exact into the backup''s own table asks once with the counts; a script that cannot answer changes nothing' {
+        $own = New-SeededTable 20
+        $ownBackup = Invoke-DynamoBackup -TableName $own -Path $work
+        Add-WireItems $own @('{"pk":{"S":"written-since"},"sk":{"N":"1"}}')
+        $before = (Get-WireItems $own) -join "`n"
+        $failure = $null
+        try { Restore-DynamoTable -Uri $ownBackup.Uri -TableName $own -Mode Exact -ErrorAction Stop } catch { $failure = $_ }
+        $failure.FullyQualifiedErrorId | Should -Be 'NotConfirmed,BackupDR.PowerShell.RestoreDynamoTableCommand'
+        $failure.Exception.Message | Should -Match 'overwritten 20 item\(s\) that share a key with the backup and deleted 1 item\(s\) the backup does not hold'
+        (Get-WireItems $own) -join "`n" | Should -BeExactly $before
+        $result = Restore-DynamoTable -Uri $ownBackup.Uri -TableName $own -Mode Exact -Force
+        $result.ItemsDeleted | Should -Be 1
+        @(Get-WireItems $own).Count | Should -Be 20
+    }
+
+    It 'Upsert over items the table holds asks too' {
+        $copy = New-DriftedCopy 'upsert'
+        $before = (Get-WireItems $copy) -join "`n"
+        { Restore-DynamoTable -Uri $modeBackup.Uri -TableName $copy -Mode Upsert -ErrorAction Stop } |
+            Should -Throw -ErrorId 'NotConfirmed,BackupDR.PowerShell.RestoreDynamoTableCommand'
+        (Get-WireItems $copy) -join "`n" | Should -BeExactly $before
+        (Restore-DynamoTable -Uri $modeBackup.Uri -TableName $copy -Mode Upsert -Force).ItemsOverwritten | Should -Be 29
     }
 
     It '-Resume with nothing to resume restores a new table; into a table with items it is CheckpointNotFound' {

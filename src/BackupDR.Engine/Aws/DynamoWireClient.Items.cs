@@ -5,15 +5,15 @@ using Amazon.DynamoDBv2;
 
 namespace BackupDR.Engine.Aws;
 
-/// <summary>The single-item and key operations a restore into an existing table needs (MissingOnly, Exact).</summary>
+/// <summary>The single-item and key operations a restore into an existing table needs (MissingOnly, a resume's verification).</summary>
 internal sealed partial class DynamoWireClient
 {
     private const string BatchGetTarget = "DynamoDB_20120810.BatchGetItem";
     private const string PutItemTarget = "DynamoDB_20120810.PutItem";
     private const int MaxBatchGet = 100;
 
-    public async Task<IReadOnlyList<ReadOnlyMemory<byte>>> FindKeysAsync(string tableName, IReadOnlyList<ReadOnlyMemory<byte>> keys,
-        IReadOnlyList<string> keyNames, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<ReadOnlyMemory<byte>>> FindItemsAsync(string tableName, IReadOnlyList<ReadOnlyMemory<byte>> keys,
+        IReadOnlyList<string>? projection, CancellationToken cancellationToken)
     {
         if (keys.Count > MaxBatchGet) throw new ArgumentException($"At most {MaxBatchGet} keys per call.", nameof(keys));
         var found = new List<ReadOnlyMemory<byte>>();
@@ -21,7 +21,7 @@ internal sealed partial class DynamoWireClient
         long started = Stopwatch.GetTimestamp();
         for (int attempt = 1; pending.Count > 0; attempt++)
         {
-            var (items, unprocessed) = await SendAsync(BatchGetTarget, "BatchGetItem", tableName, BatchGetBody(tableName, pending, keyNames), null,
+            var (items, unprocessed) = await SendAsync(BatchGetTarget, "BatchGetItem", tableName, BatchGetBody(tableName, pending, projection), null,
                 (buffer, length) =>
                 {
                     try
@@ -75,7 +75,7 @@ internal sealed partial class DynamoWireClient
         w.WriteEndObject();
     }
 
-    private static byte[] BatchGetBody(string tableName, IReadOnlyList<ReadOnlyMemory<byte>> keys, IReadOnlyList<string> keyNames)
+    private static byte[] BatchGetBody(string tableName, IReadOnlyList<ReadOnlyMemory<byte>> keys, IReadOnlyList<string>? projection)
     {
         var output = new ArrayBufferWriter<byte>(256 + keys.Sum(k => k.Length + 2));
         using (var w = new Utf8JsonWriter(output, RawWriterOptions))
@@ -84,10 +84,10 @@ internal sealed partial class DynamoWireClient
             w.WriteStartObject("RequestItems");
             w.WriteStartObject(tableName);
             w.WriteStartArray("Keys");
-            foreach (var key in keys) w.WriteRawValue(key.Span, skipInputValidation: true);   // built by RecordValidator
+            foreach (var key in keys) w.WriteRawValue(key.Span, skipInputValidation: true);   // built by ItemWalker.KeyText
             w.WriteEndArray();
             w.WriteBoolean("ConsistentRead", true);
-            WriteProjection(w, keyNames);
+            if (projection is not null) WriteProjection(w, projection);
             w.WriteEndObject();
             w.WriteEndObject();
             w.WriteEndObject();

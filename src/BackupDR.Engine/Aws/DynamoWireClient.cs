@@ -77,8 +77,11 @@ internal interface IRestoreClient
     /// <summary>BatchWriteItem deletes. <paramref name="keys"/>: each a key as DynamoDB JSON.</summary>
     Task<BatchWriteOutcome> BatchDeleteAsync(string tableName, IReadOnlyList<ReadOnlyMemory<byte>> keys, bool returnConsumedCapacity, CancellationToken cancellationToken);
 
-    /// <summary>Which of up to 100 keys name an item in the table (consistent reads): the found items' keys, as DynamoDB JSON.</summary>
-    Task<IReadOnlyList<ReadOnlyMemory<byte>>> FindKeysAsync(string tableName, IReadOnlyList<ReadOnlyMemory<byte>> keys, IReadOnlyList<string> keyNames, CancellationToken cancellationToken);
+    /// <summary>
+    /// The items of up to 100 keys that are in the table (consistent reads), as DynamoDB JSON: only the
+    /// attributes in <paramref name="projection"/> (the key names, to learn which keys exist), or whole when null.
+    /// </summary>
+    Task<IReadOnlyList<ReadOnlyMemory<byte>>> FindItemsAsync(string tableName, IReadOnlyList<ReadOnlyMemory<byte>> keys, IReadOnlyList<string>? projection, CancellationToken cancellationToken);
 
     /// <summary>PutItem only if no item has the key (attribute_not_exists): false when one does.</summary>
     Task<bool> PutIfAbsentAsync(string tableName, ReadOnlyMemory<byte> item, string hashKeyName, CancellationToken cancellationToken);
@@ -373,7 +376,7 @@ internal sealed partial class DynamoWireClient : IRestoreClient, IDisposable
                 w.WritePropertyName(deletes ? "DeleteRequest"u8 : "PutRequest"u8);
                 w.WriteStartObject();
                 w.WritePropertyName(deletes ? "Key"u8 : "Item"u8);
-                w.WriteRawValue(item.Span, skipInputValidation: true);   // checked by the caller (RecordValidator)
+                w.WriteRawValue(item.Span, skipInputValidation: true);   // checked by the caller (ItemWalker)
                 w.WriteEndObject();
                 w.WriteEndObject();
             }

@@ -235,7 +235,8 @@ public sealed class BackupRunner
                     }
                     return [];
                 }
-                return await EncodeAsync(folder, worker - segments, request, progress, pages.Reader, partBuffers, garbage, token).ConfigureAwait(false);
+                var walker = new Json.ItemWalker(KeysOf(table));
+                return await EncodeAsync(folder, worker - segments, request, progress, pages.Reader, partBuffers, walker, garbage, token).ConfigureAwait(false);
             }, cancellationToken).ConfigureAwait(false);
             return results.SelectMany(f => f).OrderBy(f => f.DataFile, StringComparer.Ordinal).ToList();
         }
@@ -296,8 +297,13 @@ public sealed class BackupRunner
         while (startKey is not null);
     }
 
+    /// <summary>The table's key attributes and their types: every item the backup writes must carry them.</summary>
+    private static Json.KeyAttribute[] KeysOf(TableDescription table) => (table.KeySchema ?? [])
+        .Select(k => new Json.KeyAttribute(k.AttributeName, table.AttributeDefinitions?.FirstOrDefault(a => a.AttributeName == k.AttributeName)?.AttributeType?.Value))
+        .ToArray();
+
     private static async Task<List<DataFileEntry>> EncodeAsync(BackupFolder folder, int stream, BackupRequest request, ScanProgress progress,
-        ChannelReader<ScanPage> pages, ArrayPool<byte> partBuffers, GarbageBudget garbage, CancellationToken cancellationToken)
+        ChannelReader<ScanPage> pages, ArrayPool<byte> partBuffers, Json.ItemWalker walker, GarbageBudget garbage, CancellationToken cancellationToken)
     {
         var files = new List<DataFileEntry>();
         DataFileWriter? writer = null;
@@ -313,7 +319,7 @@ public sealed class BackupRunner
                     bool exhausted = false;
                     while (!exhausted)
                     {
-                        writer ??= new DataFileWriter(folder, BackupFormat.DataFileKey(stream, sequence++), partBuffers, request.Pipeline.PartSizeBytes, request.Pipeline.PartsInFlight);
+                        writer ??= new DataFileWriter(folder, BackupFormat.DataFileKey(stream, sequence++), partBuffers, walker, request.Pipeline.PartSizeBytes, request.Pipeline.PartsInFlight);
                         long items = writer.ItemCount, bytes = writer.UncompressedBytes;
                         exhausted = writer.WriteScanItems(page, cursor, request.MaxDataFileBytes);
                         progress.Add(writer.ItemCount - items, writer.UncompressedBytes - bytes);

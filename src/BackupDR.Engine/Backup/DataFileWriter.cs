@@ -30,13 +30,16 @@ internal sealed class DataFileWriter : IAsyncDisposable
     private readonly ArrayPool<byte> _buffers;
     private readonly SemaphoreSlim _freeBuffers;
     private readonly List<Task> _uploads = [];
+    private readonly ItemWalker _walker;
 
     /// <param name="buffers">
     /// Where part buffers come from and go back to: the backup's pool, so files reuse each other's
     /// memory. A buffer's pages become resident only as they are filled, so a small file costs little.
     /// </param>
-    public DataFileWriter(BackupFolder backup, string relativeKey, ArrayPool<byte> buffers, int partSize = DefaultPartSize, int partsInFlight = 1)
+    /// <param name="walker">Checks every item by the one grammar (keys included) as it copies it; one per encoder.</param>
+    public DataFileWriter(BackupFolder backup, string relativeKey, ArrayPool<byte> buffers, ItemWalker walker, int partSize = DefaultPartSize, int partsInFlight = 1)
     {
+        _walker = walker;
         _relativeKey = relativeKey;
         _partSize = partSize;
         _buffers = buffers;
@@ -73,7 +76,8 @@ internal sealed class DataFileWriter : IAsyncDisposable
             _json.Reset(_lines);
             _json.WriteStartObject();
             _json.WritePropertyName("Item"u8);
-            DynamoJsonTranscoder.CopyItem(ref r, _json);
+            var copy = new CopyTo(_json);
+            _walker.WalkItem(ref r, ref copy);
             _json.WriteEndObject();
             _json.Flush();
             _lines.Write(NewLine);

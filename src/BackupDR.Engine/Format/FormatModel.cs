@@ -68,6 +68,11 @@ public sealed class TableDescriptionDoc
     public TtlDoc? TimeToLive { get; set; }
     public Dictionary<string, string> Tags { get; set; } = [];
     public long? ItemCountAtBackup { get; set; }
+
+    /// <summary>The primary key's attributes with their types, as items must carry them.</summary>
+    public Json.KeyAttribute[] KeyAttributes() => KeySchema
+        .Select(k => new Json.KeyAttribute(k.AttributeName, AttributeDefinitions.FirstOrDefault(a => a.AttributeName == k.AttributeName)?.AttributeType))
+        .ToArray();
 }
 
 public sealed class KeyElement

@@ -20,8 +20,6 @@ public static class DynamoJson
         Indented = false,
     };
 
-    private static readonly JsonReaderOptions ReaderOptions = new() { MaxDepth = 256 };
-
     /// <summary>Writes an item (attribute name → value) as a DynamoDB JSON object.</summary>
     public static void WriteItem(Utf8JsonWriter writer, Dictionary<string, AttributeValue> item)
     {
@@ -110,197 +108,119 @@ public static class DynamoJson
     private static ReadOnlySpan<byte> Bytes(MemoryStream stream) =>
         stream.TryGetBuffer(out var segment) ? segment.AsSpan() : stream.ToArray();
 
+    private static readonly KeyAttribute[] NoKeys = [];
+
     /// <summary>Parses one export record line, <c>{"Item":{...}}</c>. Throws InvalidDataException when malformed.</summary>
     public static Dictionary<string, AttributeValue> ReadRecord(ReadOnlySpan<byte> line)
     {
-        var reader = new Utf8JsonReader(line, ReaderOptions);
-        try
-        {
-            Expect(ref reader, JsonTokenType.StartObject);
-            Dictionary<string, AttributeValue>? item = null;
-            while (Next(ref reader) != JsonTokenType.EndObject)
-            {
-                if (reader.TokenType != JsonTokenType.PropertyName) throw Malformed("expected a property");
-                if (reader.ValueTextEquals("Item"))
-                {
-                    if (item is not null) throw Malformed("\"Item\" appears twice");
-                    Expect(ref reader, JsonTokenType.StartObject);
-                    item = ReadMapBody(ref reader);
-                }
-                else
-                {
-                    throw Malformed($"unexpected member '{reader.GetString()}' (a full-export record has only \"Item\")");
-                }
-            }
-            if (reader.Read()) throw Malformed("text after the record");
-            return item ?? throw Malformed("no \"Item\" member");
-        }
-        catch (Exception e) when (e is JsonException or InvalidOperationException)
-        {
-            // InvalidOperationException: the reader's answer to text it cannot decode, such as an escaped lone surrogate.
-            throw new InvalidDataException("Not valid JSON: " + e.Message, e);
-        }
+        var build = new BuildInto(new ItemBuilder());
+        new ItemWalker(NoKeys).WalkRecord(line, ref build);
+        return build.Builder.Result!;
     }
 
     /// <summary>Parses a DynamoDB JSON item object (attribute name → typed value).</summary>
     public static Dictionary<string, AttributeValue> ReadItem(ReadOnlySpan<byte> json)
     {
-        var reader = new Utf8JsonReader(json, ReaderOptions);
-        try
+        var build = new BuildInto(new ItemBuilder());
+        new ItemWalker(NoKeys).WalkItem(json, ref build);
+        return build.Builder.Result!;
+    }
+
+    /// <summary>Builds AttributeValues from what <see cref="ItemWalker"/> checked.</summary>
+    private readonly struct BuildInto(ItemBuilder builder) : IItemSink
+    {
+        public ItemBuilder Builder => builder;
+        public void BeginMap() => builder.BeginMap();
+        public void Attribute(ReadOnlySpan<byte> name) => builder.Attribute(name);
+        public void EndMap() => builder.EndContainer();
+        public void BeginValue(string type) => builder.BeginValue(type);
+        public void EndValue() => builder.EndValue();
+        public void BeginArray() => builder.BeginArray();
+        public void EndArray() => builder.EndContainer();
+        public void Scalar(string type, ref Utf8JsonReader r, scoped ReadOnlySpan<byte> binary) =>
+            builder.Scalar(type is "B" or "BS" ? null : r.GetString(), binary);
+        public void Boolean(bool value) => builder.Boolean(value);
+    }
+
+    private sealed class ItemBuilder
+    {
+        // Open containers (a map with the name of the attribute being read, or a list) and values, innermost last.
+        private readonly List<object> _open = [];
+        private readonly List<string?> _pendingNames = [];
+
+        public Dictionary<string, AttributeValue>? Result { get; private set; }
+
+        public void BeginMap()
         {
-            Expect(ref reader, JsonTokenType.StartObject);
-            var item = ReadMapBody(ref reader);
-            if (reader.Read()) throw Malformed("text after the item");
-            return item;
+            var map = new Dictionary<string, AttributeValue>(StringComparer.Ordinal);
+            if (_open.Count > 0) ((AttributeValue)_open[^1]).M = map;
+            _open.Add(map);
+            _pendingNames.Add(null);
         }
-        catch (Exception e) when (e is JsonException or InvalidOperationException)
+
+        public void Attribute(ReadOnlySpan<byte> name) => _pendingNames[^1] = System.Text.Encoding.UTF8.GetString(name);
+
+        public void BeginArray()
         {
-            // InvalidOperationException: the reader's answer to text it cannot decode, such as an escaped lone surrogate.
-            throw new InvalidDataException("Not valid JSON: " + e.Message, e);
+            var value = (AttributeValue)_open[^1];
+            object list = value.IsLSet ? value.L : value.SS ?? value.NS ?? (object?)value.BS ?? throw new InvalidOperationException("an array outside L or a set");
+            _open.Add(list);
+            _pendingNames.Add(null);
         }
-    }
 
-    // Reader positioned on StartObject of a map; returns positioned on its EndObject.
-    private static Dictionary<string, AttributeValue> ReadMapBody(ref Utf8JsonReader reader)
-    {
-        var map = new Dictionary<string, AttributeValue>(StringComparer.Ordinal);
-        while (Next(ref reader) != JsonTokenType.EndObject)
+        public void EndContainer()
         {
-            if (reader.TokenType != JsonTokenType.PropertyName) throw Malformed("expected an attribute name");
-            string name = reader.GetString()!;
-            Expect(ref reader, JsonTokenType.StartObject);
-            if (!map.TryAdd(name, ReadValueBody(ref reader))) throw Malformed($"attribute '{name}' appears twice");
+            var done = _open[^1];
+            _open.RemoveAt(_open.Count - 1);
+            _pendingNames.RemoveAt(_pendingNames.Count - 1);
+            if (_open.Count == 0) Result = (Dictionary<string, AttributeValue>)done;
         }
-        return map;
-    }
 
-    // Reader positioned on StartObject of a typed value; returns positioned on its EndObject.
-    private static AttributeValue ReadValueBody(ref Utf8JsonReader reader)
-    {
-        if (Next(ref reader) != JsonTokenType.PropertyName) throw Malformed("a typed value needs exactly one type member");
-        string type = reader.GetString()!;
-        AttributeValue value;
-        switch (type)
+        public void BeginValue(string type)
         {
-            case "S":
-                value = new AttributeValue { S = ReadString(ref reader) };
-                break;
-            case "N":
-                value = new AttributeValue { N = ReadNumberText(ref reader) };
-                break;
-            case "B":
-                Expect(ref reader, JsonTokenType.String);
-                value = new AttributeValue { B = new MemoryStream(DecodeBase64(ref reader)) };
-                break;
-            case "BOOL":
-                Next(ref reader);
-                if (reader.TokenType is not (JsonTokenType.True or JsonTokenType.False)) throw Malformed("BOOL must be true or false");
-                value = new AttributeValue { BOOL = reader.GetBoolean() };
-                break;
-            case "NULL":
-                if (Next(ref reader) != JsonTokenType.True) throw Malformed("NULL must be true");
-                value = new AttributeValue { NULL = true };
-                break;
-            case "SS":
+            var value = new AttributeValue();
+            switch (type)
             {
-                var list = new List<string>();
-                Expect(ref reader, JsonTokenType.StartArray);
-                while (Next(ref reader) != JsonTokenType.EndArray) list.Add(CurrentString(ref reader));
-                if (list.Count == 0) throw Malformed("SS must not be empty");
-                value = new AttributeValue { SS = list };
-                break;
+                case "M": value.IsMSet = true; break;
+                case "L": value.L = []; value.IsLSet = true; break;
+                case "SS": value.SS = []; break;
+                case "NS": value.NS = []; break;
+                case "BS": value.BS = []; break;
             }
-            case "NS":
-            {
-                var list = new List<string>();
-                Expect(ref reader, JsonTokenType.StartArray);
-                while (Next(ref reader) != JsonTokenType.EndArray)
-                {
-                    string n = CurrentString(ref reader);
-                    CheckNumber(n);
-                    list.Add(n);
-                }
-                if (list.Count == 0) throw Malformed("NS must not be empty");
-                value = new AttributeValue { NS = list };
-                break;
-            }
-            case "BS":
-            {
-                var list = new List<MemoryStream>();
-                Expect(ref reader, JsonTokenType.StartArray);
-                while (Next(ref reader) != JsonTokenType.EndArray)
-                {
-                    if (reader.TokenType != JsonTokenType.String) throw Malformed("BS elements must be base64 strings");
-                    list.Add(new MemoryStream(DecodeBase64(ref reader)));
-                }
-                if (list.Count == 0) throw Malformed("BS must not be empty");
-                value = new AttributeValue { BS = list };
-                break;
-            }
-            case "L":
-            {
-                var list = new List<AttributeValue>();
-                Expect(ref reader, JsonTokenType.StartArray);
-                while (Next(ref reader) != JsonTokenType.EndArray)
-                {
-                    if (reader.TokenType != JsonTokenType.StartObject) throw Malformed("L elements must be typed values");
-                    list.Add(ReadValueBody(ref reader));
-                }
-                value = new AttributeValue { L = list, IsLSet = true };
-                break;
-            }
-            case "M":
-                Expect(ref reader, JsonTokenType.StartObject);
-                value = new AttributeValue { M = ReadMapBody(ref reader), IsMSet = true };
-                break;
-            default:
-                throw Malformed($"unknown type '{type}'");
+            _open.Add(value);
+            _pendingNames.Add(type);   // a value's slot holds its type
         }
-        if (Next(ref reader) != JsonTokenType.EndObject) throw Malformed($"a typed value has more than one member (after '{type}')");
-        return value;
+
+        public void EndValue()
+        {
+            var value = (AttributeValue)_open[^1];
+            _open.RemoveAt(_open.Count - 1);
+            _pendingNames.RemoveAt(_pendingNames.Count - 1);
+            switch (_open[^1])
+            {
+                case Dictionary<string, AttributeValue> map: map[_pendingNames[^1]!] = value; break;
+                case List<AttributeValue> list: list.Add(value); break;
+            }
+        }
+
+        public void Scalar(string? text, ReadOnlySpan<byte> binary)
+        {
+            switch (_open[^1])
+            {
+                case AttributeValue value when _pendingNames[^1] == "S": value.S = text; break;
+                case AttributeValue value when _pendingNames[^1] == "N": value.N = text; break;
+                case AttributeValue value: value.B = new MemoryStream(binary.ToArray()); break;
+                case List<string> strings: strings.Add(text!); break;
+                case List<MemoryStream> binaries: binaries.Add(new MemoryStream(binary.ToArray())); break;
+            }
+        }
+
+        public void Boolean(bool b)
+        {
+            var value = (AttributeValue)_open[^1];
+            if (_pendingNames[^1] == "NULL") value.NULL = true;
+            else value.BOOL = b;
+        }
     }
 
-    private static string ReadString(ref Utf8JsonReader reader)
-    {
-        Expect(ref reader, JsonTokenType.String);
-        return reader.GetString()!;
-    }
-
-    private static string CurrentString(ref Utf8JsonReader reader)
-    {
-        if (reader.TokenType != JsonTokenType.String) throw Malformed("set elements must be strings");
-        return reader.GetString()!;
-    }
-
-    private static string ReadNumberText(ref Utf8JsonReader reader)
-    {
-        string n = ReadString(ref reader);
-        CheckNumber(n);
-        return n;
-    }
-
-    private static void CheckNumber(string n)
-    {
-        try { DynamoNumber.Canonical(n); }
-        catch (FormatException) { throw Malformed($"'{n}' is not a number"); }
-    }
-
-    private static byte[] DecodeBase64(ref Utf8JsonReader reader)
-    {
-        if (!reader.TryGetBytesFromBase64(out var bytes)) throw Malformed("binary value is not valid base64");
-        return bytes;
-    }
-
-    private static JsonTokenType Next(ref Utf8JsonReader reader)
-    {
-        if (!reader.Read()) throw Malformed("unexpected end of record");
-        return reader.TokenType;
-    }
-
-    private static void Expect(ref Utf8JsonReader reader, JsonTokenType type)
-    {
-        if (Next(ref reader) != type) throw Malformed($"expected {type}, found {reader.TokenType}");
-    }
-
-    private static InvalidDataException Malformed(string what) => new("Malformed DynamoDB JSON: " + what + ".");
 }

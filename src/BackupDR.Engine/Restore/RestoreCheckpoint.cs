@@ -117,8 +117,12 @@ internal sealed class CheckpointStore(BackupFolder folder) : IDisposable
 
     public Task DeleteAsync(string key, CancellationToken cancellationToken) => store.DeleteAsync(key, cancellationToken);
 
-    /// <summary>Fails (BucketNotFound, PathNotFound) before the restore does anything when checkpoints cannot be kept there.</summary>
-    public Task EnsureAvailableAsync(CancellationToken cancellationToken) => store.EnsureAvailableAsync(cancellationToken);
+    /// <summary>
+    /// Fails (BucketNotFound) before the restore does anything when checkpoints cannot be kept there. A
+    /// local folder is created (private to the user) with the first checkpoint.
+    /// </summary>
+    public Task EnsureAvailableAsync(CancellationToken cancellationToken) =>
+        store is LocalBackupStore ? Task.CompletedTask : store.EnsureAvailableAsync(cancellationToken);
 
     public string UriOf(string key) => store.UriOf(key);
 

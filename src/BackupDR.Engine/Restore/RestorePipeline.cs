@@ -9,14 +9,20 @@ using BackupDR.Engine.Validation;
 
 namespace BackupDR.Engine.Restore;
 
-/// <summary>Items <see cref="First"/> .. First + Count - 1 of a data file, with their keys as DynamoDB JSON.</summary>
-internal sealed record ItemBatch(string File, long First, List<ReadOnlyMemory<byte>> Items, List<string> Keys);
+/// <summary>
+/// Items <see cref="First"/> .. First + Count - 1 of a data file, with their keys as DynamoDB JSON.
+/// <see cref="Claimed"/>: a checkpoint says they are already in the table, which is verified, not trusted.
+/// </summary>
+internal sealed record ItemBatch(string File, long First, List<ReadOnlyMemory<byte>> Items, List<string> Keys, bool Claimed);
 
 /// <summary>
 /// The restore's streaming middle: readers decompress and check every line of every data file and
-/// batch the items the checkpoint does not already count as done; writers send each batch the way
-/// the mode asks and report it to the progress tracker. Bounded queues between them: memory is set
-/// by the pipeline options, not by the backup's size.
+/// batch its items; writers send each batch the way the mode asks and report it to the progress
+/// tracker. Items a resumed restore's checkpoint counts as done are read back from the table instead
+/// (consistent BatchGetItem) and written again when missing or different: a checkpoint, which anyone
+/// who can write where it is kept could forge, never makes a restore report an item it did not write.
+/// Bounded queues between readers and writers: memory is set by the pipeline options, not by the
+/// backup's size.
 /// </summary>
 internal sealed class RestorePipeline(
     LoadedBackup backup,
@@ -29,16 +35,19 @@ internal sealed class RestorePipeline(
     IOperationHost host)
 {
     private readonly string[] _keyNames = backup.Table.KeySchema.Select(k => k.AttributeName).ToArray();
-    private readonly HashSet<UInt128>? _backupKeys = mode == RestoreMode.Exact ? [] : null;
     private long _itemsDoneThisRun;
+    private long _verified;
+    private long _repaired;
 
-    /// <summary>Exact: the canonical hash of every key in the backup, filled by <see cref="RunAsync"/>.</summary>
-    public IReadOnlySet<UInt128>? BackupKeys => _backupKeys;
+    /// <summary>Items the checkpoint counted as done that were found in the table as the backup holds them.</summary>
+    public long ItemsVerified => Interlocked.Read(ref _verified);
+
+    /// <summary>Items the checkpoint counted as done that were missing or different, and were written again.</summary>
+    public long ItemsRepaired => Interlocked.Read(ref _repaired);
 
     /// <summary>
-    /// Reads every data file (also those the checkpoint counts as done: a resumed Exact restore needs
-    /// their keys) and writes what is not done. <paramref name="fileFinished"/> runs once per file, when
-    /// its last batch is acknowledged.
+    /// Reads every data file and writes (or, where the checkpoint counts it as done, verifies) every
+    /// item. <paramref name="fileFinished"/> runs once per file, when its last batch is acknowledged.
     /// </summary>
     public async Task RunAsync(int parallelism, PipelineOptions options, Func<string, Task> fileFinished, CancellationToken cancellationToken)
     {
@@ -53,7 +62,6 @@ internal sealed class RestorePipeline(
         var fileQueue = new System.Collections.Concurrent.ConcurrentQueue<DataFileEntry>(backup.Files);
         int readersLeft = readers;
         long total = backup.Summary.ItemCount;
-        long alreadyDone = tracker.Snapshot().Values.Sum(f => f.Items);
         // A file is finished when its reader is done with it and its last batch is acknowledged.
         var pendingBatches = new Dictionary<string, int>(StringComparer.Ordinal);
         var readFiles = new HashSet<string>(StringComparer.Ordinal);
@@ -91,7 +99,7 @@ internal sealed class RestorePipeline(
                 {
                     await WriteBatchAsync(batch, token).ConfigureAwait(false);
                     garbage.Check();
-                    long n = alreadyDone + Interlocked.Add(ref _itemsDoneThisRun, batch.Items.Count);
+                    long n = Interlocked.Add(ref _itemsDoneThisRun, batch.Items.Count);   // verified on resume or written
                     host.Progress(new OperationProgress(3, $"Restoring into table {tableName}", $"{n:N0} of {total:N0} items",
                         total > 0 ? (int)Math.Min(100, n * 100 / total) : -1));
                     await BatchDoneAsync(batch.File).ConfigureAwait(false);
@@ -104,6 +112,11 @@ internal sealed class RestorePipeline(
 
     private async Task WriteBatchAsync(ItemBatch batch, CancellationToken cancellationToken)
     {
+        if (batch.Claimed)
+        {
+            await VerifyClaimedAsync(batch, cancellationToken).ConfigureAwait(false);
+            return;
+        }
         if (mode != RestoreMode.MissingOnly)
         {
             await writer.WriteAsync(batch.Items, cancellationToken).ConfigureAwait(false);
@@ -113,37 +126,77 @@ internal sealed class RestorePipeline(
         // MissingOnly: one consistent BatchGetItem finds the keys already there; each of the others is a
         // conditional put, so an item someone writes meanwhile is never overwritten by the backup's.
         var keys = batch.Keys.Select(k => (ReadOnlyMemory<byte>)Encoding.UTF8.GetBytes(k)).ToList();
-        var found = await client.FindKeysAsync(tableName, keys, _keyNames, cancellationToken).ConfigureAwait(false);
+        var found = await client.FindItemsAsync(tableName, keys, _keyNames, cancellationToken).ConfigureAwait(false);
         var present = found.Select(f => ItemHash.Of(f.Span)).ToHashSet();
         var candidates = Enumerable.Range(0, batch.Items.Count).Where(i => !present.Contains(ItemHash.Of(keys[i].Span))).ToList();
-        long written = 0;
-        if (candidates.Count > 0)
-        {
-            double reserved = await capacity.AcquireAsync(capacity.Estimate(candidates.Count), cancellationToken).ConfigureAwait(false);
-            bool[] outcomes;
-            try
-            {
-                outcomes = await Task.WhenAll(candidates.Select(i => client.PutIfAbsentAsync(tableName, batch.Items[i], _keyNames[0], cancellationToken))).ConfigureAwait(false);
-            }
-            catch
-            {
-                capacity.Release(reserved);
-                throw;
-            }
-            capacity.Settle(reserved, null, candidates.Count);
-            written = outcomes.Count(w => w);
-        }
+        long written = await PutIfAbsentAsync(batch, candidates, cancellationToken).ConfigureAwait(false);
         tracker.Complete(batch.File, batch.First, batch.Items.Count, written, batch.Items.Count - written);
+    }
+
+    /// <summary>Conditional puts (attribute_not_exists) of the batch's items at <paramref name="indexes"/>; returns how many were written.</summary>
+    private async Task<long> PutIfAbsentAsync(ItemBatch batch, List<int> indexes, CancellationToken cancellationToken)
+    {
+        if (indexes.Count == 0) return 0;
+        double reserved = await capacity.AcquireAsync(capacity.Estimate(indexes.Count), cancellationToken).ConfigureAwait(false);
+        bool[] outcomes;
+        try
+        {
+            outcomes = await Task.WhenAll(indexes.Select(i => client.PutIfAbsentAsync(tableName, batch.Items[i], _keyNames[0], cancellationToken))).ConfigureAwait(false);
+        }
+        catch
+        {
+            capacity.Release(reserved);
+            throw;
+        }
+        capacity.Settle(reserved, null, indexes.Count);
+        return outcomes.Count(w => w);
+    }
+
+    /// <summary>
+    /// Items a checkpoint counts as done: read back whole (consistent), and written again when missing,
+    /// or — except in MissingOnly, which never overwrites — when the table's item differs from the backup's.
+    /// </summary>
+    private async Task VerifyClaimedAsync(ItemBatch batch, CancellationToken cancellationToken)
+    {
+        var keys = batch.Keys.Select(k => (ReadOnlyMemory<byte>)Encoding.UTF8.GetBytes(k)).ToList();
+        var found = await client.FindItemsAsync(tableName, keys, null, cancellationToken).ConfigureAwait(false);
+        var inTable = new Dictionary<UInt128, UInt128>();
+        foreach (var item in found)
+        {
+            var parsed = DynamoJson.ReadItem(item.Span);
+            inTable[ItemHash.OfKey(parsed, _keyNames)] = ItemHash.Of(parsed);
+        }
+        var missing = new List<int>();
+        var different = new List<int>();
+        for (int i = 0; i < batch.Items.Count; i++)
+        {
+            if (!inTable.TryGetValue(ItemHash.Of(keys[i].Span), out var content)) missing.Add(i);
+            else if (content != ItemHash.Of(batch.Items[i].Span)) different.Add(i);
+        }
+        long repaired;
+        if (mode == RestoreMode.MissingOnly)
+        {
+            repaired = await PutIfAbsentAsync(batch, missing, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            var again = missing.Concat(different).Order().Select(i => batch.Items[i]).ToList();
+            if (again.Count > 0) await writer.WriteAsync(again, cancellationToken).ConfigureAwait(false);
+            repaired = again.Count;
+        }
+        Interlocked.Add(ref _repaired, repaired);
+        Interlocked.Add(ref _verified, batch.Items.Count - missing.Count - different.Count);
     }
 
     private async Task ReadFileAsync(DataFileEntry file, ChannelWriter<ItemBatch> batches, Action<string> batchQueued, CancellationToken cancellationToken)
     {
-        long skip = tracker.StartOf(file.DataFile).Items;
+        long claimed = tracker.StartOf(file.DataFile).Items;
         var reader = await DataFileReader.OpenAsync(backup.Folder, file, cancellationToken).ConfigureAwait(false);
         await using (reader.ConfigureAwait(false))
         {
-            // Items go to DynamoDB as the bytes the backup holds, after the same strict checks as Full validation.
-            var validator = new RecordValidator(_keyNames);
+            // Items go to DynamoDB as the bytes the backup holds, after the same checks as Full validation (ItemWalker).
+            var walker = new ItemWalker(backup.Table.KeyAttributes());
+            var check = new CheckOnly();
             ItemBatch? batch = null;
             var keysInBatch = new HashSet<string>(StringComparer.Ordinal);
             long index = -1;
@@ -153,22 +206,17 @@ internal sealed class RestorePipeline(
                 string key;
                 try
                 {
-                    item = validator.Check(line.Span, withKey: true, out string? k);
-                    key = k!;
+                    item = walker.WalkRecord(line.Span, ref check);
+                    key = walker.KeyText(line.Span);
                 }
                 catch (InvalidDataException e)
                 {
                     throw PartlyWritten(file, $"line {reader.LineNumber} is not a valid record ({e.Message})");
                 }
                 index++;
-                if (_backupKeys is not null)
-                {
-                    var hash = ItemHash.Of(Encoding.UTF8.GetBytes(key));
-                    lock (_backupKeys) _backupKeys.Add(hash);
-                }
-                if (index < skip) continue;   // written before the restore was interrupted
+                bool isClaimed = index < claimed;   // done before the restore was interrupted, says the checkpoint
                 // BatchWriteItem rejects a batch that names one key twice; a repeated key starts a new batch.
-                if (batch is not null && (batch.Items.Count == BatchWriter.MaxBatch || !keysInBatch.Add(key)))
+                if (batch is not null && (batch.Items.Count == BatchWriter.MaxBatch || batch.Claimed != isClaimed || !keysInBatch.Add(key)))
                 {
                     batchQueued(file.DataFile);
                     await batches.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
@@ -176,7 +224,7 @@ internal sealed class RestorePipeline(
                 }
                 if (batch is null)
                 {
-                    batch = new ItemBatch(file.DataFile, index, new List<ReadOnlyMemory<byte>>(BatchWriter.MaxBatch), new List<string>(BatchWriter.MaxBatch));
+                    batch = new ItemBatch(file.DataFile, index, new List<ReadOnlyMemory<byte>>(BatchWriter.MaxBatch), new List<string>(BatchWriter.MaxBatch), isClaimed);
                     keysInBatch.Clear();
                     keysInBatch.Add(key);
                 }
@@ -201,7 +249,7 @@ internal sealed class RestorePipeline(
             }
             if (sha256 != file.Sha256Checksum)
             {
-                throw PartlyWritten(file, "it changed while it was being restored (its SHA-256 no longer matches the manifest)");
+                throw PartlyWritten(file, "its SHA-256 no longer matches the manifest");
             }
             if (index + 1 != file.ItemCount)
             {
@@ -225,6 +273,6 @@ internal sealed class RestorePipeline(
 
     private BackupDRException PartlyWritten(DataFileEntry file, string problem) =>
         new(ErrorIds.BackupIntegrityFailed, ErrorKind.InvalidData,
-            $"{file.DataFile} failed while it was being restored: {problem}. The target table may be partly written; " +
-            "check the backup with Test-BackupIntegrity -Level Full.", backup.Folder.Uri);
+            $"{file.DataFile} was verified before the restore began, but {problem} as it was being restored: it changed meanwhile. " +
+            "The target table may be partly written; verify the backup again before trusting it.", backup.Folder.Uri);
 }

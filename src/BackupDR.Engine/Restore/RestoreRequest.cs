@@ -10,7 +10,11 @@ public sealed class RestoreRequest
     /// <summary>The table to restore into; created from the backup's description when it does not exist.</summary>
     public required string TableName { get; init; }
 
-    /// <summary>Restore from a backup without a commit marker (it may be missing items).</summary>
+    /// <summary>
+    /// Proceed without asking: restore from a backup without a commit marker (it may be missing items),
+    /// into a table not named as the backup's (Exact), and overwrite or delete the counted items
+    /// without the "are you sure?" question.
+    /// </summary>
     public bool Force { get; init; }
 
     /// <summary>How the target table is treated; null means <see cref="RestoreMode.New"/>, or the interrupted restore's mode with <see cref="Resume"/>.</summary>
@@ -54,8 +58,14 @@ public sealed class RestoreResult
     /// <summary>Exact: items deleted because their key is not in the backup.</summary>
     public long ItemsDeleted { get; init; }
 
-    /// <summary>Exact: items not in the backup that were kept because the deletion was declined (-WhatIf, or No at -Confirm).</summary>
-    public long ExtraItemsKept { get; init; }
+    /// <summary>Upsert and Exact: items the table held whose key is in the backup, counted (and asked about) before the restore wrote over them.</summary>
+    public long ItemsOverwritten { get; init; }
+
+    /// <summary>A resumed restore: items its checkpoint counted as done that were found in the table as the backup holds them.</summary>
+    public long ItemsVerified { get; init; }
+
+    /// <summary>A resumed restore: items its checkpoint counted as done that were missing or different in the table, and were written again.</summary>
+    public long ItemsRepaired { get; init; }
 
     /// <summary>True when this run continued an interrupted restore from its checkpoint.</summary>
     public bool Resumed { get; init; }

@@ -1,4 +1,3 @@
-using System.Threading.Channels;
 using Amazon.DynamoDBv2;
 using Amazon.DynamoDBv2.Model;
 using BackupDR.Engine.Aws;
@@ -13,8 +12,10 @@ namespace BackupDR.Engine.Restore;
 
 /// <summary>
 /// Restores a backup into a table. Everything is checked before the first write: the backup is
-/// verified in full, the target's key schema must match, and a non-empty target needs a mode that
-/// says what to do with its items. Progress is checkpointed, so an interrupted restore resumes.
+/// verified in full (every byte hashed, every item parsed), the target's key schema must match, a
+/// non-empty target needs a mode that says what to do with its items, and what that mode would
+/// overwrite or delete is counted and asked about once. Progress is checkpointed, so an interrupted
+/// restore resumes; what a checkpoint claims is verified against the table, never trusted.
 /// </summary>
 public sealed class RestoreRunner
 {
@@ -70,17 +71,22 @@ public sealed class RestoreRunner
         var start = DateTimeOffset.UtcNow;
         using var checkpoints = OpenCheckpoints(request);
         await checkpoints.EnsureAvailableAsync(cancellationToken).ConfigureAwait(false);
-        var backup = await VerifyAsync(folder, request.Force, cancellationToken).ConfigureAwait(false);
+
+        // The backup's metadata, then the target: cheap refusals before the backup is read in full.
+        var checker = new IntegrityChecker(folder, host);
+        var report = new IntegrityReport { Uri = folder.Uri, Level = IntegrityLevel.Full };
+        host.Verbose($"Verifying {folder.Uri} (every file's size, checksums and items) before restoring.");
+        var backup = RefuseUnusable(folder, report, await checker.CheckMetadataAsync(report, cancellationToken).ConfigureAwait(false), request.Force);
+        var existing = await TableSchema.TryDescribeAsync(dynamo, request.TableName, cancellationToken).ConfigureAwait(false);
+        if (existing is not null) CheckKeySchema(backup, existing, request.TableName);
         string target = TargetIdentity();
         string checkpointKey = checkpoints.KeyFor(folder.Uri, request.TableName, target);
         var previous = await checkpoints.LoadAsync(checkpointKey, cancellationToken).ConfigureAwait(false);
-        var existing = await TableSchema.TryDescribeAsync(dynamo, request.TableName, cancellationToken).ConfigureAwait(false);
-        if (existing is not null) CheckKeySchema(backup, existing, request.TableName);
         bool resumed = request.Resume && previous is not null;
         RestoreCheckpoint checkpoint;
         if (resumed)
         {
-            checkpoint = ResumeFrom(previous!, backup, request, checkpoints.UriOf(checkpointKey));
+            checkpoint = ResumeFrom(previous!, backup, folder.Uri, request, target, checkpoints.UriOf(checkpointKey));
         }
         else
         {
@@ -89,26 +95,35 @@ public sealed class RestoreRunner
                 BackupUri = folder.Uri, BackupId = backup.Summary.BackupId, ManifestSummarySha256 = backup.SummarySha256,
                 TableName = request.TableName, Target = target, Mode = request.Mode ?? RestoreMode.New, StartedAt = start,
             };
-            // -Resume with nothing recorded: a missing or empty target has nothing to lose, so the restore
-            // simply starts; one that holds items may hold a restore recorded elsewhere.
-            bool checkItems = existing is not null && (request.Resume || checkpoint.Mode == RestoreMode.New);
-            if (checkItems && await HasItemsAsync(request.TableName, cancellationToken).ConfigureAwait(false))
-            {
-                if (request.Resume)
-                {
-                    throw new BackupDRException(ErrorIds.CheckpointNotFound, ErrorKind.ObjectNotFound,
-                        $"There is no checkpoint of a restore of {folder.Uri} into '{request.TableName}' at {checkpoints.UriOf(checkpointKey)}, and the table already holds items. " +
-                        "If the restore used another -CheckpointUri, pass it; otherwise restore without -Resume, with -Mode Upsert, MissingOnly or Exact.", request.TableName);
-                }
-                string hint = previous is not null
-                    ? $"An interrupted restore of this backup into it was found ({checkpoints.UriOf(checkpointKey)}): add -Resume to finish it. Otherwise restore into a new table, "
-                    : "Restore into a new table, ";
-                throw new BackupDRException(ErrorIds.TargetTableNotEmpty, ErrorKind.ResourceExists,
-                    $"Table '{request.TableName}' already holds items. {hint}or choose -Mode Upsert (write every backup item over it), MissingOnly (write only the keys it lacks) or Exact (make it equal to the backup).",
-                    request.TableName);
-            }
         }
         var mode = checkpoint.Mode;
+        if (mode == RestoreMode.Exact && !request.Force && backup.Summary.TableName != request.TableName)
+        {
+            throw new BackupDRException(ErrorIds.TargetTableMismatch, ErrorKind.InvalidArgument,
+                $"The backup is of table '{backup.Summary.TableName}', not '{request.TableName}': an Exact restore would make '{request.TableName}' a copy of another table, " +
+                "deleting what the backup does not hold. Nothing was changed. Check the table name, or force the restore if that is what you mean.", request.TableName);
+        }
+        bool hasItems = existing is not null && await HasItemsAsync(request.TableName, cancellationToken).ConfigureAwait(false);
+        if (!resumed && hasItems && (request.Resume || mode == RestoreMode.New))
+        {
+            throw NotEmpty(folder, request, previous is not null, checkpoints.UriOf(checkpointKey));
+        }
+
+        // Every byte and item of the backup, before anything is written; the keys too when the
+        // target's items must be counted against them.
+        bool survey = hasItems && mode is RestoreMode.Upsert or RestoreMode.Exact;
+        var backupKeys = survey ? new HashSet<UInt128>() : null;
+        await checker.CheckDataAsync(report, backup, parseItems: true,
+            backupKeys is null ? null : key => { var hash = ItemHash.Of(System.Text.Encoding.UTF8.GetBytes(key)); lock (backupKeys) backupKeys.Add(hash); },
+            cancellationToken).ConfigureAwait(false);
+        RefuseUnusable(folder, report, backup, request.Force);
+
+        // What the restore would do to the table's items, asked about once, before the first write.
+        var keyNames = backup.Table.KeySchema.Select(k => k.AttributeName).ToArray();
+        var counted = survey
+            ? await new TargetSurvey(dynamo, request.TableName, keyNames, request.Parallelism).CountAsync(backupKeys!, mode == RestoreMode.Exact, cancellationToken).ConfigureAwait(false)
+            : null;
+        await ConfirmAsync(folder, backup, request, mode, existing is null, resumed, counted, cancellationToken).ConfigureAwait(false);
 
         // The checkpoint exists before anything is written, table creation included: a restore killed
         // from here on can always be resumed.
@@ -122,7 +137,6 @@ public sealed class RestoreRunner
 
         // A standard write costs one unit per started KB: a guess of 1 KB items until DynamoDB says.
         var capacity = new CapacityLimiter(request.MaxWriteCapacityUnits, 1.0);
-        var keyNames = backup.Table.KeySchema.Select(k => k.AttributeName).ToArray();
         var writer = new BatchWriter(writes, request.TableName, keyNames, _retry, capacity);
         var tracker = new ProgressTracker(backup.Files.Select(f => f.DataFile), checkpoint.Files);
         var pipeline = new RestorePipeline(backup, request.TableName, mode, writes, writer, capacity, tracker, host);
@@ -147,17 +161,18 @@ public sealed class RestoreRunner
                 $"{written + skipped} items were restored into '{request.TableName}' but the backup holds {backup.Summary.ItemCount}. Run the restore again with -Resume.", request.TableName);
         }
 
-        var removed = new ExtraItemRemover.Outcome(0, 0);
-        if (mode == RestoreMode.Exact)
+        long deleted = 0;
+        if (counted is { Deletes: > 0 })
         {
             checkpoint.Phase = RestoreCheckpoint.Phases.Deleting;
             checkpoint.Files = done;
             await checkpoints.SaveAsync(checkpointKey, checkpoint, cancellationToken).ConfigureAwait(false);
-            removed = await new ExtraItemRemover(dynamo, writer, request.TableName, keyNames, pipeline.BackupKeys!, request.Parallelism, host)
-                .RunAsync(cancellationToken).ConfigureAwait(false);
+            deleted = await new TargetSurvey(dynamo, request.TableName, keyNames, request.Parallelism).DeleteAsync(counted.ToDelete, writer, cancellationToken).ConfigureAwait(false);
+            host.Verbose($"Deleted {deleted:N0} item(s) from '{request.TableName}' that are not in the backup.");
         }
         await checkpoints.DeleteAsync(checkpointKey, cancellationToken).ConfigureAwait(false);
-        host.Verbose($"Restored {written + skipped} items into '{request.TableName}' ({mode}: {written} written, {skipped} already there, {removed.Deleted} deleted).");
+        host.Verbose($"Restored {written + skipped} items into '{request.TableName}' ({mode}: {written} written, {skipped} already there, {deleted} deleted" +
+                     (resumed ? $"; of the items the checkpoint counted, {pipeline.ItemsVerified} were verified in the table and {pipeline.ItemsRepaired} written again" : "") + ").");
         return new RestoreResult
         {
             TableName = request.TableName,
@@ -167,8 +182,10 @@ public sealed class RestoreRunner
             Mode = mode,
             ItemsWritten = written,
             ItemsSkipped = skipped,
-            ItemsDeleted = removed.Deleted,
-            ExtraItemsKept = removed.Kept,
+            ItemsDeleted = deleted,
+            ItemsOverwritten = counted?.Overwrites ?? 0,
+            ItemsVerified = pipeline.ItemsVerified,
+            ItemsRepaired = pipeline.ItemsRepaired,
             Resumed = resumed,
             TableCreated = created,
             StartTime = start,
@@ -178,25 +195,96 @@ public sealed class RestoreRunner
         };
     }
 
-    private CheckpointStore OpenCheckpoints(RestoreRequest request)
+    /// <summary>
+    /// The one question before the first write: "may I?" (the host's ShouldProcess), then, when the
+    /// restore would overwrite or delete items the table already holds and the request did not force
+    /// it, "are you sure?" with the counts. Either answered no: nothing is written.
+    /// </summary>
+    private async Task ConfirmAsync(BackupFolder folder, LoadedBackup backup, RestoreRequest request, RestoreMode mode, bool newTable, bool resumed,
+        TargetSurvey.Result? counted, CancellationToken cancellationToken)
     {
-        var location = BackupLocation.Parse(request.CheckpointUri ?? CheckpointStore.DefaultLocation);
-        if (!location.IsS3) LocalBackupStore.CreatePrivateFolder(location.LocalRoot!);
-        return new CheckpointStore(BackupFolder.Open(location, new AwsClientFactory(request.Aws)));
+        string table = $"table '{request.TableName}'";
+        string items = $"{backup.Summary.ItemCount:N0} item(s) of backup {backup.Summary.BackupId} (table '{backup.Summary.TableName}')";
+        string effect = counted is null ? "" : Effect(counted);
+        string action = (resumed ? "Resume restoring " : "Restore ") + items + (newTable ? " into a new table" : "") + (effect.Length > 0 ? ", which " + effect : "");
+        if (!await host.ConfirmAsync(table, action, cancellationToken).ConfigureAwait(false))
+        {
+            throw NotConfirmed(request, "Nothing was written.");
+        }
+        if (counted is null || effect.Length == 0 || request.Force) return;
+        string samples = counted.DeleteSamples.Count > 0 ? $" Items to delete include {string.Join(", ", counted.DeleteSamples)}." : "";
+        string question = $"Table '{request.TableName}' holds {counted.TableItems:N0} item(s). Restoring {items} in {mode} mode {effect}.{samples} Continue?";
+        if (!await host.ConfirmDangerAsync(table, question, cancellationToken).ConfigureAwait(false))
+        {
+            throw NotConfirmed(request, $"Restoring would have {Effect(counted, pastTense: true)} of table '{request.TableName}'; it was not confirmed, so nothing was written. " +
+                                         "Confirm it when asked, or force the restore to proceed without asking.");
+        }
+
+        static string Effect(TargetSurvey.Result counted, bool pastTense = false)
+        {
+            var parts = new List<string>();
+            if (counted.Overwrites > 0) parts.Add($"{(pastTense ? "overwritten" : "overwrites")} {counted.Overwrites:N0} item(s) that share a key with the backup");
+            if (counted.Deletes > 0) parts.Add($"{(pastTense ? "deleted" : "deletes")} {counted.Deletes:N0} item(s) the backup does not hold");
+            return string.Join(" and ", parts);
+        }
     }
+
+    private static BackupDRException NotConfirmed(RestoreRequest request, string message) =>
+        new(ErrorIds.NotConfirmed, ErrorKind.OperationStopped, message, request.TableName);
+
+    private static BackupDRException NotEmpty(BackupFolder folder, RestoreRequest request, bool interrupted, string checkpoint)
+    {
+        if (request.Resume)
+        {
+            return new BackupDRException(ErrorIds.CheckpointNotFound, ErrorKind.ObjectNotFound,
+                $"There is no checkpoint of a restore of {folder.Uri} into '{request.TableName}' at {checkpoint}, and the table already holds items. " +
+                "If the restore used another -CheckpointUri, pass it; otherwise restore without -Resume, with -Mode Upsert, MissingOnly or Exact.", request.TableName);
+        }
+        string hint = interrupted
+            ? $"An interrupted restore of this backup into it was found ({checkpoint}): add -Resume to finish it. Otherwise restore into a new table, "
+            : "Restore into a new table, ";
+        return new BackupDRException(ErrorIds.TargetTableNotEmpty, ErrorKind.ResourceExists,
+            $"Table '{request.TableName}' already holds items. {hint}or choose -Mode Upsert (write every backup item over it), MissingOnly (write only the keys it lacks) or Exact (make it equal to the backup).",
+            request.TableName);
+    }
+
+    private CheckpointStore OpenCheckpoints(RestoreRequest request) =>
+        new(BackupFolder.Open(BackupLocation.Parse(request.CheckpointUri ?? CheckpointStore.DefaultLocation), new AwsClientFactory(request.Aws)));
 
     /// <summary>The endpoint (or region) of the DynamoDB the table lives in: the same table name elsewhere is another restore.</summary>
     private string TargetIdentity() => dynamo is AmazonDynamoDBClient client
         ? client.DetermineServiceOperationEndpoint(new DescribeTableRequest { TableName = "t" }).URL
         : dynamo.Config.RegionEndpoint?.SystemName ?? "dynamodb";
 
-    private static RestoreCheckpoint ResumeFrom(RestoreCheckpoint previous, LoadedBackup backup, RestoreRequest request, string where)
+    /// <summary>
+    /// The checkpoint of an interrupted restore, if it is one of this backup (its committed state),
+    /// into this table at this endpoint, with figures that fit the backup. What it claims is verified
+    /// while the restore runs (<see cref="RestorePipeline"/>).
+    /// </summary>
+    private static RestoreCheckpoint ResumeFrom(RestoreCheckpoint previous, LoadedBackup backup, string backupUri, RestoreRequest request, string target, string where)
     {
-        if (previous.ManifestSummarySha256 != backup.SummarySha256 || previous.BackupId != backup.Summary.BackupId)
+        if (previous.ManifestSummarySha256 != backup.SummarySha256 || previous.BackupId != backup.Summary.BackupId
+            || previous.BackupUri.TrimEnd('/') != backupUri.TrimEnd('/') || previous.TableName != request.TableName || previous.Target != target)
         {
             throw new BackupDRException(ErrorIds.CheckpointMismatch, ErrorKind.InvalidData,
-                $"The checkpoint {where} belongs to another state of this backup (its manifest changed since the restore began); nothing was written. " +
+                $"The checkpoint {where} is not one of a restore of this state of {backupUri} into '{request.TableName}' at {target} (another backup, table or endpoint, " +
+                "or the backup's manifest changed since the restore began); nothing was written. " +
                 "Restore again without -Resume, with -Mode Upsert: items already written are written again, none is lost.", request.TableName);
+        }
+        var files = backup.Files.ToDictionary(f => f.DataFile, f => f.ItemCount, StringComparer.Ordinal);
+        foreach (var (file, progress) in previous.Files)
+        {
+            if (!files.TryGetValue(file, out long items) || progress.Items < 0 || progress.Items > items || progress.Written < 0 || progress.Skipped < 0
+                || progress.Written + progress.Skipped != progress.Items)
+            {
+                throw new BackupDRException(ErrorIds.CheckpointInvalid, ErrorKind.InvalidData,
+                    $"The checkpoint {where} records progress that cannot be true of this backup ('{UnsafeKeyException.Printable(file)}': {progress.Items} done, {progress.Written} written, {progress.Skipped} skipped); nothing was written. " +
+                    "Delete it and restore again with -Mode Upsert: items already written are written again, none is lost.", request.TableName);
+            }
+        }
+        if (!Enum.IsDefined(previous.Mode))
+        {
+            throw new BackupDRException(ErrorIds.CheckpointInvalid, ErrorKind.InvalidData, $"The checkpoint {where} records no restore mode BackupDR knows; nothing was written.", request.TableName);
         }
         if (request.Mode is RestoreMode asked && asked != previous.Mode)
         {
@@ -247,12 +335,12 @@ public sealed class RestoreRunner
         return new BackupDRException(error.ErrorId, error.Kind, error.Message.TrimEnd() + resume, error.Target, error.InnerException ?? e);
     }
 
-    private async Task<LoadedBackup> VerifyAsync(BackupFolder folder, bool force, CancellationToken cancellationToken)
+    /// <summary>
+    /// Refuses, before anything is written, a backup that has no commit marker (unless forced), is of a
+    /// newer format, or has any problem; returns the loaded backup otherwise.
+    /// </summary>
+    private static LoadedBackup RefuseUnusable(BackupFolder folder, IntegrityReport report, LoadedBackup? loaded, bool force)
     {
-        // Every stored byte is checked against the committed manifest before the first write; items are
-        // parsed strictly as they are written, and each file's count and hash are checked again then.
-        host.Verbose($"Verifying {folder.Uri} (every file's size and checksum) before restoring.");
-        var (report, loaded) = await new IntegrityChecker(folder, host).CheckAsync(IntegrityLevel.Full, parseItems: false, cancellationToken).ConfigureAwait(false);
         if (!report.IsCommitted && !force)
         {
             throw new BackupDRException(ErrorIds.BackupNotCommitted, ErrorKind.InvalidData,
@@ -267,8 +355,9 @@ public sealed class RestoreRunner
         if (blocking.Count > 0 || loaded is null)
         {
             string problems = string.Join(Environment.NewLine, blocking.Take(20).Select(p => "  " + p));
+            string more = report.ProblemCount > report.Problems.Count ? $"{Environment.NewLine}  … and {report.ProblemCount - report.Problems.Count} more" : "";
             throw new BackupDRException(ErrorIds.BackupIntegrityFailed, ErrorKind.InvalidData,
-                $"The backup at {folder.Uri} failed verification; nothing was written. Problems:{Environment.NewLine}{problems}", folder.Uri);
+                $"The backup at {folder.Uri} failed verification; nothing was written. Problems:{Environment.NewLine}{problems}{more}", folder.Uri);
         }
         return loaded;
     }

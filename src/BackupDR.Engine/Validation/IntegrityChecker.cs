@@ -42,13 +42,14 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host)
         var loaded = await CheckMetadataAsync(report, cancellationToken).ConfigureAwait(false);
         if (loaded is not null && level is IntegrityLevel.Full or IntegrityLevel.Live)
         {
-            await CheckDataAsync(report, loaded, parseItems, cancellationToken).ConfigureAwait(false);
+            await CheckDataAsync(report, loaded, parseItems, null, cancellationToken).ConfigureAwait(false);
         }
         report.Duration = clock.Elapsed;
         return (report, loaded);
     }
 
-    private async Task<LoadedBackup?> CheckMetadataAsync(IntegrityReport report, CancellationToken ct)
+    /// <summary>Quick's part: the marker, manifests and listing. Null when the metadata cannot be read (the report says why).</summary>
+    internal async Task<LoadedBackup?> CheckMetadataAsync(IntegrityReport report, CancellationToken ct)
     {
         // Marker → summary, each by its fixed name and within its size bound.
         byte[]? markerBytes = await ReadBoundedAsync(report, BackupFormat.CommitMarkerKey, BackupFormat.MaxMarkerBytes, ProblemCodes.InvalidCommitMarker, ct).ConfigureAwait(false);
@@ -254,9 +255,14 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host)
         }
     }
 
-    private async Task CheckDataAsync(IntegrityReport report, LoadedBackup loaded, bool parseItems, CancellationToken ct)
+    /// <summary>
+    /// Full's part: every data file read and hashed (and, with <paramref name="parseItems"/>, every item
+    /// walked). <paramref name="onKey"/>, called from several threads, gets each valid item's key as
+    /// DynamoDB JSON.
+    /// </summary>
+    internal async Task CheckDataAsync(IntegrityReport report, LoadedBackup loaded, bool parseItems, Action<string>? onKey, CancellationToken ct)
     {
-        var keyNames = loaded.Table.KeySchema.Select(k => k.AttributeName).ToArray();
+        var keys = loaded.Table.KeyAttributes();
         long verified = 0;
         long bytes = 0;
         int done = 0;
@@ -267,7 +273,7 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host)
             async (file, token) =>
             {
                 var (items, size, complete) = parseItems
-                    ? await CheckDataFileAsync(report, file, keyNames, token).ConfigureAwait(false)
+                    ? await CheckDataFileAsync(report, file, keys, onKey, token).ConfigureAwait(false)
                     : await CheckStoredBytesAsync(report, file, token).ConfigureAwait(false);
                 Interlocked.Add(ref verified, items);
                 Interlocked.Add(ref bytes, size);
@@ -329,7 +335,7 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host)
     }
 
     /// <summary>Reads, hashes and parses one data file. <c>Complete</c> is false when reading stopped early (a problem says why).</summary>
-    private async Task<(long Items, long Bytes, bool Complete)> CheckDataFileAsync(IntegrityReport report, DataFileEntry file, string[] keyNames, CancellationToken ct)
+    private async Task<(long Items, long Bytes, bool Complete)> CheckDataFileAsync(IntegrityReport report, DataFileEntry file, KeyAttribute[] keys, Action<string>? onKey, CancellationToken ct)
     {
         DataFileReader reader;
         try
@@ -343,7 +349,8 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host)
         await using (reader.ConfigureAwait(false))
         {
             long items = 0;
-            var validator = new RecordValidator(keyNames);
+            var walker = new ItemWalker(keys);
+            var check = new CheckOnly();
             int invalidItems = 0;
             try
             {
@@ -352,7 +359,8 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host)
                     items++;
                     try
                     {
-                        validator.Check(line.Span, withKey: false, out _);
+                        walker.WalkRecord(line.Span, ref check);
+                        onKey?.Invoke(walker.KeyText(line.Span));
                     }
                     catch (InvalidDataException e)
                     {

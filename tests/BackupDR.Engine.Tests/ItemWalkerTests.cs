@@ -9,13 +9,20 @@ using Xunit;
 namespace BackupDR.Engine.Tests;
 
 /// <summary>
-/// A restore sends each record's Item bytes to DynamoDB as they are, after RecordValidator's checks;
-/// Full validation uses the same checks. They must accept what the object parser accepts, refuse
-/// what it refuses, and hand over exactly the item and its key.
+/// A restore sends each record's Item bytes to DynamoDB as they are, after ItemWalker's checks; Full
+/// validation, the backup's copy and the object parser walk the same grammar. The walker must accept
+/// every DynamoDB value, refuse what DynamoDB would, and hand over exactly the item and its key.
 /// </summary>
-public class RecordValidatorTests
+public class ItemWalkerTests
 {
-    private static readonly string[] Keys = ["pk", "sk"];
+    private static readonly KeyAttribute[] Keys = [new("pk"), new("sk")];
+
+    private static (Range Item, string Key) Check(ItemWalker walker, ReadOnlySpan<byte> line)
+    {
+        var check = new CheckOnly();
+        var range = walker.WalkRecord(line, ref check);
+        return (range, walker.KeyText(line));
+    }
 
     private static byte[] Record(Dictionary<string, AttributeValue> item)
     {
@@ -34,12 +41,12 @@ public class RecordValidatorTests
     [Fact]
     public void Valid_records_yield_their_item_bytes_and_key()
     {
-        var validator = new RecordValidator(Keys);
+        var walker = new ItemWalker(Keys);
         var items = TestItems.Random(11, 400);
         foreach (var item in items)
         {
             byte[] line = Record(item);
-            var range = validator.Check(line, withKey: true, out string? key);
+            var (range, key) = Check(walker, line);
             Assert.Equal(Item(item), line[range]);
             Assert.Equal(DynamoJson.ItemToString(new() { ["pk"] = item["pk"], ["sk"] = item["sk"] }), key);
         }
@@ -47,7 +54,7 @@ public class RecordValidatorTests
         foreach (var item in TestItems.FidelitySet())
         {
             byte[] line = Record(item);
-            Assert.Equal(Item(item), line[validator.Check(line, withKey: false, out _)]);
+            Assert.Equal(Item(item), line[Check(walker, line).Item]);
         }
     }
 
@@ -84,25 +91,25 @@ public class RecordValidatorTests
     {
         byte[] line = Encoding.UTF8.GetBytes(record);
         Assert.Throws<InvalidDataException>(() => DynamoJson.ReadRecord(line));
-        Assert.Throws<InvalidDataException>(() => new RecordValidator(Keys).Check(line, withKey: true, out _));
+        Assert.Throws<InvalidDataException>(() => Check(new ItemWalker(Keys), line));
     }
 
     [Fact]
     public void A_record_without_a_key_attribute_is_refused_naming_it()
     {
         byte[] line = "{\"Item\":{\"pk\":{\"S\":\"a\"},\"m\":{\"M\":{\"sk\":{\"N\":\"1\"}}}}}"u8.ToArray();
-        var error = Assert.Throws<InvalidDataException>(() => new RecordValidator(Keys).Check(line, withKey: true, out _));
+        var error = Assert.Throws<InvalidDataException>(() => Check(new ItemWalker(Keys), line));
         Assert.Contains("no key attribute 'sk'", error.Message);   // a nested 'sk' is not the key
     }
 
     [Fact]
-    public void Names_repeat_freely_across_maps_and_the_validator_is_reusable_after_a_failure()
+    public void Names_repeat_freely_across_maps_and_the_walker_is_reusable_after_a_failure()
     {
-        var validator = new RecordValidator(Keys);
-        Assert.Throws<InvalidDataException>(() => validator.Check(
-            "{\"Item\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"},\"a\":{\"M\":{\"x\":{\"S\":\"1\"},\"x\":{\"S\":\"1\"}}}}}"u8, true, out _));
+        var walker = new ItemWalker(Keys);
+        Assert.Throws<InvalidDataException>(() => Check(walker,
+            "{\"Item\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"},\"a\":{\"M\":{\"x\":{\"S\":\"1\"},\"x\":{\"S\":\"1\"}}}}}"u8));
         byte[] line = "{\"Item\":{\"pk\":{\"S\":\"a\\\"b\"},\"sk\":{\"N\":\"-1.5E+3\"},\"a\":{\"M\":{\"a\":{\"M\":{\"a\":{\"S\":\"x\"}}}}},\"b\":{\"L\":[{\"M\":{\"a\":{\"NULL\":true}}},{\"M\":{\"a\":{\"NULL\":true}}}]}}}"u8.ToArray();
-        var range = validator.Check(line, withKey: true, out string? key);
+        var (range, key) = Check(walker, line);
         Assert.Equal("{\"pk\":{\"S\":\"a\\\"b\"},\"sk\":{\"N\":\"-1.5E+3\"}}", key);
         Assert.Equal(DynamoJson.ReadRecord(line).Count, DynamoJson.ReadItem(line.AsSpan()[range]).Count);
     }
