@@ -18,12 +18,12 @@ public static class Operations
         if (level == IntegrityLevel.Live && string.IsNullOrWhiteSpace(liveTableName))
         {
             throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument,
-                "-Level Live compares the backup with a table: name it with -TableName.", uri);
+                $"{Say.Level("Live")} compares the backup with a table: name it with {Say.CompareTable}.", uri);
         }
         if (level != IntegrityLevel.Live && liveTableName is not null)
         {
             throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument,
-                $"-TableName is used only with -Level Live (this check is {level}). Add -Level Live to compare the backup with '{liveTableName}'.", uri);
+                $"{Say.CompareTable} is used only with {Say.Level("Live")} (this check is {level}). Add {Say.Level("Live")} to compare the backup with '{liveTableName}'.", uri);
         }
         AwsClientFactory.ValidateRegion(aws.Region);
         var location = BackupLocation.Parse(uri);
@@ -104,7 +104,7 @@ public static class Operations
             if (found is null)
             {
                 throw new BackupDRException(ErrorIds.BackupNotFound, ErrorKind.ObjectNotFound,
-                    $"There is no backup at {backupUri}: nothing was removed. List the backups with Get-DynamoBackup.", backupUri);
+                    $"There is no backup at {backupUri}: nothing was removed. Pick one from {Say.ListBackups}.", backupUri);
             }
             return await catalog.RemoveAsync(found, cancellationToken).ConfigureAwait(false);
         }
@@ -123,7 +123,7 @@ public static class Operations
         if (parts.Length < 2 || !Format.BackupFormat.IsBackupId(parts[^1]) || parts[^2].Length == 0)
         {
             throw new BackupDRException(ErrorIds.InvalidBackupUri, ErrorKind.InvalidArgument,
-                $"'{uri}' is not the URI of one backup (…/<table>/<backup id>/). Pass a backup's Uri as Get-DynamoBackup lists it; nothing was removed.", uri);
+                $"'{uri}' is not the URI of one backup (…/<table>/<backup id>/). Give a backup's Uri as {Say.ListBackups} shows it; nothing was removed.", uri);
         }
         string parent = string.Join(separator, parts[..^2]);
         string parentUri = location.IsS3 ? $"s3://{location.Bucket}/{parent}{(parent.Length > 0 ? "/" : "")}" : (parent.Length == 0 ? separator.ToString() : parent);

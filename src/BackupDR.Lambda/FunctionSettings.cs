@@ -44,6 +44,7 @@ internal sealed class FunctionSettings
                 MetricNamespace = Env("METRIC_NAMESPACE") ?? "BackupDR",
                 Dimensions = dimensions,
                 Host = "lambda:" + functionName,
+                Phrase = Phrasing.Phrase,
             },
         };
         try

@@ -42,7 +42,7 @@ internal static class Functions
                 $"Stopped {settings.DeadlineMargin.TotalSeconds:N0} s before the invocation's deadline, cleanly. {doneSoFar} " +
                 "Raise the function's timeout, or invoke it again (see docs/lambda.md).");
         }
-        return new FunctionException(error.ErrorId, $"{error.Message} {doneSoFar}".Trim());
+        return new FunctionException(error.ErrorId, Phrasing.Render($"{error.Message} {doneSoFar}".Trim()));
     }
 
     public static AwsOptions Aws => new() { Region = Environment.GetEnvironmentVariable("AWS_REGION") };

@@ -49,7 +49,7 @@ internal sealed class LambdaLog(Func<string?> requestId) : Engine.IOperationHost
             w.WriteString("time", DateTimeOffset.UtcNow);
             w.WriteString("level", level);
             if (requestId() is { } id) w.WriteString("requestId", id);
-            w.WriteString("message", message);
+            w.WriteString("message", Phrasing.Render(message));
             w.WriteEndObject();
         }
         lock (Gate)

@@ -38,13 +38,15 @@ while (await api.NextAsync(CancellationToken.None) is { } invocation)
     }
     catch (FunctionException e)
     {
-        log.Error($"{e.ErrorType}: {e.Message}");
-        await api.FailAsync(invocation.RequestId, e.ErrorType, e.Message, CancellationToken.None);
+        string message = Phrasing.Render(e.Message);
+        log.Error($"{e.ErrorType}: {message}");
+        await api.FailAsync(invocation.RequestId, e.ErrorType, message, CancellationToken.None);
     }
     catch (BackupDRException e)
     {
-        log.Error($"{e.ErrorId}: {e.Message}");
-        await api.FailAsync(invocation.RequestId, e.ErrorId, e.Message, CancellationToken.None);
+        string message = Phrasing.Render(e.Message);
+        log.Error($"{e.ErrorId}: {message}");
+        await api.FailAsync(invocation.RequestId, e.ErrorId, message, CancellationToken.None);
     }
     catch (Exception e)
     {

@@ -72,7 +72,8 @@ public abstract class BackupDRCmdlet : PSCmdlet
         }
     }
 
-    internal static ErrorRecord ToErrorRecord(BackupDRException e) => new(e, e.ErrorId, Category(e.Kind), e.Target);
+    /// <summary>The engine's error as a PowerShell error: its stable id, and its remedy phrased as this module's parameters.</summary>
+    internal static ErrorRecord ToErrorRecord(BackupDRException e) => new(Say.Rendered(e, Phrasing.Phrase), e.ErrorId, Category(e.Kind), e.Target);
 
     internal static ErrorCategory Category(ErrorKind kind) => kind switch
     {

@@ -20,8 +20,8 @@ internal sealed class EngineBridge(BackupDRCmdlet cmdlet) : IOperationHost
     }
 
     public void Progress(OperationProgress progress) => Post(() => cmdlet.WriteEngineProgress(progress));
-    public void Verbose(string message) => Post(() => cmdlet.WriteVerbose(message));
-    public void Warning(string message) => Post(() => cmdlet.WriteWarning(message));
+    public void Verbose(string message) => Post(() => cmdlet.WriteVerbose(Phrasing.Render(message)));
+    public void Warning(string message) => Post(() => cmdlet.WriteWarning(Phrasing.Render(message)));
 
     /// <summary>Asks ShouldProcess on the pipeline thread (-WhatIf / -Confirm) and hands the answer back to the worker.</summary>
     public Task<bool> ConfirmAsync(string target, string action, CancellationToken cancellationToken)
@@ -33,7 +33,7 @@ internal sealed class EngineBridge(BackupDRCmdlet cmdlet) : IOperationHost
         {
             try
             {
-                bool yes = cmdlet.ShouldProcess(target, action);
+                bool yes = cmdlet.ShouldProcess(target, Phrasing.Render(action));
                 if (!yes) cmdlet.ShouldProcessDeclined = true;
                 answer.TrySetResult(yes);
             }
@@ -54,7 +54,7 @@ internal sealed class EngineBridge(BackupDRCmdlet cmdlet) : IOperationHost
         Post(() =>
         {
             bool yesToAll = false, noToAll = false;
-            try { answer.TrySetResult(cmdlet.ShouldContinue(question, $"Confirm: {target}", hasSecurityImpact: true, ref yesToAll, ref noToAll)); }
+            try { answer.TrySetResult(cmdlet.ShouldContinue(Phrasing.Render(question), $"Confirm: {target}", hasSecurityImpact: true, ref yesToAll, ref noToAll)); }
             catch (Exception e) when (e is not PipelineStoppedException)
             {
                 cmdlet.WriteVerbose($"Could not ask ({e.Message}): taken as no.");

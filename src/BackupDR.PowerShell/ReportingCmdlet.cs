@@ -23,13 +23,14 @@ public abstract class ReportingCmdlet : BackupDRCmdlet
 
     /// <summary>What to report to; nothing under -WhatIf (nothing runs that could be reported).</summary>
     internal ReportingOptions Reporting => IsWhatIf
-        ? new() { Host = MyInvocation.MyCommand.Name }
+        ? new() { Host = MyInvocation.MyCommand.Name, Phrase = Phrasing.Phrase }
         : new()
         {
             SuccessTopicArn = NotificationTopicArn,
             FailureTopicArn = NotificationTopicArn,
             MetricNamespace = MetricNamespace,
             Host = MyInvocation.MyCommand.Name,
+            Phrase = Phrasing.Phrase,
         };
 
     /// <summary>

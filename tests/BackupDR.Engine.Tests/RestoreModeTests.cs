@@ -186,7 +186,7 @@ public sealed class RestoreModeTests(LocalServices services) : IClassFixture<Loc
         {
             var error = await Assert.ThrowsAsync<BackupDRException>(() => new RestoreRunner(services.DynamoDB, failing, NullOperationHost.Instance, fast)
                 .RestoreAsync(folder, request, CancellationToken.None));
-            Assert.Contains("-Resume", error.Message);
+            Assert.Contains(Say.Resume, error.Message);
         }
         Assert.Single(Directory.GetFiles(_checkpoints, $"{target}-*.json"));
         int partial = (await services.ReadTableAsync(target)).Count;
@@ -195,7 +195,7 @@ public sealed class RestoreModeTests(LocalServices services) : IClassFixture<Loc
         // Without -Resume a New restore refuses the half-written table, and says how to finish it.
         var refused = await Assert.ThrowsAsync<BackupDRException>(() => RestoreAsync(uri, target, null));
         Assert.Equal(ErrorIds.TargetTableNotEmpty, refused.ErrorId);
-        Assert.Contains("-Resume", refused.Message);
+        Assert.Contains(Say.Resume, refused.Message);
 
         var counting = new CountingBatchWrites(wire);
         RestoreResult resumed;

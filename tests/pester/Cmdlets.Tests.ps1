@@ -125,8 +125,12 @@ Describe 'Failures are errors with stable ids, and change nothing' {
     It 'refuses a non-empty target without a -Mode, and a different key schema in any mode' {
         $source = New-SeededTable 5
         $backup = Invoke-DynamoBackup -TableName $source -Path $work
-        { Restore-DynamoTable -Uri $backup.Uri -TableName $source -ErrorAction Stop } |
-            Should -Throw -ErrorId 'TargetTableNotEmpty,BackupDR.PowerShell.RestoreDynamoTableCommand'
+        $failure = $null
+        try { Restore-DynamoTable -Uri $backup.Uri -TableName $source -ErrorAction Stop } catch { $failure = $_ }
+        $failure.FullyQualifiedErrorId | Should -Be 'TargetTableNotEmpty,BackupDR.PowerShell.RestoreDynamoTableCommand'
+        # The engine names the remedy as an option; the cmdlet phrases it as its own parameter.
+        $failure.Exception.Message | Should -Match 'choose -Mode Upsert \('
+        $failure.Exception.Message | Should -Not -Match '[⟨⟩]'
         $other = "$source-otherkey"
         New-WireTable $other -HashKey 'id' -RangeKey ''
         { Restore-DynamoTable -Uri $backup.Uri -TableName $other -Mode Upsert -ErrorAction Stop } |

@@ -28,7 +28,7 @@ internal static class AwsErrors
                                              || ace.Message.Contains("region", StringComparison.OrdinalIgnoreCase)
                                              || ace.Message.Contains("RegionEndpoint", StringComparison.Ordinal):
                 return new BackupDRException(ErrorIds.AwsConfiguration, ErrorKind.InvalidOperation,
-                    $"AWS is not configured: {ace.Message} Set -Region and -ProfileName, or AWS_REGION and credentials in the environment.", target, e);
+                    $"AWS is not configured: {ace.Message} Set {Say.Region} and {Say.Profile}, or AWS_REGION and credentials in the environment.", target, e);
             case AmazonClientException ace:
                 return new BackupDRException(ErrorIds.AwsRequestFailed, ErrorKind.ConnectionError,
                     $"Could not complete an AWS request for '{target}': {ace.Message}", target, e);
@@ -37,7 +37,7 @@ internal static class AwsErrors
                     $"Could not reach AWS for '{target}': {e.Message}", target, e);
             default:
                 return new BackupDRException(ErrorIds.UnexpectedError, ErrorKind.NotSpecified,
-                    $"BackupDR failed unexpectedly on '{target}' ({e.GetType().Name}): {e.Message} Please report this with the full error ($Error[0] | Format-List * -Force).", target, e);
+                    $"BackupDR failed unexpectedly on '{target}' ({e.GetType().Name}): {e.Message} Please report this with {Say.ErrorDetails}.", target, e);
         }
     }
 }

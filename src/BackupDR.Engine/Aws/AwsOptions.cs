@@ -88,7 +88,7 @@ public sealed class AwsClientFactory(AwsOptions options)
         if (chain.TryGetAWSCredentials(Options.ProfileName, out var credentials)) return credentials;
         throw new BackupDRException(ErrorIds.ProfileNotFound, ErrorKind.ObjectNotFound,
             $"The AWS profile '{Options.ProfileName}' was not found in the shared config or credentials files. " +
-            "Check the name with 'aws configure list-profiles', or omit -ProfileName to use the default credential chain.",
+            $"Check the name with 'aws configure list-profiles', or leave out {Say.Profile} to use the default credential chain.",
             Options.ProfileName);
     }
 

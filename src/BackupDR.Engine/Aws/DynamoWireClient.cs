@@ -146,7 +146,7 @@ internal sealed partial class DynamoWireClient : IRestoreClient, IDisposable
         RegionEndpoint region = config.RegionEndpoint
             ?? (config.AuthenticationRegion is { Length: > 0 } auth ? RegionEndpoint.GetBySystemName(auth) : null)
             ?? FallbackRegionFactory.GetRegionEndpoint()
-            ?? throw new AmazonClientException("No AWS region is configured (RegionEndpoint). Set -Region, AWS_REGION or a profile's region.");
+            ?? throw new AmazonClientException($"No AWS region is configured (RegionEndpoint). Set {Say.Region}, AWS_REGION or a profile's region.");
         var credentials = factory.ProfileCredentials() ?? DefaultAWSCredentialsIdentityResolver.GetCredentials(config);
         string url = endpoint.URL.EndsWith('/') ? endpoint.URL : endpoint.URL + "/";
         return new DynamoWireClient(new Uri(url), credentials, region, factory.Options.Retry, factory.Options.RequestTimeout);

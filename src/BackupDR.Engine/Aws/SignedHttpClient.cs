@@ -45,7 +45,7 @@ internal sealed class SignedHttpClient : IDisposable
     /// <summary>The region to sign for: the request's (-Region), else the SDK's chain.</summary>
     public static RegionEndpoint ResolveRegion(AwsOptions options) =>
         (options.Region is { Length: > 0 } name ? RegionEndpoint.GetBySystemName(name) : FallbackRegionFactory.GetRegionEndpoint())
-        ?? throw new AmazonClientException("No AWS region is configured. Set -Region, AWS_REGION or a profile's region.");
+        ?? throw new AmazonClientException($"No AWS region is configured. Set {Say.Region}, AWS_REGION or a profile's region.");
 
     /// <summary>
     /// Sends one request, retrying while <paramref name="isRetryable"/> says so (by default: 429 and

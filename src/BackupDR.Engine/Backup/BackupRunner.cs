@@ -49,7 +49,7 @@ public sealed class BackupRunner
         request.Pipeline.Validate();
         if (request.MaxReadCapacityUnits < 0 || double.IsNaN(request.MaxReadCapacityUnits) || double.IsInfinity(request.MaxReadCapacityUnits))
         {
-            throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument, "MaxReadCapacityUnits must be a positive number (or 0 for no cap).", null);
+            throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument, $"{Say.Option("max-read-capacity-units")} must be a positive number (or 0 for no cap).", null);
         }
         using var scanner = DynamoWireClient.For(dynamo, aws);
         var runner = new BackupRunner(dynamo, scanner, target, host);

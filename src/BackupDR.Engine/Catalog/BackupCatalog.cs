@@ -144,7 +144,7 @@ public sealed class BackupCatalog(BackupFolder root)
         }
         catch (UntrustedInputException)
         {
-            return null;   // too large or not a safe key: Test-BackupIntegrity says what is wrong
+            return null;   // too large or not a safe key: verification says what is wrong
         }
         if (json is null) return null;
         try
@@ -153,7 +153,7 @@ public sealed class BackupCatalog(BackupFolder root)
         }
         catch (Exception e) when (e is JsonException or InvalidDataException)
         {
-            return null;   // listed as committed by its marker's presence; Test-BackupIntegrity says what is wrong with it
+            return null;   // listed as committed by its marker's presence; verification says what is wrong with it
         }
     }
 

@@ -65,33 +65,33 @@ public sealed class DeployRequest
     internal void Validate()
     {
         static BackupDRException Invalid(string message, string? target) => new(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument, message, target);
-        if (Architecture is not ("x86_64" or "arm64")) throw Invalid($"-Architecture must be x86_64 or arm64, not '{Architecture}'.", Architecture);
+        if (Architecture is not ("x86_64" or "arm64")) throw Invalid($"{Say.Option("architecture")} must be x86_64 or arm64, not '{Architecture}'.", Architecture);
         if (!System.Text.RegularExpressions.Regex.IsMatch(RoleArn, @"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$"))
         {
             throw Invalid($"'{RoleArn}' is not an IAM role ARN (arn:aws:iam::<12-digit account>:role/<name>).", RoleArn);
         }
         if (!System.Text.RegularExpressions.Regex.IsMatch(FunctionNamePrefix, "^[A-Za-z0-9_-]{1,50}$"))
         {
-            throw Invalid($"-FunctionNamePrefix '{FunctionNamePrefix}' must be 1-50 letters, digits, '-' or '_'.", FunctionNamePrefix);
+            throw Invalid($"{Say.Option("function-name-prefix")} '{FunctionNamePrefix}' must be 1-50 letters, digits, '-' or '_'.", FunctionNamePrefix);
         }
-        if (MemorySize is < 128 or > 10240) throw Invalid($"-MemorySize must be 128 to 10240 MB, not {MemorySize}.", null);
-        if (TimeoutSeconds is < 1 or > 900) throw Invalid($"-TimeoutSeconds must be 1 to 900, not {TimeoutSeconds}.", null);
-        if (CanaryPercent is < 0 or > 99) throw Invalid($"-CanaryPercent must be 0 to 99, not {CanaryPercent}.", null);
-        if (!System.Text.RegularExpressions.Regex.IsMatch(AliasName, "^(?!^[0-9]+$)[a-zA-Z0-9_-]{1,128}$")) throw Invalid($"-AliasName '{AliasName}' is not a valid alias name.", AliasName);
+        if (MemorySize is < 128 or > 10240) throw Invalid($"{Say.Option("memory-size")} must be 128 to 10240 MB, not {MemorySize}.", null);
+        if (TimeoutSeconds is < 1 or > 900) throw Invalid($"{Say.Option("timeout-seconds")} must be 1 to 900, not {TimeoutSeconds}.", null);
+        if (CanaryPercent is < 0 or > 99) throw Invalid($"{Say.Option("canary-percent")} must be 0 to 99, not {CanaryPercent}.", null);
+        if (!System.Text.RegularExpressions.Regex.IsMatch(AliasName, "^(?!^[0-9]+$)[a-zA-Z0-9_-]{1,128}$")) throw Invalid($"{Say.Option("alias-name")} '{AliasName}' is not a valid alias name.", AliasName);
         Storage.BackupLocation.ForBucket(BackupBucket, BackupPrefix);
         if (ScheduleExpression is not null)
         {
             if (!System.Text.RegularExpressions.Regex.IsMatch(ScheduleExpression, @"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$"))
             {
-                throw Invalid($"-Schedule '{ScheduleExpression}' is not an EventBridge schedule expression: rate(1 day) or cron(0 2 * * ? *).", ScheduleExpression);
+                throw Invalid($"{Say.Option("schedule")} '{ScheduleExpression}' is not an EventBridge schedule expression: rate(1 day) or cron(0 2 * * ? *).", ScheduleExpression);
             }
-            if (ScheduleTables.Count == 0) throw Invalid("-Schedule needs -ScheduleTables: the tables the scheduled backup backs up.", ScheduleExpression);
+            if (ScheduleTables.Count == 0) throw Invalid($"{Say.Option("schedule")} needs {Say.Option("schedule-tables")}: the tables the scheduled backup backs up.", ScheduleExpression);
             foreach (string table in ScheduleTables) Tables.TableSchema.ValidateName(table);
         }
         foreach (string table in BackupTables) Tables.TableSchema.ValidateName(table);
         if (FailureDestinationArn is not null && !System.Text.RegularExpressions.Regex.IsMatch(FailureDestinationArn, @"^arn:aws[a-z-]*:(sqs|sns):[a-z0-9-]+:\d{12}:[\w.-]+$"))
         {
-            throw Invalid($"-FailureDestinationArn '{FailureDestinationArn}' must be an SQS queue or SNS topic ARN.", FailureDestinationArn);
+            throw Invalid($"{Say.Option("failure-destination-arn")} '{FailureDestinationArn}' must be an SQS queue or SNS topic ARN.", FailureDestinationArn);
         }
         new Reporting.ReportingOptions { SuccessTopicArn = SuccessTopicArn, FailureTopicArn = FailureTopicArn, MetricNamespace = MetricNamespace, Dimensions = MetricDimensions }.Validate();
         foreach (string name in Environment.Keys)
@@ -133,7 +133,7 @@ public sealed class DeployRequest
         if (built != Architecture)
         {
             throw new BackupDRException(ErrorIds.InvalidPackage, ErrorKind.InvalidData,
-                $"'{PackagePath}' holds a bootstrap for {built}, but -Architecture is {Architecture}. Build the package for {Architecture} (./build.ps1 lambda -Architecture {Architecture}) or change -Architecture.",
+                $"'{PackagePath}' holds a bootstrap for {built}, but {Say.Option("architecture")} is {Architecture}. Build the package for {Architecture}, or change {Say.Option("architecture")}.",
                 PackagePath);
         }
         return zip;

@@ -25,6 +25,9 @@ public sealed record ReportingOptions
     /// <summary>Who ran the operation, e.g. "Invoke-DynamoBackup" or "lambda:backupdr-backup" (goes into the message).</summary>
     public string Host { get; init; } = "BackupDR";
 
+    /// <summary>How that host phrases the engine's options in the message (<see cref="Say"/>); null: neutrally.</summary>
+    public Func<string, string?, string?> Phrase { get; init; } = (_, _) => null;
+
     public bool IsEmpty => SuccessTopicArn is null && FailureTopicArn is null && MetricNamespace is null;
 
     /// <summary>Refuses a malformed topic ARN or namespace before the operation starts.</summary>
@@ -148,7 +151,7 @@ public sealed class RunReport
             {
                 w.WriteStartObject("error");
                 w.WriteString("id", error.ErrorId);
-                w.WriteString("message", error.Message);
+                w.WriteString("message", Say.Render(error.Message, options.Phrase));
                 w.WriteEndObject();
             }
             w.WriteEndObject();

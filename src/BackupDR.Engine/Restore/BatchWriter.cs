@@ -52,7 +52,7 @@ internal sealed class BatchWriter(IRestoreClient client, string tableName, IRead
             if (leftCount > pending.Count)
             {
                 throw new BackupDRException(ErrorIds.ItemsNotWritten, ErrorKind.WriteError,
-                    $"DynamoDB returned {leftCount} unprocessed items for a batch of {pending.Count} {what} '{tableName}'; the restore cannot tell what was done. Run the restore again with -Resume.",
+                    $"DynamoDB returned {leftCount} unprocessed items for a batch of {pending.Count} {what} '{tableName}'; the restore cannot tell what was done. Run the restore again with {Say.Resume}.",
                     tableName);
             }
             capacity.Settle(reserved, outcome.ConsumedCapacityUnits, pending.Count - leftCount);
@@ -66,7 +66,7 @@ internal sealed class BatchWriter(IRestoreClient client, string tableName, IRead
                 var keys = pending.Take(10).Select(KeyText);
                 throw new BackupDRException(ErrorIds.ItemsNotWritten, ErrorKind.WriteError,
                     $"{pending.Count} item(s) could not be {what} '{tableName}' after {attempt} attempts in {Stopwatch.GetElapsedTime(started).TotalSeconds:N0} s (DynamoDB kept returning them as unprocessed). " +
-                    $"Keys: {string.Join("; ", keys)}{(pending.Count > 10 ? "; …" : "")}. The table is incomplete: raise its write capacity and run the restore again with -Resume.",
+                    $"Keys: {string.Join("; ", keys)}{(pending.Count > 10 ? "; …" : "")}. The table is incomplete: raise its write capacity and run the restore again with {Say.Resume}.",
                     tableName);
             }
             await Task.Delay(delay, cancellationToken).ConfigureAwait(false);

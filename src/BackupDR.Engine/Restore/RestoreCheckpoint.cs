@@ -88,7 +88,7 @@ internal sealed class CheckpointStore(BackupFolder folder) : IDisposable
         catch (UntrustedInputException e)
         {
             throw new BackupDRException(ErrorIds.CheckpointInvalid, ErrorKind.InvalidData,
-                $"The restore checkpoint {store.UriOf(key)} cannot be read ({e.Message}). Delete it and restore again with -Mode Upsert: items already written are written again, none is lost.",
+                $"The restore checkpoint {store.UriOf(key)} cannot be read ({e.Message}). Delete it and restore again with {Say.Mode("Upsert")}: items already written are written again, none is lost.",
                 store.UriOf(key), e);
         }
         if (json is null) return null;
@@ -104,7 +104,7 @@ internal sealed class CheckpointStore(BackupFolder folder) : IDisposable
         catch (JsonException e)
         {
             throw new BackupDRException(ErrorIds.CheckpointInvalid, ErrorKind.InvalidData,
-                $"The restore checkpoint {store.UriOf(key)} cannot be read ({e.Message}). Delete it and restore again with -Mode Upsert: items already written are written again, none is lost.",
+                $"The restore checkpoint {store.UriOf(key)} cannot be read ({e.Message}). Delete it and restore again with {Say.Mode("Upsert")}: items already written are written again, none is lost.",
                 store.UriOf(key), e);
         }
     }

@@ -43,11 +43,11 @@ public sealed class RestoreRunner
         TableSchema.ValidateName(request.TableName);
         if (request.Parallelism is < 1 or > 64)
         {
-            throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument, "Parallelism must be between 1 and 64.", null);
+            throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument, $"{Say.Option("parallelism")} must be between 1 and 64.", null);
         }
         if (request.MaxWriteCapacityUnits < 0 || double.IsNaN(request.MaxWriteCapacityUnits) || double.IsInfinity(request.MaxWriteCapacityUnits))
         {
-            throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument, "MaxWriteCapacityUnits must be a positive number (or 0 for no cap).", null);
+            throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument, $"{Say.Option("max-write-capacity-units")} must be a positive number (or 0 for no cap).", null);
         }
         request.Pipeline.Validate();
         AwsClientFactory.ValidateRegion(request.Aws.Region);
@@ -101,7 +101,7 @@ public sealed class RestoreRunner
         {
             throw new BackupDRException(ErrorIds.TargetTableMismatch, ErrorKind.InvalidArgument,
                 $"The backup is of table '{backup.Summary.TableName}', not '{request.TableName}': an Exact restore would make '{request.TableName}' a copy of another table, " +
-                "deleting what the backup does not hold. Nothing was changed. Check the table name, or force the restore if that is what you mean.", request.TableName);
+                $"deleting what the backup does not hold. Nothing was changed. Check the table name, or add {Say.Force} if that is what you mean.", request.TableName);
         }
         bool hasItems = existing is not null && await HasItemsAsync(request.TableName, cancellationToken).ConfigureAwait(false);
         if (!resumed && hasItems && (request.Resume || mode == RestoreMode.New))
@@ -158,7 +158,7 @@ public sealed class RestoreRunner
         if (written + skipped != backup.Summary.ItemCount)
         {
             throw new BackupDRException(ErrorIds.ItemsNotWritten, ErrorKind.WriteError,
-                $"{written + skipped} items were restored into '{request.TableName}' but the backup holds {backup.Summary.ItemCount}. Run the restore again with -Resume.", request.TableName);
+                $"{written + skipped} items were restored into '{request.TableName}' but the backup holds {backup.Summary.ItemCount}. Run the restore again with {Say.Resume}.", request.TableName);
         }
 
         long deleted = 0;
@@ -217,7 +217,7 @@ public sealed class RestoreRunner
         if (!await host.ConfirmDangerAsync(table, question, cancellationToken).ConfigureAwait(false))
         {
             throw NotConfirmed(request, $"Restoring would have {Effect(counted, pastTense: true)} of table '{request.TableName}'; it was not confirmed, so nothing was written. " +
-                                         "Confirm it when asked, or force the restore to proceed without asking.");
+                                         $"Confirm it when asked, or add {Say.Force} to proceed without asking.");
         }
 
         static string Effect(TargetSurvey.Result counted, bool pastTense = false)
@@ -238,13 +238,13 @@ public sealed class RestoreRunner
         {
             return new BackupDRException(ErrorIds.CheckpointNotFound, ErrorKind.ObjectNotFound,
                 $"There is no checkpoint of a restore of {folder.Uri} into '{request.TableName}' at {checkpoint}, and the table already holds items. " +
-                "If the restore used another -CheckpointUri, pass it; otherwise restore without -Resume, with -Mode Upsert, MissingOnly or Exact.", request.TableName);
+                $"If the restore used another {Say.CheckpointLocation}, give it; otherwise restore without {Say.Resume}, with {Say.Mode("Upsert")}, MissingOnly or Exact.", request.TableName);
         }
         string hint = interrupted
-            ? $"An interrupted restore of this backup into it was found ({checkpoint}): add -Resume to finish it. Otherwise restore into a new table, "
+            ? $"An interrupted restore of this backup into it was found ({checkpoint}): add {Say.Resume} to finish it. Otherwise restore into a new table, "
             : "Restore into a new table, ";
         return new BackupDRException(ErrorIds.TargetTableNotEmpty, ErrorKind.ResourceExists,
-            $"Table '{request.TableName}' already holds items. {hint}or choose -Mode Upsert (write every backup item over it), MissingOnly (write only the keys it lacks) or Exact (make it equal to the backup).",
+            $"Table '{request.TableName}' already holds items. {hint}or choose {Say.Mode("Upsert")} (write every backup item over it), MissingOnly (write only the keys it lacks) or Exact (make it equal to the backup).",
             request.TableName);
     }
 
@@ -269,7 +269,7 @@ public sealed class RestoreRunner
             throw new BackupDRException(ErrorIds.CheckpointMismatch, ErrorKind.InvalidData,
                 $"The checkpoint {where} is not one of a restore of this state of {backupUri} into '{request.TableName}' at {target} (another backup, table or endpoint, " +
                 "or the backup's manifest changed since the restore began); nothing was written. " +
-                "Restore again without -Resume, with -Mode Upsert: items already written are written again, none is lost.", request.TableName);
+                $"Restore again without {Say.Resume}, with {Say.Mode("Upsert")}: items already written are written again, none is lost.", request.TableName);
         }
         var files = backup.Files.ToDictionary(f => f.DataFile, f => f.ItemCount, StringComparer.Ordinal);
         foreach (var (file, progress) in previous.Files)
@@ -279,7 +279,7 @@ public sealed class RestoreRunner
             {
                 throw new BackupDRException(ErrorIds.CheckpointInvalid, ErrorKind.InvalidData,
                     $"The checkpoint {where} records progress that cannot be true of this backup ('{UnsafeKeyException.Printable(file)}': {progress.Items} done, {progress.Written} written, {progress.Skipped} skipped); nothing was written. " +
-                    "Delete it and restore again with -Mode Upsert: items already written are written again, none is lost.", request.TableName);
+                    $"Delete it and restore again with {Say.Mode("Upsert")}: items already written are written again, none is lost.", request.TableName);
             }
         }
         if (!Enum.IsDefined(previous.Mode))
@@ -289,7 +289,7 @@ public sealed class RestoreRunner
         if (request.Mode is RestoreMode asked && asked != previous.Mode)
         {
             throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument,
-                $"-Mode {asked} conflicts with the interrupted restore, which ran as -Mode {previous.Mode}. Resume without -Mode (it continues as {previous.Mode}).", request.TableName);
+                $"{Say.Mode(asked)} conflicts with the interrupted restore, which ran with {Say.Mode(previous.Mode)}. Resume without naming a mode (it continues as {previous.Mode}).", request.TableName);
         }
         return previous;
     }
@@ -331,7 +331,7 @@ public sealed class RestoreRunner
     private static BackupDRException Resumable(Exception e, RestoreRequest request, string checkpoint)
     {
         var error = AwsErrors.Translate(e, request.TableName);
-        string resume = $" The restore can be finished with the same command and -Resume (checkpoint: {checkpoint}).";
+        string resume = $" The restore can be finished by running it again with {Say.Resume} (checkpoint: {checkpoint}).";
         return new BackupDRException(error.ErrorId, error.Kind, error.Message.TrimEnd() + resume, error.Target, error.InnerException ?? e);
     }
 
@@ -345,7 +345,7 @@ public sealed class RestoreRunner
         {
             throw new BackupDRException(ErrorIds.BackupNotCommitted, ErrorKind.InvalidData,
                 $"The backup at {folder.Uri} has no commit marker: it never finished, so it may be missing items. " +
-                "Restore a committed backup, or add -Force to restore what this one holds.", folder.Uri);
+                $"Restore a committed backup, or add {Say.Force} to restore what this one holds.", folder.Uri);
         }
         var blocking = report.Problems.Where(p => !(force && p.Code == ProblemCodes.MissingCommitMarker)).ToList();
         if (blocking.FirstOrDefault(p => p.Code == ProblemCodes.UnsupportedFormatVersion) is { } version)

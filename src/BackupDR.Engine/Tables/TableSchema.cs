@@ -29,7 +29,7 @@ public static class TableSchema
         catch (ResourceNotFoundException e)
         {
             throw new BackupDRException(ErrorIds.TableNotFound, ErrorKind.ObjectNotFound,
-                $"The DynamoDB table '{tableName}' does not exist in {RegionOf(dynamo)}. Check the name and -Region.", tableName, e);
+                $"The DynamoDB table '{tableName}' does not exist in {RegionOf(dynamo)}. Check the name and {Say.Region}.", tableName, e);
         }
     }
 

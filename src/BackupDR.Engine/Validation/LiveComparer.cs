@@ -43,7 +43,7 @@ internal sealed class LiveComparer(IAmazonDynamoDB dynamo, LoadedBackup backup, 
     {
         var live = await TableSchema.TryDescribeAsync(dynamo, tableName, cancellationToken).ConfigureAwait(false)
             ?? throw new BackupDRException(ErrorIds.TableNotFound, ErrorKind.ObjectNotFound,
-                $"Table '{tableName}' does not exist, so it cannot be compared with the backup. Check the name and -Region.", tableName);
+                $"Table '{tableName}' does not exist, so it cannot be compared with the backup. Check the name and {Say.Region}.", tableName);
         string? mismatch = TableSchema.DescribeKeyMismatch(backup.Table, live);
         if (mismatch is not null)
         {
