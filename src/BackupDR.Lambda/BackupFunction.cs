@@ -7,10 +7,11 @@ namespace BackupDR.Lambda;
 
 /// <summary>
 /// The backup function. The seed's event works unchanged — <c>{"tables": ["app-users", "app-orders"]}</c>
-/// — plus <c>bucket</c>, <c>prefix</c>, <c>segments</c>, <c>consistent_read</c>, <c>max_read_capacity_units</c>.
-/// Without <c>tables</c>, BACKUP_TABLES (comma-separated) is used.
+/// — plus <c>bucket</c> (only BACKUP_BUCKET), <c>prefix</c> (BACKUP_PREFIX or below it), <c>segments</c>,
+/// <c>consistent_read</c>, <c>max_read_capacity_units</c>. Without <c>tables</c>, BACKUP_TABLES
+/// (comma-separated) is used.
 /// </summary>
-internal sealed class BackupFunction(FunctionSettings settings, LambdaLog log) : IFunction
+internal sealed class BackupFunction(FunctionSettings settings, LambdaLog log, TimeProvider time) : IFunction
 {
     public async Task<byte[]> HandleAsync(Invocation invocation, CancellationToken cancellationToken)
     {
@@ -21,8 +22,8 @@ internal sealed class BackupFunction(FunctionSettings settings, LambdaLog log) :
         {
             throw new FunctionException("InvalidEvent", "No tables to back up: give {\"tables\": [\"name\", ...]} in the event, or set BACKUP_TABLES.");
         }
-        string bucket = settings.BucketFor(LambdaJson.String(e, "bucket") ?? LambdaJson.String(e, "backup_bucket"));
-        string prefix = LambdaJson.String(e, "prefix") ?? settings.BackupPrefix;
+        string bucket = settings.ConfinedBucket(LambdaJson.String(e, "bucket") ?? LambdaJson.String(e, "backup_bucket"));
+        string prefix = settings.ConfinedPrefix(LambdaJson.String(e, "prefix"));
         var request = new BackupRequest
         {
             TableNames = tables,
@@ -31,9 +32,10 @@ internal sealed class BackupFunction(FunctionSettings settings, LambdaLog log) :
             Segments = LambdaJson.Int(e, "segments") ?? 0,
             ConsistentRead = LambdaJson.Bool(e, "consistent_read") ?? false,
             MaxReadCapacityUnits = LambdaJson.Number(e, "max_read_capacity_units") ?? 0,
+            Time = time,
         };
         log.Verbose($"Backing up {string.Join(", ", tables)} to s3://{bucket}/{prefix}/.");
-        using var deadline = Functions.Deadline(invocation, settings.DeadlineMargin, cancellationToken);
+        using var deadline = Functions.Deadline(invocation, settings.DeadlineMargin, time, cancellationToken);
         var results = new List<BackupResult>();
         var outcome = await ReportedRun.RunAsync(async token =>
         {

@@ -1,4 +1,5 @@
 using BackupDR.Engine.Reporting;
+using BackupDR.Engine.Storage;
 
 namespace BackupDR.Lambda;
 
@@ -7,22 +8,46 @@ namespace BackupDR.Lambda;
 /// SUCCESS_TOPIC_ARN, FAILURE_TOPIC_ARN) keep their meaning; BackupDR adds the rest
 /// (docs/lambda.md lists them). Checked at start-up: a wrong setting fails the function's init.
 /// </summary>
+/// <remarks>
+/// The configuration is the function's trust boundary. An event is whatever its caller sends, so what
+/// an event may name is confined here: backups only under <c>s3://BACKUP_BUCKET/BACKUP_PREFIX/</c>, no
+/// local path, and for a restore only the tables RESTORE_TABLES allows.
+/// </remarks>
 internal sealed class FunctionSettings
 {
-    public string? BackupBucket { get; init; }
+    public required string BackupBucket { get; init; }
     public string BackupPrefix { get; init; } = "backupdr";
     public ReportingOptions Reporting { get; init; } = new();
 
     /// <summary>Where restores keep their checkpoints; by default beside the backups, in the bucket.</summary>
-    public string? CheckpointUri { get; init; }
+    public required string CheckpointUri { get; init; }
+
+    /// <summary>The tables the recovery function may restore into: names, "prefix*" patterns, or "*" for any.</summary>
+    public IReadOnlyList<string> RestoreTables { get; init; } = [];
 
     /// <summary>Work stops this long before the invocation's deadline, so the answer (what was done) still gets out.</summary>
     public TimeSpan DeadlineMargin { get; init; } = TimeSpan.FromSeconds(10);
 
-    public static FunctionSettings FromEnvironment(string functionName)
+    /// <summary>s3://BACKUP_BUCKET/BACKUP_PREFIX/: every backup a function reads or writes is below it.</summary>
+    public string BackupRoot => BackupPrefix.Length == 0 ? $"s3://{BackupBucket}/" : $"s3://{BackupBucket}/{BackupPrefix}/";
+
+    /// <summary>True when <paramref name="key"/> (a key or a key prefix, no trailing '/') is strictly below BACKUP_PREFIX.</summary>
+    private bool IsBelowPrefix(string key) => BackupPrefix.Length == 0 ? key.Length > 0 : key.StartsWith(BackupPrefix + "/", StringComparison.Ordinal);
+
+    public static FunctionSettings FromEnvironment(string functionName, Func<string, string?> environment)
     {
-        static string? Env(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } v ? v : null;
-        string? bucket = Env("BACKUP_BUCKET");
+        string? Env(string name) => environment(name) is { Length: > 0 } v ? v : null;
+        string bucket = Env("BACKUP_BUCKET")
+            ?? throw new FunctionException("InvalidConfiguration", "BACKUP_BUCKET is not set: the function reads and writes backups only in the bucket its configuration names.");
+        string prefix = (Env("BACKUP_PREFIX") ?? "backupdr").Trim('/');
+        try
+        {
+            BackupLocation.ForBucket(bucket, prefix);
+        }
+        catch (Engine.BackupDRException e)
+        {
+            throw new FunctionException("InvalidConfiguration", $"BACKUP_BUCKET / BACKUP_PREFIX: {e.Message}");
+        }
         var dimensions = new Dictionary<string, string>();
         foreach (string pair in (Env("METRIC_DIMENSIONS") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
@@ -30,12 +55,25 @@ internal sealed class FunctionSettings
             if (eq <= 0) throw new FunctionException("InvalidConfiguration", $"METRIC_DIMENSIONS must be Name=Value pairs separated by commas; '{pair}' is not.");
             dimensions[pair[..eq].Trim()] = pair[(eq + 1)..].Trim();
         }
+        var restoreTables = (Env("RESTORE_TABLES") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
+        foreach (string table in restoreTables.Where(t => t != "*"))
+        {
+            try
+            {
+                Engine.Tables.TableSchema.ValidateName(table.EndsWith('*') && table.Length > 3 ? table[..^1] : table);
+            }
+            catch (Engine.BackupDRException e)
+            {
+                throw new FunctionException("InvalidConfiguration", $"RESTORE_TABLES: {e.Message}");
+            }
+        }
         double margin = double.TryParse(Env("BACKUPDR_DEADLINE_MARGIN_SECONDS"), System.Globalization.CultureInfo.InvariantCulture, out double m) ? m : 10;
         var settings = new FunctionSettings
         {
             BackupBucket = bucket,
-            BackupPrefix = (Env("BACKUP_PREFIX") ?? "backupdr").Trim('/'),
-            CheckpointUri = Env("BACKUPDR_CHECKPOINT_URI") ?? (bucket is null ? null : $"s3://{bucket}/backupdr-checkpoints/"),
+            BackupPrefix = prefix,
+            CheckpointUri = Env("BACKUPDR_CHECKPOINT_URI") ?? $"s3://{bucket}/backupdr-checkpoints/",
+            RestoreTables = restoreTables,
             DeadlineMargin = TimeSpan.FromSeconds(Math.Clamp(margin, 1, 300)),
             Reporting = new ReportingOptions
             {
@@ -50,6 +88,7 @@ internal sealed class FunctionSettings
         try
         {
             settings.Reporting.Validate();
+            BackupLocation.Parse(settings.CheckpointUri);
         }
         catch (Engine.BackupDRException e)
         {
@@ -58,7 +97,54 @@ internal sealed class FunctionSettings
         return settings;
     }
 
-    /// <summary>The bucket of an event, else BACKUP_BUCKET; InvalidEvent when neither names one.</summary>
-    public string BucketFor(string? fromEvent) =>
-        fromEvent ?? BackupBucket ?? throw new FunctionException("InvalidEvent", "No backup bucket: set the function's BACKUP_BUCKET, or give \"backup_bucket\" in the event.");
+    /// <summary>A bucket an event names: only BACKUP_BUCKET (the seed's events repeat it).</summary>
+    public string ConfinedBucket(string? fromEvent)
+    {
+        if (fromEvent is null || fromEvent == BackupBucket) return BackupBucket;
+        throw NotAllowed($"the bucket '{fromEvent}'");
+    }
+
+    /// <summary>
+    /// A backup URI an event names, if it is a location under <see cref="BackupRoot"/> (never a local
+    /// path, another bucket or another prefix); returned in its normal form.
+    /// </summary>
+    public string ConfinedUri(string uri)
+    {
+        if (!uri.Trim().StartsWith("s3://", StringComparison.OrdinalIgnoreCase)) throw NotAllowed($"'{Engine.Storage.UnsafeKeyException.Printable(uri)}'");
+        BackupLocation location;
+        try
+        {
+            location = BackupLocation.Parse(uri);
+        }
+        catch (Engine.BackupDRException)
+        {
+            throw NotAllowed($"'{Engine.Storage.UnsafeKeyException.Printable(uri)}'");
+        }
+        if (location.Bucket != BackupBucket || !IsBelowPrefix(location.Prefix))
+        {
+            throw NotAllowed($"'{Engine.Storage.UnsafeKeyException.Printable(uri)}'");
+        }
+        return $"s3://{location.Bucket}/{location.Prefix}/";
+    }
+
+    /// <summary>A key prefix an event names for new backups: BACKUP_PREFIX or a folder below it.</summary>
+    public string ConfinedPrefix(string? fromEvent)
+    {
+        if (fromEvent is null) return BackupPrefix;
+        string prefix = fromEvent.Trim('/');
+        if ((prefix == BackupPrefix || IsBelowPrefix(prefix)) && (prefix.Length == 0 || StoreKeys.Problem(prefix) is null)) return prefix;
+        throw NotAllowed($"the prefix '{Engine.Storage.UnsafeKeyException.Printable(fromEvent)}'");
+    }
+
+    /// <summary>Refuses a restore target RESTORE_TABLES does not allow.</summary>
+    public void AllowRestoreInto(string table)
+    {
+        if (RestoreTables.Any(p => p == "*" || p == table || (p.EndsWith('*') && table.StartsWith(p[..^1], StringComparison.Ordinal)))) return;
+        throw new FunctionException("TableNotAllowed", RestoreTables.Count == 0
+            ? $"The recovery function may restore into no table: RESTORE_TABLES is not set. Nothing was written to '{table}'. Name the tables it may write (Deploy-BackupFunctions -RestoreTables)."
+            : $"The recovery function may not restore into '{table}': RESTORE_TABLES allows {string.Join(", ", RestoreTables)}. Nothing was written.");
+    }
+
+    private FunctionException NotAllowed(string what) =>
+        new("LocationNotAllowed", $"The event names {what}; this function reads and writes backups only under {BackupRoot}. Nothing was read.");
 }

@@ -15,28 +15,31 @@ internal static class Functions
 {
     public static readonly string[] Names = ["backup", "validation", "recovery"];
 
-    /// <summary>The function _HANDLER names; null for an unknown name.</summary>
-    public static IFunction? Create(string handler, FunctionSettings settings, LambdaLog log) => handler.Trim().ToLowerInvariant() switch
+    /// <summary>The function a handler names (the seed's names too), or the handler itself when it names none.</summary>
+    public static string Canonical(string handler) => handler.Trim().ToLowerInvariant() switch
     {
-        "backup" => new BackupFunction(settings, log),
-        "validation" or "validator" => new ValidationFunction(settings, log),
-        "recovery" or "restore" => new RecoveryFunction(settings, log),
-        _ => null,
+        "validator" => "validation",
+        "restore" => "recovery",
+        string name => name,
     };
 
-    /// <summary>Cancelled <paramref name="margin"/> before the invocation's deadline.</summary>
-    public static CancellationTokenSource Deadline(Invocation invocation, TimeSpan margin, CancellationToken cancellationToken)
+    /// <summary>The function _HANDLER names (<see cref="Canonical"/> must be one of <see cref="Names"/>).</summary>
+    public static IFunction Create(string handler, FunctionSettings settings, LambdaLog log, TimeProvider time) => Canonical(handler) switch
     {
-        var source = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var left = invocation.Deadline - DateTimeOffset.UtcNow - margin;
-        source.CancelAfter(left > TimeSpan.Zero ? left : TimeSpan.Zero);
-        return source;
-    }
+        "backup" => new BackupFunction(settings, log, time),
+        "validation" => new ValidationFunction(settings, log, time),
+        "recovery" => new RecoveryFunction(settings, log, time),
+        string other => throw new ArgumentException($"'{other}' is not a function", nameof(handler)),
+    };
+
+    /// <summary>Cancelled <paramref name="margin"/> before the invocation's deadline, on <paramref name="time"/>'s clock.</summary>
+    public static InvocationDeadline Deadline(Invocation invocation, TimeSpan margin, TimeProvider time, CancellationToken cancellationToken) =>
+        new(invocation.Deadline - time.GetUtcNow() - margin, time, cancellationToken);
 
     /// <summary>An engine failure as the invocation's error; a stop at the deadline says so and says what to do.</summary>
-    public static FunctionException Failure(BackupDRException error, CancellationTokenSource deadline, FunctionSettings settings, string doneSoFar)
+    public static FunctionException Failure(BackupDRException error, InvocationDeadline deadline, FunctionSettings settings, string doneSoFar)
     {
-        if (error.ErrorId == ErrorIds.OperationCancelled && deadline.IsCancellationRequested)
+        if (error.ErrorId == ErrorIds.OperationCancelled && deadline.Reached)
         {
             return new FunctionException("DeadlineReached",
                 $"Stopped {settings.DeadlineMargin.TotalSeconds:N0} s before the invocation's deadline, cleanly. {doneSoFar} " +
@@ -56,5 +59,29 @@ internal static class Functions
             w.WriteStringValue(failure);
         }
         w.WriteEndArray();
+    }
+}
+
+/// <summary>An invocation's working time: its token is cancelled when the time left (on the host's clock) runs out, or when the host stops.</summary>
+internal sealed class InvocationDeadline : IDisposable
+{
+    private readonly CancellationTokenSource _timer;
+    private readonly CancellationTokenSource _linked;
+
+    public InvocationDeadline(TimeSpan left, TimeProvider time, CancellationToken stop)
+    {
+        _timer = new CancellationTokenSource(left > TimeSpan.Zero ? left : TimeSpan.Zero, time);
+        _linked = CancellationTokenSource.CreateLinkedTokenSource(stop, _timer.Token);
+    }
+
+    public CancellationToken Token => _linked.Token;
+
+    /// <summary>True once the time ran out (not merely when the host stopped).</summary>
+    public bool Reached => _timer.IsCancellationRequested;
+
+    public void Dispose()
+    {
+        _linked.Dispose();
+        _timer.Dispose();
     }
 }

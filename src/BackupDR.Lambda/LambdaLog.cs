@@ -3,19 +3,20 @@ using System.Text.Json;
 namespace BackupDR.Lambda;
 
 /// <summary>
-/// The engine's host in a Lambda: one JSON object per line on standard output (CloudWatch Logs keeps
-/// them; Logs Insights can query their fields). Progress at most once every 10 s per activity.
+/// The engine's host in a Lambda: one JSON object per line on <paramref name="output"/> (standard output,
+/// which CloudWatch Logs keeps; Logs Insights can query their fields). Progress at most once every 10 s per
+/// activity, on the host's clock.
 /// </summary>
-internal sealed class LambdaLog(Func<string?> requestId) : Engine.IOperationHost
+internal sealed class LambdaLog(Func<string?> requestId, TextWriter output, TimeProvider time) : Engine.IOperationHost
 {
-    private static readonly object Gate = new();
+    private readonly object _gate = new();
     private readonly Dictionary<int, DateTimeOffset> _lastProgress = [];
 
     public void Progress(Engine.OperationProgress progress)
     {
         lock (_lastProgress)
         {
-            var now = DateTimeOffset.UtcNow;
+            var now = time.GetUtcNow();
             if (!progress.Completed && _lastProgress.TryGetValue(progress.ActivityId, out var last) && now - last < TimeSpan.FromSeconds(10)) return;
             _lastProgress[progress.ActivityId] = now;
         }
@@ -46,17 +47,17 @@ internal sealed class LambdaLog(Func<string?> requestId) : Engine.IOperationHost
         using (var w = new Utf8JsonWriter(buffer))
         {
             w.WriteStartObject();
-            w.WriteString("time", DateTimeOffset.UtcNow);
+            w.WriteString("time", time.GetUtcNow());
             w.WriteString("level", level);
             if (requestId() is { } id) w.WriteString("requestId", id);
             w.WriteString("message", Phrasing.Render(message));
             w.WriteEndObject();
         }
-        lock (Gate)
+        string line = System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+        lock (_gate)
         {
-            using var stdout = Console.OpenStandardOutput();
-            stdout.Write(buffer.WrittenSpan);
-            stdout.Write("\n"u8);
+            output.Write(line + "\n");
+            output.Flush();
         }
     }
 }

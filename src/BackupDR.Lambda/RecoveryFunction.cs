@@ -15,14 +15,17 @@ namespace BackupDR.Lambda;
 /// <c>uri</c>, <c>source_table</c>, <c>mode</c>, <c>force</c>, <c>parallelism</c>,
 /// <c>max_write_capacity_units</c> and <c>resume</c> (default true: an invocation retried after a
 /// deadline or a crash continues from the restore's checkpoint).
+/// Confined by its configuration: backups only under <c>s3://BACKUP_BUCKET/BACKUP_PREFIX/</c>
+/// (LocationNotAllowed otherwise), targets only the tables RESTORE_TABLES names (TableNotAllowed).
 /// </summary>
-internal sealed class RecoveryFunction(FunctionSettings settings, LambdaLog log) : IFunction
+internal sealed class RecoveryFunction(FunctionSettings settings, LambdaLog log, TimeProvider time) : IFunction
 {
     public async Task<byte[]> HandleAsync(Invocation invocation, CancellationToken cancellationToken)
     {
         var e = LambdaJson.ParseEvent(invocation.Event);
         string target = LambdaJson.String(e, "table_name")
             ?? throw new FunctionException("InvalidEvent", "\"table_name\" (the table to restore into) is required.");
+        settings.AllowRestoreInto(target);
         if (LambdaJson.Int(e, "batch_size") is int batch && batch is < 1 or > 25)
         {
             throw new FunctionException("InvalidEvent", $"\"batch_size\" must be 1 to 25 (DynamoDB's BatchWriteItem limit), not {batch}. BackupDR always writes batches of 25.");
@@ -30,7 +33,7 @@ internal sealed class RecoveryFunction(FunctionSettings settings, LambdaLog log)
         RestoreMode? mode = LambdaJson.String(e, "mode") is { } m
             ? Enum.TryParse<RestoreMode>(m, ignoreCase: true, out var parsed) ? parsed : throw new FunctionException("InvalidEvent", $"\"mode\" must be New, Upsert, MissingOnly or Exact, not '{m}'.")
             : null;
-        using var deadline = Functions.Deadline(invocation, settings.DeadlineMargin, cancellationToken);
+        using var deadline = Functions.Deadline(invocation, settings.DeadlineMargin, time, cancellationToken);
         string uri;
         try
         {
@@ -51,6 +54,7 @@ internal sealed class RecoveryFunction(FunctionSettings settings, LambdaLog log)
             MaxWriteCapacityUnits = LambdaJson.Number(e, "max_write_capacity_units") ?? 0,
             CheckpointUri = settings.CheckpointUri,
             Aws = Functions.Aws,
+            Time = time,
         };
         log.Verbose($"Restoring {uri} into table '{target}'.");
         var outcome = await ReportedRun.RunAsync(token => RestoreRunner.RunAsync(request, log, token),
@@ -59,7 +63,7 @@ internal sealed class RecoveryFunction(FunctionSettings settings, LambdaLog log)
         {
             foreach (string f in outcome.Report.Failures) log.Error(f);
             throw Functions.Failure(failure, deadline, settings,
-                $"The restore's progress is in its checkpoint ({settings.CheckpointUri ?? "the default location"}); invoking again with the same event continues it.");
+                $"The restore's progress is in its checkpoint ({settings.CheckpointUri}); invoking again with the same event continues it.");
         }
         return LambdaJson.Response(w =>
         {
@@ -73,18 +77,18 @@ internal sealed class RecoveryFunction(FunctionSettings settings, LambdaLog log)
 
     private async Task<string> BackupUriAsync(System.Text.Json.Nodes.JsonObject e, string target, CancellationToken cancellationToken)
     {
-        if (LambdaJson.String(e, "uri") is { } uri) return uri;
-        string bucket = settings.BucketFor(LambdaJson.String(e, "backup_bucket"));
+        if (LambdaJson.String(e, "uri") is { } uri) return settings.ConfinedUri(uri);
+        string bucket = settings.ConfinedBucket(LambdaJson.String(e, "backup_bucket"));
         if (LambdaJson.String(e, "backup_file") is { } file)
         {
             // A backup's folder, or any object in it (its commit marker, a manifest, a data file).
             string key = file.TrimStart('/');
             int id = key.Split('/').ToList().FindLastIndex(BackupFormat.IsBackupId);
-            if (id < 0) throw new FunctionException("InvalidEvent", $"\"backup_file\" '{file}' is not in a BackupDR backup folder (…/<table>/<backup id>/…).");
-            return $"s3://{bucket}/{string.Join('/', key.Split('/').Take(id + 1))}/";
+            if (id < 0) throw new FunctionException("InvalidEvent", $"\"backup_file\" '{Engine.Storage.UnsafeKeyException.Printable(file)}' is not in a BackupDR backup folder (…/<table>/<backup id>/…).");
+            return settings.ConfinedUri($"s3://{bucket}/{string.Join('/', key.Split('/').Take(id + 1))}/");
         }
         string source = LambdaJson.String(e, "source_table") ?? target;
-        string root = $"s3://{bucket}/{settings.BackupPrefix}/";
+        string root = settings.BackupRoot;
         var backups = await Operations.ListBackupsAsync(root, source, Functions.Aws, cancellationToken).ConfigureAwait(false);
         var latest = backups.Where(b => b.Status == BackupStatus.Committed).MaxBy(b => b.BackupId, StringComparer.Ordinal)
             ?? throw new FunctionException(ErrorIds.BackupNotFound, $"There is no committed backup of table '{source}' under {root}. Give \"backup_file\" or \"uri\", or \"source_table\" if the backup is of another table.");

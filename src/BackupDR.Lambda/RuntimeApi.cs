@@ -6,11 +6,26 @@ namespace BackupDR.Lambda;
 /// <summary>One invocation as the Runtime API hands it out.</summary>
 internal sealed record Invocation(string RequestId, DateTimeOffset Deadline, string? FunctionArn, string? TraceId, byte[] Event);
 
+/// <summary>What the host needs of the Lambda Runtime API: a seam, so the loop runs in-process in tests.</summary>
+internal interface IRuntimeApi
+{
+    /// <summary>Waits for the next invocation; null when there are no more (a local harness ends a run that way).</summary>
+    Task<Invocation?> NextAsync(CancellationToken cancellationToken);
+
+    Task RespondAsync(string requestId, byte[] json, CancellationToken cancellationToken);
+
+    /// <summary>The invocation failed: Lambda counts an error, retries asynchronous invocations and sends them to the on-failure destination.</summary>
+    Task FailAsync(string requestId, string errorType, string message, CancellationToken cancellationToken);
+
+    /// <summary>The function could not start (an unknown handler, a bad setting): Lambda reports it on every invocation until fixed.</summary>
+    Task InitFailedAsync(string errorType, string message, CancellationToken cancellationToken);
+}
+
 /// <summary>
 /// The Lambda Runtime API (2018-06-01), spoken directly: next invocation, response, invocation error
 /// and init error (https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html).
 /// </summary>
-internal sealed class RuntimeApi(HttpClient http) : IDisposable
+internal sealed class RuntimeApi(HttpClient http) : IRuntimeApi, IDisposable
 {
     private const string JsonType = "application/json";
 
@@ -21,7 +36,6 @@ internal sealed class RuntimeApi(HttpClient http) : IDisposable
         return new RuntimeApi(new HttpClient { BaseAddress = new Uri($"http://{api}/2018-06-01/runtime/"), Timeout = Timeout.InfiniteTimeSpan });
     }
 
-    /// <summary>Waits for the next invocation; null when the API says there are no more (a local test harness ends a run that way).</summary>
     public async Task<Invocation?> NextAsync(CancellationToken cancellationToken)
     {
         using var response = await http.GetAsync("invocation/next", cancellationToken).ConfigureAwait(false);
@@ -37,11 +51,9 @@ internal sealed class RuntimeApi(HttpClient http) : IDisposable
     public Task RespondAsync(string requestId, byte[] json, CancellationToken cancellationToken) =>
         PostAsync($"invocation/{requestId}/response", json, null, cancellationToken);
 
-    /// <summary>The invocation failed: Lambda counts an error, retries asynchronous invocations and sends them to the on-failure destination.</summary>
     public Task FailAsync(string requestId, string errorType, string message, CancellationToken cancellationToken) =>
         PostAsync($"invocation/{requestId}/error", LambdaJson.Error(errorType, message), errorType, cancellationToken);
 
-    /// <summary>The function could not start (an unknown handler, a bad setting): Lambda reports it on every invocation until fixed.</summary>
     public Task InitFailedAsync(string errorType, string message, CancellationToken cancellationToken) =>
         PostAsync("init/error", LambdaJson.Error(errorType, message), errorType, cancellationToken);
 

@@ -12,9 +12,10 @@ namespace BackupDR.Lambda;
 /// Deploy-BackupFunctions wires on keys ending in <c>/_committed</c>), or <c>{"uri": "s3://…/"}</c>
 /// / <c>{"uris": [...]}</c>, with an optional <c>level</c> (Quick or Full, the default). Every backup is
 /// reported; one that is not valid fails the invocation (BackupIntegrityFailed), so an on-failure
-/// destination receives it.
+/// destination receives it. Only backups under <c>s3://BACKUP_BUCKET/BACKUP_PREFIX/</c> are read: an
+/// event naming anything else (another bucket, another prefix, a local path) fails with LocationNotAllowed.
 /// </summary>
-internal sealed class ValidationFunction(FunctionSettings settings, LambdaLog log) : IFunction
+internal sealed class ValidationFunction(FunctionSettings settings, LambdaLog log, TimeProvider time) : IFunction
 {
     public async Task<byte[]> HandleAsync(Invocation invocation, CancellationToken cancellationToken)
     {
@@ -30,7 +31,7 @@ internal sealed class ValidationFunction(FunctionSettings settings, LambdaLog lo
             "full" => IntegrityLevel.Full,
             string other => throw new FunctionException("InvalidEvent", $"\"level\" must be Quick or Full, not '{other}'."),
         };
-        using var deadline = Functions.Deadline(invocation, settings.DeadlineMargin, cancellationToken);
+        using var deadline = Functions.Deadline(invocation, settings.DeadlineMargin, time, cancellationToken);
         var reports = new List<IntegrityReport>();
         var failures = new List<string>();
         var reportFailures = new List<string>();
@@ -42,7 +43,7 @@ internal sealed class ValidationFunction(FunctionSettings settings, LambdaLog lo
             reportFailures.AddRange(outcome.Report.Failures);
             if (outcome.Error is { } error)
             {
-                if (error.ErrorId == ErrorIds.OperationCancelled && deadline.IsCancellationRequested)
+                if (error.ErrorId == ErrorIds.OperationCancelled && deadline.Reached)
                 {
                     throw Functions.Failure(error, deadline, settings, $"Validated: {string.Join(", ", reports.Select(r => $"{r.Uri} ({(r.IsValid ? "valid" : "NOT valid")})"))}. Not validated: {string.Join(", ", uris.Skip(reports.Count))}.");
                 }
@@ -89,6 +90,7 @@ internal sealed class ValidationFunction(FunctionSettings settings, LambdaLog lo
         }
         if (LambdaJson.String(e, "uri") is { } one) uris.Add(one);
         uris.AddRange(LambdaJson.Strings(e, "uris") ?? []);
-        return uris.Distinct(StringComparer.Ordinal).ToList();
+        // Every one confined before any is read: one foreign location fails the whole event.
+        return uris.Select(settings.ConfinedUri).Distinct(StringComparer.Ordinal).ToList();
     }
 }

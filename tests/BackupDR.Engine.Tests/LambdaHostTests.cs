@@ -123,7 +123,7 @@ public sealed class LambdaHostTests(LocalServices services, AwsApis apis, ITestO
     }
 
     [Fact]
-    public async Task Recovery_takes_the_seed_event_finds_the_latest_backup_and_resumes_after_its_deadline()
+    public async Task Recovery_takes_the_seed_event_finds_the_latest_backup_and_a_retry_finishes_what_its_deadline_stopped()
     {
         var (table, bucket) = await SeededAsync(300, 803);
         var backup = await RunAsync("backup", new() { ["BACKUP_BUCKET"] = bucket }, ($"{{\"tables\": [\"{table}\"]}}", null));
@@ -134,7 +134,7 @@ public sealed class LambdaHostTests(LocalServices services, AwsApis apis, ITestO
         string byFile = LocalServices.UniqueName("seed-file");
         string byLatest = LocalServices.UniqueName("seed-latest");
         string late = LocalServices.UniqueName("seed-late");
-        var outcomes = await RunAsync("recovery", new() { ["BACKUP_BUCKET"] = bucket, ["BACKUPDR_CHECKPOINT_URI"] = $"s3://{bucket}/checkpoints/" },
+        var outcomes = await RunAsync("recovery", new() { ["BACKUP_BUCKET"] = bucket, ["BACKUPDR_CHECKPOINT_URI"] = $"s3://{bucket}/checkpoints/", ["RESTORE_TABLES"] = "seed-*" },
             ($"{{\"table_name\": \"{byFile}\", \"backup_bucket\": \"{bucket}\", \"backup_file\": \"{key}\", \"batch_size\": 25}}", null),
             ($"{{\"table_name\": \"{byLatest}\", \"source_table\": \"{table}\"}}", null),
             ($"{{\"table_name\": \"{late}\", \"source_table\": \"{table}\"}}", TimeSpan.FromSeconds(9.5)),

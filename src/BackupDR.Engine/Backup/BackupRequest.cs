@@ -12,6 +12,9 @@ public sealed class BackupRequest
 
     public AwsOptions Aws { get; init; } = new();
 
+    /// <summary>The clock the read cap is held to: the system's, or a host's (tests drive it).</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+
     /// <summary>Parallel scan segments; 0 chooses from the table's size.</summary>
     public int Segments { get; init; }
 

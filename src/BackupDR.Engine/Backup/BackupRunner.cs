@@ -100,7 +100,7 @@ public sealed class BackupRunner
             var capture = TableSchema.CaptureAsync(_dynamo, table, _host, cancellationToken);
             var progress = new ScanProgress(table.TableName, table.ItemCount ?? 0, _host);
             // Eventually consistent reads cost half a unit per 4 KB: a guess of 1 KB items until DynamoDB says.
-            var capacity = new CapacityLimiter(request.MaxReadCapacityUnits, request.ConsistentRead ? 0.25 : 0.125);
+            var capacity = new CapacityLimiter(request.MaxReadCapacityUnits, request.ConsistentRead ? 0.25 : 0.125, request.Time);
             List<DataFileEntry> files;
             using (var ticker = progress.StartTicking(cancellationToken))
             {

@@ -18,13 +18,16 @@ internal sealed class CapacityLimiter
 {
     private readonly object _gate = new();
     private readonly double _unitsPerSecond;
-    private long _nextFree;          // Stopwatch ticks: when the next request may start
+    private readonly TimeProvider _time;
+    private long _nextFree;          // timestamp ticks (the clock's): when the next request may start
     private double _consumed;
     private double _unitsPerItem;    // learned from responses, for estimates
     private bool _reported;
 
-    public CapacityLimiter(double unitsPerSecond, double initialUnitsPerItem)
+    /// <param name="time">The clock the rate is held to (the system's; a test's or a Lambda host's own).</param>
+    public CapacityLimiter(double unitsPerSecond, double initialUnitsPerItem, TimeProvider? time = null)
     {
+        _time = time ?? TimeProvider.System;
         if (unitsPerSecond < 0 || double.IsNaN(unitsPerSecond) || double.IsInfinity(unitsPerSecond))
         {
             throw new ArgumentOutOfRangeException(nameof(unitsPerSecond));
@@ -69,7 +72,7 @@ internal sealed class CapacityLimiter
     public async ValueTask<double> AcquireAsync(double estimatedUnits, CancellationToken cancellationToken)
     {
         if (!IsCapped) return estimatedUnits;
-        long now = Stopwatch.GetTimestamp();
+        long now = _time.GetTimestamp();
         long start;
         lock (_gate)
         {
@@ -79,7 +82,7 @@ internal sealed class CapacityLimiter
         long wait = start - now;
         if (wait > 0)
         {
-            await Task.Delay(TimeSpan.FromSeconds((double)wait / Stopwatch.Frequency), cancellationToken).ConfigureAwait(false);
+            await Task.Delay(TimeSpan.FromSeconds((double)wait / _time.TimestampFrequency), _time, cancellationToken).ConfigureAwait(false);
         }
         return estimatedUnits;
     }
@@ -111,5 +114,5 @@ internal sealed class CapacityLimiter
         lock (_gate) _nextFree -= Ticks(reservedUnits);
     }
 
-    private long Ticks(double units) => (long)(units / _unitsPerSecond * Stopwatch.Frequency);
+    private long Ticks(double units) => (long)(units / _unitsPerSecond * _time.TimestampFrequency);
 }

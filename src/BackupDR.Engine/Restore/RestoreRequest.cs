@@ -39,6 +39,9 @@ public sealed class RestoreRequest
     public PipelineOptions Pipeline { get; init; } = PipelineOptions.Default;
 
     public AwsOptions Aws { get; init; } = new();
+
+    /// <summary>The clock the write cap is held to: the system's, or a host's (tests drive it).</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
 }
 
 public sealed class RestoreResult

@@ -136,7 +136,7 @@ public sealed class RestoreRunner
         }
 
         // A standard write costs one unit per started KB: a guess of 1 KB items until DynamoDB says.
-        var capacity = new CapacityLimiter(request.MaxWriteCapacityUnits, 1.0);
+        var capacity = new CapacityLimiter(request.MaxWriteCapacityUnits, 1.0, request.Time);
         var writer = new BatchWriter(writes, request.TableName, keyNames, _retry, capacity);
         var tracker = new ProgressTracker(backup.Files.Select(f => f.DataFile), checkpoint.Files);
         var pipeline = new RestorePipeline(backup, request.TableName, mode, writes, writer, capacity, tracker, host);

@@ -48,7 +48,7 @@ public sealed class UnsafeKeyException(string key, string reason)
     public string Key { get; } = key;
 
     /// <summary>The key as it may be shown: control characters escaped, at most 200 characters.</summary>
-    internal static string Printable(string key)
+    public static string Printable(string key)
     {
         var text = new System.Text.StringBuilder();
         foreach (char c in key.Length > 200 ? key[..200] : key)

@@ -1,0 +1,161 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using BackupDR.Engine.Backup;
+using BackupDR.Engine.Storage;
+using BackupDR.Lambda;
+using Microsoft.Extensions.Time.Testing;
+using Xunit.Abstractions;
+
+namespace BackupDR.Engine.Tests;
+
+/// <summary>
+/// The Lambda host's loop in this process, behind its seams: a Runtime API that hands out events, a
+/// clock the test moves (the invocation deadline and the rate limiter run on it), the environment as
+/// a dictionary, and the log as lines the test reads.
+/// </summary>
+public sealed class LambdaInProcessTests(LocalServices services, ITestOutputHelper output) : IClassFixture<LocalServices>
+{
+    /// <summary>The Runtime API as a queue: each invocation gets a deadline 15 minutes ahead on the test's clock.</summary>
+    private sealed class QueuedRuntimeApi(TimeProvider time, params string[] events) : IRuntimeApi
+    {
+        private readonly Queue<string> _events = new(events);
+        public List<(bool Failed, string? ErrorType, JsonObject Body)> Outcomes { get; } = [];
+        public (string Type, string Message)? InitError { get; private set; }
+
+        public Task<Invocation?> NextAsync(CancellationToken cancellationToken) => Task.FromResult(_events.TryDequeue(out var e)
+            ? new Invocation(Guid.NewGuid().ToString(), time.GetUtcNow().AddMinutes(15), null, null, Encoding.UTF8.GetBytes(e))
+            : null);
+
+        public Task RespondAsync(string requestId, byte[] json, CancellationToken cancellationToken)
+        {
+            Outcomes.Add((false, null, JsonNode.Parse(json)!.AsObject()));
+            return Task.CompletedTask;
+        }
+
+        public Task FailAsync(string requestId, string errorType, string message, CancellationToken cancellationToken)
+        {
+            Outcomes.Add((true, errorType, new JsonObject { ["errorType"] = errorType, ["errorMessage"] = message }));
+            return Task.CompletedTask;
+        }
+
+        public Task InitFailedAsync(string errorType, string message, CancellationToken cancellationToken)
+        {
+            InitError = (errorType, message);
+            return Task.CompletedTask;
+        }
+    }
+
+    /// <summary>The function's log, line by line, to the test's output and to a watcher.</summary>
+    private sealed class LogLines(ITestOutputHelper output, Action<string>? watch = null) : TextWriter
+    {
+        public override Encoding Encoding => Encoding.UTF8;
+        public List<string> Lines { get; } = [];
+
+        public override void Write(string? value)
+        {
+            foreach (string line in (value ?? "").Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            {
+                lock (Lines) Lines.Add(line);
+                output.WriteLine(line);
+                watch?.Invoke(line);
+            }
+        }
+    }
+
+    private static Func<string, string?> Environment(Dictionary<string, string?> values) => name => values.GetValueOrDefault(name);
+
+    private async Task<(string Table, string Bucket, string Uri, Dictionary<string, string> Items)> BackedUpAsync(int count, int seed)
+    {
+        string table = await services.CreateTableAsync();
+        await services.PutItemsAsync(table, TestItems.Random(seed, count));
+        string bucket = await services.CreateBucketAsync();
+        var results = new List<BackupResult>();
+        await BackupRunner.RunAsync(new BackupRequest
+        {
+            TableNames = [table], Target = BackupLocation.ForBucket(bucket, "backupdr"), Segments = 3, MaxDataFileBytes = 64 * 1024,
+        }, NullOperationHost.Instance, results.Add, CancellationToken.None);
+        return (table, bucket, results[0].Uri, await services.ReadTableAsync(table));
+    }
+
+    [Fact]
+    public async Task A_restore_stopped_by_its_deadline_mid_way_is_resumed_by_the_next_invocation()
+    {
+        var (_, bucket, uri, source) = await BackedUpAsync(2000, 901);
+        string target = LocalServices.UniqueName("lambda-deadline");
+        var env = new Dictionary<string, string?>
+        {
+            ["_HANDLER"] = "recovery", ["BACKUP_BUCKET"] = bucket, ["RESTORE_TABLES"] = "lambda-deadline*",
+            ["BACKUPDR_CHECKPOINT_URI"] = $"s3://{bucket}/checkpoints/",
+        };
+        string restoreEvent = $"{{\"table_name\": \"{target}\", \"uri\": \"{uri}\"}}";
+
+        // First invocation: once the restore reports written items, the clock jumps past the deadline.
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        bool jumped = false;
+        var log = new LogLines(output, line =>
+        {
+            if (!jumped && line.Contains("\"progress\"", StringComparison.Ordinal) && line.Contains("Restoring into table", StringComparison.Ordinal))
+            {
+                jumped = true;
+                clock.Advance(TimeSpan.FromMinutes(20));
+            }
+        });
+        var first = new QueuedRuntimeApi(clock, restoreEvent);
+        Assert.Equal(0, await new LambdaHost(first, clock, Environment(env), log).RunAsync(CancellationToken.None));
+
+        var stopped = Assert.Single(first.Outcomes);
+        Assert.True(jumped, "the restore never reported progress");
+        Assert.Equal("DeadlineReached", stopped.ErrorType);
+        Assert.Contains("invoke it again", (string)stopped.Body["errorMessage"]!);
+        // In between: the table is part-written and the checkpoint says how far.
+        var checkpoint = await CheckpointAsync(bucket);
+        long claimed = checkpoint["files"]!.AsObject().Sum(f => (long)f.Value!["items"]!);
+        int partial = (await services.ReadTableAsync(target)).Count;
+        output.WriteLine($"stopped with {partial} items in the table; the checkpoint counts {claimed}");
+        Assert.InRange(claimed, 1, 1999);
+        Assert.InRange(partial, (int)claimed, 1999);
+
+        // The next invocation, same event (a retry): it continues from the checkpoint.
+        var second = new QueuedRuntimeApi(clock, restoreEvent);
+        Assert.Equal(0, await new LambdaHost(second, clock, Environment(env), new LogLines(output)).RunAsync(CancellationToken.None));
+        var done = Assert.Single(second.Outcomes);
+        Assert.False(done.Failed, done.Body.ToJsonString());
+        var result = done.Body["result"]!;
+        Assert.True((bool)result["resumed"]!);
+        Assert.Equal(claimed, (long)result["itemsVerified"]!);   // what the checkpoint claimed was found in the table
+        Assert.Equal(2000, (long)result["itemsWritten"]!);
+        Assert.Equal(source, await services.ReadTableAsync(target));
+    }
+
+    private async Task<JsonObject> CheckpointAsync(string bucket)
+    {
+        var list = await services.S3.ListObjectsV2Async(new Amazon.S3.Model.ListObjectsV2Request { BucketName = bucket, Prefix = "checkpoints/" });
+        var key = Assert.Single(list.S3Objects).Key;
+        using var response = await services.S3.GetObjectAsync(bucket, key);
+        return JsonNode.Parse(response.ResponseStream)!.AsObject();
+    }
+
+    [Fact]
+    public async Task Every_init_failure_is_reported_as_an_init_error()
+    {
+        var time = TimeProvider.System;
+        async Task<(string Type, string Message)> InitAsync(Dictionary<string, string?> env, Func<string, string?>? environment = null)
+        {
+            var api = new QueuedRuntimeApi(time, "{}");
+            Assert.Equal(1, await new LambdaHost(api, time, environment ?? Environment(env), new LogLines(output)).RunAsync(CancellationToken.None));
+            Assert.Empty(api.Outcomes);
+            return api.InitError!.Value;
+        }
+
+        Assert.Equal("Runtime.InvalidHandler", (await InitAsync(new() { ["_HANDLER"] = "lambda_function.lambda_handler", ["BACKUP_BUCKET"] = "b-1" })).Type);
+        var noBucket = await InitAsync(new() { ["_HANDLER"] = "backup" });
+        Assert.Equal("InvalidConfiguration", noBucket.Type);
+        Assert.Contains("BACKUP_BUCKET", noBucket.Message);
+        Assert.Equal("InvalidConfiguration", (await InitAsync(new() { ["_HANDLER"] = "recovery", ["BACKUP_BUCKET"] = "b-1", ["RESTORE_TABLES"] = "a b" })).Type);
+        Assert.Equal("InvalidConfiguration", (await InitAsync(new() { ["_HANDLER"] = "recovery", ["BACKUP_BUCKET"] = "b-1", ["BACKUPDR_CHECKPOINT_URI"] = "relative/x" })).Type);
+        // Even what nobody foresaw: here, reading the environment itself fails.
+        var unforeseen = await InitAsync([], name => name == "_HANDLER" ? "validation" : throw new InvalidOperationException("the environment is gone"));
+        Assert.Equal("UnexpectedError", unforeseen.Type);
+        Assert.Contains("the environment is gone", unforeseen.Message);
+    }
+}
