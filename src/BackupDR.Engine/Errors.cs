@@ -68,4 +68,5 @@ public static class ErrorIds
     public const string UnsafeObjectKey = "UnsafeObjectKey";
     public const string TargetTableMismatch = "TargetTableMismatch";
     public const string NotConfirmed = "NotConfirmed";
+    public const string InsecureEndpoint = "InsecureEndpoint";
 }

@@ -28,7 +28,7 @@ internal sealed class BackupFunction(FunctionSettings settings, LambdaLog log, T
         {
             TableNames = tables,
             Target = BackupLocation.ForBucket(bucket, prefix),
-            Aws = Functions.Aws,
+            Aws = settings.Aws,
             Segments = LambdaJson.Int(e, "segments") ?? 0,
             ConsistentRead = LambdaJson.Bool(e, "consistent_read") ?? false,
             MaxReadCapacityUnits = LambdaJson.Number(e, "max_read_capacity_units") ?? 0,

@@ -25,6 +25,9 @@ internal sealed class FunctionSettings
     /// <summary>The tables the recovery function may restore into: names, "prefix*" patterns, or "*" for any.</summary>
     public IReadOnlyList<string> RestoreTables { get; init; } = [];
 
+    /// <summary>Where and as whom the function calls AWS: its region, and the S3 hygiene of its configuration (EXPECTED_BUCKET_OWNER, BACKUP_SSE, BACKUP_KMS_KEY_ID).</summary>
+    public Engine.Aws.AwsOptions Aws { get; init; } = new();
+
     /// <summary>Work stops this long before the invocation's deadline, so the answer (what was done) still gets out.</summary>
     public TimeSpan DeadlineMargin { get; init; } = TimeSpan.FromSeconds(10);
 
@@ -74,6 +77,11 @@ internal sealed class FunctionSettings
             BackupPrefix = prefix,
             CheckpointUri = Env("BACKUPDR_CHECKPOINT_URI") ?? $"s3://{bucket}/backupdr-checkpoints/",
             RestoreTables = restoreTables,
+            Aws = new Engine.Aws.AwsOptions
+            {
+                Region = Env("AWS_REGION"),
+                S3 = new Engine.Aws.S3Options(Env("EXPECTED_BUCKET_OWNER"), Env("BACKUP_SSE"), Env("BACKUP_KMS_KEY_ID")),
+            },
             DeadlineMargin = TimeSpan.FromSeconds(Math.Clamp(margin, 1, 300)),
             Reporting = new ReportingOptions
             {
@@ -88,6 +96,7 @@ internal sealed class FunctionSettings
         try
         {
             settings.Reporting.Validate();
+            settings.Aws.S3.Validate();
             BackupLocation.Parse(settings.CheckpointUri);
         }
         catch (Engine.BackupDRException e)

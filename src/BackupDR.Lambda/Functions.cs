@@ -48,8 +48,6 @@ internal static class Functions
         return new FunctionException(error.ErrorId, Phrasing.Render($"{error.Message} {doneSoFar}".Trim()));
     }
 
-    public static AwsOptions Aws => new() { Region = Environment.GetEnvironmentVariable("AWS_REGION") };
-
     public static void WriteReportFailures(Utf8JsonWriter w, IEnumerable<string> failures, LambdaLog log)
     {
         w.WriteStartArray("reportFailures");

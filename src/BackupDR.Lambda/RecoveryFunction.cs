@@ -52,8 +52,9 @@ internal sealed class RecoveryFunction(FunctionSettings settings, LambdaLog log,
             Force = LambdaJson.Bool(e, "force") ?? false,
             Parallelism = LambdaJson.Int(e, "parallelism") ?? 4,
             MaxWriteCapacityUnits = LambdaJson.Number(e, "max_write_capacity_units") ?? 0,
+            KmsKeyId = LambdaJson.String(e, "kms_key_id"),
             CheckpointUri = settings.CheckpointUri,
-            Aws = Functions.Aws,
+            Aws = settings.Aws,
             Time = time,
         };
         log.Verbose($"Restoring {uri} into table '{target}'.");
@@ -89,7 +90,7 @@ internal sealed class RecoveryFunction(FunctionSettings settings, LambdaLog log,
         }
         string source = LambdaJson.String(e, "source_table") ?? target;
         string root = settings.BackupRoot;
-        var backups = await Operations.ListBackupsAsync(root, source, Functions.Aws, cancellationToken).ConfigureAwait(false);
+        var backups = await Operations.ListBackupsAsync(root, source, settings.Aws, cancellationToken).ConfigureAwait(false);
         var latest = backups.Where(b => b.Status == BackupStatus.Committed).MaxBy(b => b.BackupId, StringComparer.Ordinal)
             ?? throw new FunctionException(ErrorIds.BackupNotFound, $"There is no committed backup of table '{source}' under {root}. Give \"backup_file\" or \"uri\", or \"source_table\" if the backup is of another table.");
         log.Verbose($"The latest committed backup of '{source}' is {latest.Uri}.");

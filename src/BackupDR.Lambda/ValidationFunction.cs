@@ -38,8 +38,8 @@ internal sealed class ValidationFunction(FunctionSettings settings, LambdaLog lo
         foreach (string uri in uris)
         {
             log.Verbose($"Validating {uri} ({level}).");
-            var outcome = await ReportedRun.RunAsync(token => Operations.CheckIntegrityAsync(uri, level, Functions.Aws, log, token),
-                (report, error) => RunReport.ForValidation(uri, report, error, settings.Reporting), settings.Reporting, Functions.Aws, deadline.Token).ConfigureAwait(false);
+            var outcome = await ReportedRun.RunAsync(token => Operations.CheckIntegrityAsync(uri, level, settings.Aws, log, token),
+                (report, error) => RunReport.ForValidation(uri, report, error, settings.Reporting), settings.Reporting, settings.Aws, deadline.Token).ConfigureAwait(false);
             reportFailures.AddRange(outcome.Report.Failures);
             if (outcome.Error is { } error)
             {

@@ -31,7 +31,7 @@ public abstract class BackupDRCmdlet : PSCmdlet
 
     protected override void EndProcessing() => _cancellation?.Dispose();
 
-    internal AwsOptions AwsOptions => new(Region, ProfileName);
+    internal virtual AwsOptions AwsOptions => new(Region, ProfileName);
 
     /// <summary>The engine asked ShouldProcess and got no (-WhatIf, or No at -Confirm): the operation stopped before changing anything, by the user's choice.</summary>
     internal bool ShouldProcessDeclined { get; set; }

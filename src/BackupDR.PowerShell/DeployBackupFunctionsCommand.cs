@@ -11,15 +11,43 @@ namespace BackupDR.PowerShell;
 /// </summary>
 [Cmdlet("Deploy", "BackupFunctions", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType("BackupDR.Engine.Deploy.FunctionDeployment")]
-public sealed class DeployBackupFunctionsCommand : BackupDRCmdlet
+public sealed class DeployBackupFunctionsCommand : S3Cmdlet
 {
     [Parameter(Mandatory = true, Position = 0)]
     [ValidateNotNullOrEmpty]
     public string PackagePath { get; set; } = "";
 
-    [Parameter(Mandatory = true)]
+    /// <summary>One role for all three functions (each then holds the others' permissions: a warning says so).</summary>
+    [Parameter]
     [ValidateNotNullOrEmpty]
-    public string RoleArn { get; set; } = "";
+    public string? RoleArn { get; set; }
+
+    /// <summary>The backup function's own role (Get-BackupFunctionPolicy prints its policy).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? BackupRoleArn { get; set; }
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? ValidationRoleArn { get; set; }
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? RecoveryRoleArn { get; set; }
+
+    /// <summary>The encryption of every object the functions write: AES256 (SSE-S3) or aws:kms (SSE-KMS, with the bucket key).</summary>
+    [Parameter]
+    [ValidateSet("AES256", "aws:kms")]
+    public string? ServerSideEncryption { get; set; }
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? KmsKeyId { get; set; }
+
+    /// <summary>The tables the recovery function may restore into (RESTORE_TABLES): names, "prefix*" patterns, or "*" for any.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[] RestoreTables { get; set; } = [];
 
     [Parameter(Mandatory = true)]
     [ValidateNotNullOrEmpty]
@@ -101,6 +129,13 @@ public sealed class DeployBackupFunctionsCommand : BackupDRCmdlet
         {
             PackagePath = ResolvePath(PackagePath),
             RoleArn = RoleArn,
+            BackupRoleArn = BackupRoleArn,
+            ValidationRoleArn = ValidationRoleArn,
+            RecoveryRoleArn = RecoveryRoleArn,
+            RestoreTables = RestoreTables,
+            ExpectedBucketOwner = ExpectedBucketOwner,
+            ServerSideEncryption = ServerSideEncryption,
+            KmsKeyId = KmsKeyId,
             BackupBucket = BackupBucket,
             BackupPrefix = BackupPrefix.Trim('/'),
             Architecture = Architecture,

@@ -3,7 +3,10 @@ using BackupDR.Engine.Deploy;
 
 namespace BackupDR.PowerShell;
 
-/// <summary>The least-privilege IAM policy (and trust policy) of the role Deploy-BackupFunctions' functions run as.</summary>
+/// <summary>
+/// The least-privilege IAM policy of each function's role, and the trust policy that lets Lambda (in this
+/// account only) assume it: one object per function.
+/// </summary>
 [Cmdlet(VerbsCommon.Get, "BackupFunctionPolicy")]
 [OutputType(typeof(PSObject))]
 public sealed class GetBackupFunctionPolicyCommand : BackupDRCmdlet
@@ -20,10 +23,15 @@ public sealed class GetBackupFunctionPolicyCommand : BackupDRCmdlet
     [ValidateNotNull]
     public string BackupPrefix { get; set; } = "backupdr";
 
-    /// <summary>The tables backed up and restored into; without it, every table of the account in the region.</summary>
+    /// <summary>The tables the backup function reads; without it, every table of the account in the region (reads only).</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
     public string[] TableName { get; set; } = [];
+
+    /// <summary>The tables the recovery function may write: names, "prefix*" patterns, or "*" for every table. Without it, it may write none.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[] RestoreTableName { get; set; } = [];
 
     [Parameter]
     [ValidateNotNullOrEmpty]
@@ -37,17 +45,44 @@ public sealed class GetBackupFunctionPolicyCommand : BackupDRCmdlet
     [ValidateNotNullOrEmpty]
     public string FunctionNamePrefix { get; set; } = "backupdr";
 
+    /// <summary>The customer-managed KMS key the backups are encrypted with (SSE-KMS).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? KmsKeyArn { get; set; }
+
     [Parameter]
     public SwitchParameter NoTracing { get; set; }
 
     protected override void ProcessRecord()
     {
         string region = Checked(() => Engine.Aws.AwsClientFactory.ResolveRegionName(AwsOptions));
-        var policy = FunctionPolicy.Build(region, AccountId, FunctionNamePrefix, BackupBucket, BackupPrefix, TableName, TopicArn, MetricNamespace, !NoTracing);
+        Checked(() =>
+        {
+            foreach (string table in TableName) Engine.Tables.TableSchema.ValidateName(table);
+            foreach (string table in RestoreTableName.Where(t => t != "*")) Engine.Tables.TableSchema.ValidateName(table.EndsWith('*') && table.Length > 3 ? table[..^1] : table);
+            return 0;
+        });
+        var scope = new PolicyScope
+        {
+            Region = region, Account = AccountId, FunctionNamePrefix = FunctionNamePrefix, Bucket = BackupBucket, BackupPrefix = BackupPrefix,
+            BackupTables = TableName, RestoreTables = RestoreTableName, TopicArns = TopicArn, MetricNamespace = MetricNamespace, Tracing = !NoTracing,
+            KmsKeyArn = KmsKeyArn,
+        };
+        if (RestoreTableName.Length == 0)
+        {
+            WriteWarning("No -RestoreTableName: the recovery function's policy lets it write no table. Name the tables it may restore into (or '*' for every table).");
+        }
         var options = new System.Text.Json.JsonSerializerOptions { WriteIndented = true };
-        var result = new PSObject();
-        result.Properties.Add(new PSNoteProperty("PolicyDocument", policy["PolicyDocument"]!.ToJsonString(options)));
-        result.Properties.Add(new PSNoteProperty("TrustPolicy", policy["TrustPolicy"]!.ToJsonString(options)));
-        WriteObject(result);
+        string trust = FunctionPolicy.TrustPolicy(AccountId).ToJsonString(options);
+        foreach (string kind in FunctionPolicy.Kinds)
+        {
+            var result = new PSObject();
+            result.Properties.Add(new PSNoteProperty("Function", $"{FunctionNamePrefix}-{kind}"));
+            result.Properties.Add(new PSNoteProperty("Kind", kind));
+            result.Properties.Add(new PSNoteProperty("RoleName", $"{FunctionNamePrefix}-{kind}"));
+            result.Properties.Add(new PSNoteProperty("PolicyDocument", FunctionPolicy.Build(kind, scope).ToJsonString(options)));
+            result.Properties.Add(new PSNoteProperty("TrustPolicy", trust));
+            WriteObject(result);
+        }
     }
 }

@@ -6,7 +6,7 @@ namespace BackupDR.PowerShell;
 /// <summary>Lists the backups under a target, committed and incomplete, with what each holds.</summary>
 [Cmdlet(VerbsCommon.Get, "DynamoBackup")]
 [OutputType("BackupDR.Engine.Catalog.BackupInfo")]
-public sealed class GetDynamoBackupCommand : BackupDRCmdlet
+public sealed class GetDynamoBackupCommand : S3Cmdlet
 {
     /// <summary>The target the backups were written to: s3://bucket/prefix or a folder.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]

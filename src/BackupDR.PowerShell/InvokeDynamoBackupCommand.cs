@@ -40,6 +40,18 @@ public sealed class InvokeDynamoBackupCommand : ReportingCmdlet
     [ValidateRange(0.0, 1_000_000_000.0)]
     public double MaxReadCapacityUnits { get; set; }
 
+    /// <summary>The encryption of every object the backup writes to S3: AES256 (SSE-S3) or aws:kms (SSE-KMS, with the bucket key).</summary>
+    [Parameter(ParameterSetName = S3Set)]
+    [ValidateSet("AES256", "aws:kms")]
+    public string? ServerSideEncryption { get; set; }
+
+    /// <summary>The KMS key for -ServerSideEncryption aws:kms (key id, ARN or alias); without it, the account's aws/s3 key.</summary>
+    [Parameter(ParameterSetName = S3Set)]
+    [ValidateNotNullOrEmpty]
+    public string? KmsKeyId { get; set; }
+
+    internal override Engine.Aws.S3Options S3Options => new(ExpectedBucketOwner, ServerSideEncryption, KmsKeyId);
+
     protected override void ProcessRecord()
     {
         string targetText = ParameterSetName == S3Set
@@ -49,6 +61,7 @@ public sealed class InvokeDynamoBackupCommand : ReportingCmdlet
         if (tables.Count == 0) return;
 
         var target = Checked(() => ParameterSetName == S3Set ? BackupLocation.ForBucket(Bucket, Prefix) : BackupLocation.ForFolder(ResolvePath(Path)));
+        Checked(() => { S3Options.Validate(); return 0; });
         var request = new BackupRequest
         {
             TableNames = tables,

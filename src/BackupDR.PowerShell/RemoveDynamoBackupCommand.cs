@@ -9,7 +9,7 @@ namespace BackupDR.PowerShell;
 /// </summary>
 [Cmdlet(VerbsCommon.Remove, "DynamoBackup", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
 [OutputType("BackupDR.Engine.Catalog.RemovedBackup")]
-public sealed class RemoveDynamoBackupCommand : BackupDRCmdlet
+public sealed class RemoveDynamoBackupCommand : S3Cmdlet
 {
     /// <summary>One backup's URI (…/table/backup-id/), as Get-DynamoBackup lists it.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]

@@ -9,7 +9,7 @@ namespace BackupDR.PowerShell;
 /// CloudWatch, as the Lambda functions do. A report that cannot be sent is a non-terminating error
 /// (ReportNotSent) after the result: the operation's own outcome stands.
 /// </summary>
-public abstract class ReportingCmdlet : BackupDRCmdlet
+public abstract class ReportingCmdlet : S3Cmdlet
 {
     /// <summary>An SNS topic ARN: the run's outcome (success or failure, with its results) is published there.</summary>
     [Parameter]

@@ -42,6 +42,11 @@ public sealed class RestoreDynamoTableCommand : ReportingCmdlet
     [Parameter]
     public SwitchParameter Force { get; set; }
 
+    /// <summary>The new table's KMS key; without it, the key the backed-up table used (or DynamoDB's own key, if it used that).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? KmsKeyId { get; set; }
+
     [Parameter]
     [ValidateRange(1, 64)]
     public int Parallelism { get; set; } = 4;
@@ -61,7 +66,7 @@ public sealed class RestoreDynamoTableCommand : ReportingCmdlet
         {
             Uri = uri, TableName = TableName, Force = Force, Mode = mode, Resume = Resume,
             CheckpointUri = CheckpointUri is null ? null : ResolveUri(CheckpointUri),
-            Parallelism = Parallelism, MaxWriteCapacityUnits = MaxWriteCapacityUnits, Aws = AwsOptions,
+            Parallelism = Parallelism, MaxWriteCapacityUnits = MaxWriteCapacityUnits, Aws = AwsOptions, KmsKeyId = KmsKeyId,
         };
         var options = Reporting;
         RunReported((bridge, token) => RestoreRunner.RunAsync(request, bridge, token),

@@ -130,8 +130,9 @@ public sealed class FaultMatrixTests(LocalServices services, FaultProxies proxie
                 Segments = 4,
                 MaxDataFileBytes = 4 * 1024 * 1024,
                 // Parts far below S3's 5 MiB minimum (the emulator allows it): many multipart uploads,
-                // parts and completions for the faults to hit.
-                Pipeline = new PipelineOptions { PartSizeBytes = 256 * 1024 },
+                // parts and completions for the faults to hit — enough (about 75 S3 requests) that a run
+                // checking every kind was injected cannot miss one by chance (0.8^75).
+                Pipeline = new PipelineOptions { PartSizeBytes = 64 * 1024 },
             }, NullOperationHost.Instance, results.Add, CancellationToken.None);
             backup = Assert.Single(results);
             restore = await RestoreRunner.RunAsync(new RestoreRequest

@@ -13,8 +13,11 @@ namespace BackupDR.Engine.Tests;
 /// </summary>
 internal static class ForgedBackup
 {
-    /// <summary>A data file as stored, and what its manifest entry says of it (by default: the truth).</summary>
-    public sealed record DataFile(string Key, byte[] Stored, long Items, long Uncompressed);
+    /// <summary>
+    /// A data file as stored, and what its manifest entry says of it (by default: the truth). With
+    /// <paramref name="Write"/> false only the entry is written (it names a file planted elsewhere).
+    /// </summary>
+    public sealed record DataFile(string Key, byte[] Stored, long Items, long Uncompressed, bool Write = true);
 
     public static DataFile Gzipped(string key, byte[] lines, long? items = null, long? uncompressed = null) =>
         new(key, Gzip(lines), items ?? lines.Count(b => b == (byte)'\n'), uncompressed ?? lines.Length);
@@ -49,7 +52,7 @@ internal static class ForgedBackup
         backupId ??= folderPrefix.Length > 0 && BackupFormat.IsBackupId(folderPrefix.TrimEnd('/').Split('/')[^1])
             ? folderPrefix.TrimEnd('/').Split('/')[^1]
             : BackupFormat.NewBackupId(DateTimeOffset.UtcNow);
-        foreach (var file in files) await store.PutAsync(folderPrefix + file.Key, file.Stored, CancellationToken.None);
+        foreach (var file in files.Where(f => f.Write)) await store.PutAsync(folderPrefix + file.Key, file.Stored, CancellationToken.None);
         filesJson ??= BackupFormat.Serialize(files.Select(f => new DataFileEntry
         {
             DataFile = f.Key, ItemCount = f.Items, SizeBytes = f.Stored.Length, UncompressedSizeBytes = f.Uncompressed,

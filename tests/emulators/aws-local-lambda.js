@@ -385,6 +385,15 @@ function createLambda({ accountId, transitionMs, functionEnv, workDir, deliver, 
           statements.push(statement);
           return send(201, { Statement: JSON.stringify(statement) });
         }
+        if (parts[3] === 'policy' && parts[4] && m === 'DELETE') {
+          // RemovePermission: DELETE /2015-03-31/functions/{name}/policy/{StatementId}?Qualifier= -> 204
+          const statements = policyOf(fn, q);
+          const sid = decodeURIComponent(parts[4]);
+          const index = statements.findIndex((s) => s.Sid === sid);
+          if (index < 0) throw new LambdaError(404, 'ResourceNotFoundException', `Statement ${sid} is not found in resource policy.`);
+          statements.splice(index, 1);
+          return send(204, null);
+        }
         if (rest === 'policy' && m === 'GET') {
           const statements = policyOf(fn, q);
           if (statements.length === 0) throw new LambdaError(404, 'ResourceNotFoundException', 'The resource you requested does not exist.');

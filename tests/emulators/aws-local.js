@@ -2,7 +2,7 @@
 // A local endpoint for the AWS APIs nothing installable emulates: CloudWatch PutMetricData (query
 // protocol, 2010-08-01), the Lambda API (aws-local-lambda.js: functions, versions, aliases,
 // permissions, event-invoke configs, Invoke running the uploaded bootstrap) and EventBridge rules
-// (JSON 1.1: PutRule, DescribeRule, PutTargets, ListTargetsByRule). It checks every request's SigV4
+// (JSON 1.1: PutRule, DescribeRule, PutTargets, RemoveTargets, ListTargetsByRule). It checks every request's SigV4
 // signature against the test credentials, answers with each service's own error codes, and lets
 // tests read back what arrived. Test infrastructure only: never shipped in the module.
 //
@@ -89,6 +89,12 @@ function events(req, res, body) {
       for (const target of json.Targets || []) {
         entry.targets = entry.targets.filter((t) => t.Id !== target.Id).concat([target]);
       }
+      return ok({ FailedEntryCount: 0, FailedEntries: [] });
+    }
+    case 'RemoveTargets': {
+      const entry = rules.get(json.Rule);
+      if (!entry) return jsonError(res, 400, 'ResourceNotFoundException', `Rule ${json.Rule} does not exist on EventBus default.`);
+      entry.targets = entry.targets.filter((t) => !(json.Ids || []).includes(t.Id));
       return ok({ FailedEntryCount: 0, FailedEntries: [] });
     }
     case 'ListTargetsByRule': {

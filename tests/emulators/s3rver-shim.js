@@ -200,13 +200,41 @@ function preconditionFailed(ctx) {
   s3Error(ctx, 412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold');
 }
 
+// 9. Bucket ownership, as S3 checks it: every bucket here belongs to the local account, so a request whose
+// x-amz-expected-bucket-owner names another account is refused (403 AccessDenied) before anything happens.
+// Tests read, per bucket, how many requests carried the header and how many did not, and how many object
+// writes asked for server-side encryption (s3rver stores objects as they come): GET /__shim/owner-headers?bucket=
+const LOCAL_ACCOUNT = '000000000000';
+const ownerHeaders = new Map();   // bucket -> { with, without }
+
 function sdkV4Compat() {
   return async (ctx, next) => {
     const headers = ctx.req.headers;
+    if (ctx.path === '/__shim/owner-headers') {
+      ctx.status = 200;
+      ctx.type = 'application/json';
+      ctx.body = JSON.stringify(ownerHeaders.get(ctx.query.bucket) || { with: 0, without: 0, writes: 0, encryptedWrites: 0 });
+      return undefined;
+    }
     const match = /^\/([^/]+)\/(.+)$/.exec(ctx.path);   // path-style addressing only
     const bucket = match && match[1];
     const key = match && decodeURIComponent(match[2]);
     const bucketOnly = /^\/([^/]+)\/?$/.exec(ctx.path);
+    const anyBucket = bucket || (bucketOnly && bucketOnly[1]);
+    if (anyBucket) {
+      const counts = ownerHeaders.get(anyBucket) || { with: 0, without: 0, writes: 0, encryptedWrites: 0 };
+      if (headers['x-amz-expected-bucket-owner']) counts.with++; else counts.without++;
+      // Object writes (PutObject, CreateMultipartUpload) and how many asked for server-side encryption.
+      if (key && ((ctx.method === 'PUT' && !ctx.query.partNumber) || (ctx.method === 'POST' && ctx.query.uploads !== undefined))) {
+        counts.writes++;
+        if (headers['x-amz-server-side-encryption']) counts.encryptedWrites++;
+      }
+      ownerHeaders.set(anyBucket, counts);
+      if (headers['x-amz-expected-bucket-owner'] && headers['x-amz-expected-bucket-owner'] !== LOCAL_ACCOUNT) {
+        ctx.req.resume();
+        return s3Error(ctx, 403, 'AccessDenied', 'Access Denied');
+      }
+    }
     if (bucketOnly && ctx.query.notification !== undefined) {
       if (ctx.method === 'PUT') return putNotification(ctx, bucketOnly[1]);
       if (ctx.method === 'GET') {

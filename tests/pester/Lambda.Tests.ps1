@@ -49,8 +49,13 @@ BeforeAll {
     $script:dlq = "lambda-dlq-$unique"
     $script:dlqArn = New-Queue $dlq
     $script:namespace = "BackupDR-E2E/$unique"
+    $script:roles = @{
+        backup = 'arn:aws:iam::000000000000:role/backupdr-backup'; validation = 'arn:aws:iam::000000000000:role/backupdr-validation'
+        recovery = 'arn:aws:iam::000000000000:role/backupdr-recovery'
+    }
     $script:deploy = @{
-        PackagePath = $package; RoleArn = 'arn:aws:iam::000000000000:role/backupdr-functions'; BackupBucket = $bucket
+        PackagePath = $package; BackupRoleArn = $roles.backup; ValidationRoleArn = $roles.validation; RecoveryRoleArn = $roles.recovery
+        RestoreTables = @("$source-recovered"); BackupBucket = $bucket
         FunctionNamePrefix = $prefix; SuccessTopicArn = $ok.Arn; FailureTopicArn = $failed.Arn; MetricNamespace = $namespace
         Schedule = 'rate(1 day)'; ScheduleTables = @($source); FailureDestinationArn = $dlqArn; Region = 'us-east-1'; TimeoutSeconds = 120
     }
@@ -73,6 +78,24 @@ Describe 'Deploy-BackupFunctions, then the functions end to end' {
         $result[1].Changes -join "`n" | Should -Match 'S3 trigger'
         $result[2].Changes -join "`n" | Should -Match 'on-failure destination'
         $result[0].CodeSha256 | Should -Be ([Convert]::ToBase64String([System.Security.Cryptography.SHA256]::HashData([System.IO.File]::ReadAllBytes($package))))
+    }
+
+    It 'runs each function as its own role' {
+        foreach ($kind in 'backup', 'validation', 'recovery') {
+            $r = Invoke-SignedAwsRequest -Service lambda -Method GET -Uri "$lambda/2015-03-31/functions/$prefix-$kind/configuration"
+            $r.Status | Should -Be 200
+            ($r.Body | ConvertFrom-Json).Role | Should -Be $roles[$kind]
+        }
+        $recovery = (Invoke-SignedAwsRequest -Service lambda -Method GET -Uri "$lambda/2015-03-31/functions/$prefix-recovery/configuration").Body | ConvertFrom-Json
+        $recovery.Environment.Variables.RESTORE_TABLES | Should -Be "$source-recovered"
+    }
+
+    It 'grants S3 and EventBridge invoke permissions only from the account, with the source named' {
+        $policy = (Invoke-SignedAwsRequest -Service lambda -Method GET -Uri "$lambda/2015-03-31/functions/$prefix-validation/policy?Qualifier=live").Body | ConvertFrom-Json
+        $statement = @(($policy.Policy | ConvertFrom-Json).Statement)
+        $statement.Count | Should -Be 1
+        $statement[0].Condition.ArnLike.'AWS:SourceArn' | Should -Be "arn:aws:s3:::$bucket"
+        $statement[0].Condition.StringEquals.'AWS:SourceAccount' | Should -Be '000000000000'
     }
 
     It 'changes nothing when deployed again, and says so' {
@@ -167,21 +190,56 @@ Describe 'Deploy-BackupFunctions, then the functions end to end' {
 
     It 'refuses a package built for another architecture, and bad settings, before calling AWS' {
         { Deploy-BackupFunctions @deploy -Architecture arm64 -ErrorAction Stop } | Should -Throw -ErrorId 'InvalidPackage,BackupDR.PowerShell.DeployBackupFunctionsCommand'
-        { Deploy-BackupFunctions @deploy -RoleArn 'backupdr-role' -ErrorAction Stop } | Should -Throw -ErrorId 'InvalidArgument,BackupDR.PowerShell.DeployBackupFunctionsCommand'
+        { Deploy-BackupFunctions @deploy -BackupRoleArn 'backupdr-role' -ErrorAction Stop } | Should -Throw -ErrorId 'InvalidArgument,BackupDR.PowerShell.DeployBackupFunctionsCommand'
         $noTables = $deploy.Clone(); $noTables.Remove('ScheduleTables')
         { Deploy-BackupFunctions @noTables -ErrorAction Stop } | Should -Throw -ErrorId 'InvalidArgument,BackupDR.PowerShell.DeployBackupFunctionsCommand'
         { Deploy-BackupFunctions @deploy -PackagePath (Join-Path $TestDrive 'none.zip') -ErrorAction Stop } | Should -Throw -ErrorId 'PathNotFound,BackupDR.PowerShell.DeployBackupFunctionsCommand'
     }
 
-    It 'prints the least-privilege policy of the functions'' role' {
-        $policy = Get-BackupFunctionPolicy -AccountId 000000000000 -Region us-east-1 -BackupBucket $bucket -TableName $source -TopicArn $ok.Arn, $failed.Arn -MetricNamespace $namespace
-        $document = $policy.PolicyDocument | ConvertFrom-Json
-        $actions = @($document.Statement.Action)
-        $actions | Should -Contain 'dynamodb:Scan'
-        $actions | Should -Contain 'dynamodb:BatchWriteItem'
-        $actions | Should -Not -Contain 'dynamodb:*'
-        ($document.Statement | Where-Object Sid -eq 'ReadTablesForBackup').Resource | Should -Be "arn:aws:dynamodb:us-east-1:000000000000:table/$source"
-        ($document.Statement | Where-Object Sid -eq 'PutMetrics').Condition.StringEquals.'cloudwatch:namespace' | Should -Be $namespace
-        ($policy.TrustPolicy | ConvertFrom-Json).Statement.Principal.Service | Should -Be 'lambda.amazonaws.com'
+    It 'removes the permissions it no longer needs when the trigger is turned off, and restores them when it is back' {
+        $off = @(Deploy-BackupFunctions @deploy -BackupTables $source, "$source-recovered" -NoValidationTrigger)
+        $off[1].Changes -join "`n" | Should -Match 'S3 trigger on .*remove it'
+        $off[1].Changes -join "`n" | Should -Match 'remove permission backupdr-validate-on-commit'
+        (Invoke-SignedAwsRequest -Service lambda -Method GET -Uri "$lambda/2015-03-31/functions/$prefix-validation/policy?Qualifier=live").Status | Should -Be 404
+        $back = @(Deploy-BackupFunctions @deploy -BackupTables $source, "$source-recovered")
+        $back[1].Changes -join "`n" | Should -Match 'allow s3://'
+        @(Deploy-BackupFunctions @deploy -BackupTables $source, "$source-recovered") | ForEach-Object { $_.Changes | Should -BeNullOrEmpty }
+    }
+
+    It 'warns when one role serves all three functions' {
+        $shared = $deploy.Clone()
+        foreach ($k in 'BackupRoleArn', 'ValidationRoleArn', 'RecoveryRoleArn') { $shared.Remove($k) }
+        $shared.RoleArn = 'arn:aws:iam::000000000000:role/backupdr-functions'
+        $null = Deploy-BackupFunctions @shared -BackupTables $source, "$source-recovered" -WhatIf -WarningVariable warnings -WarningAction SilentlyContinue
+        $warnings -join "`n" | Should -Match 'share a role.*-BackupRoleArn, -ValidationRoleArn, -RecoveryRoleArn'
+        $none = $deploy.Clone(); $none.Remove('RecoveryRoleArn')
+        { Deploy-BackupFunctions @none -ErrorAction Stop } | Should -Throw -ErrorId 'InvalidArgument,BackupDR.PowerShell.DeployBackupFunctionsCommand'
+    }
+
+    It 'prints a least-privilege policy for each function' {
+        $policies = @(Get-BackupFunctionPolicy -AccountId 000000000000 -Region us-east-1 -BackupBucket $bucket -TableName $source -RestoreTableName "$source-recovered" -TopicArn $ok.Arn, $failed.Arn -MetricNamespace $namespace)
+        $policies.Kind | Should -Be @('backup', 'validation', 'recovery')
+        $documents = @{}
+        foreach ($p in $policies) { $documents[$p.Kind] = $p.PolicyDocument | ConvertFrom-Json }
+        foreach ($d in $documents.Values) {
+            @($d.Statement.Action) | Where-Object { $_ -match ':\*$' -or $_ -eq '*' } | Should -BeNullOrEmpty      # no '*' action
+            @($d.Statement | Where-Object { @($_.Action) -like 's3:*' }) | ForEach-Object { $_.Condition.StringEquals.'s3:ResourceAccount' | Should -Be '000000000000' }
+        }
+        $writes = 'dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:CreateTable', 's3:DeleteObject', 's3:PutObject'
+        # The validation function, which parses untrusted objects, reads backups and nothing else.
+        @($documents.validation.Statement.Action | Where-Object { $_ -in $writes -or $_ -like 'dynamodb:*' }) | Should -BeNullOrEmpty
+        ($documents.backup.Statement | Where-Object Sid -eq 'ReadTables').Resource | Should -Be "arn:aws:dynamodb:us-east-1:000000000000:table/$source"
+        @($documents.backup.Statement.Action) | Should -Not -Contain 'dynamodb:BatchWriteItem'
+        ($documents.recovery.Statement | Where-Object Sid -eq 'WriteRestoreTargets').Resource | Should -Be "arn:aws:dynamodb:us-east-1:000000000000:table/$source-recovered"
+        ($documents.backup.Statement | Where-Object Sid -eq 'PutMetrics').Condition.StringEquals.'cloudwatch:namespace' | Should -Be $namespace
+        $trust = $policies[0].TrustPolicy | ConvertFrom-Json
+        $trust.Statement.Principal.Service | Should -Be 'lambda.amazonaws.com'
+        $trust.Statement.Condition.StringEquals.'aws:SourceAccount' | Should -Be '000000000000'
+
+        # Every table is written only when asked for; without -RestoreTableName, none is.
+        $none = @(Get-BackupFunctionPolicy -AccountId 000000000000 -Region us-east-1 -BackupBucket $bucket -WarningAction SilentlyContinue)
+        @(($none[2].PolicyDocument | ConvertFrom-Json).Statement.Action) | Should -Not -Contain 'dynamodb:BatchWriteItem'
+        $any = @(Get-BackupFunctionPolicy -AccountId 000000000000 -Region us-east-1 -BackupBucket $bucket -RestoreTableName '*')
+        (($any[2].PolicyDocument | ConvertFrom-Json).Statement | Where-Object Sid -eq 'WriteRestoreTargets').Resource | Should -Be 'arn:aws:dynamodb:us-east-1:000000000000:table/*'
     }
 }

@@ -20,6 +20,47 @@ public sealed record AwsOptions(string? Region = null, string? ProfileName = nul
 
     /// <summary>How failed requests are retried (the SDK's own retries use its attempt count).</summary>
     public RetryPolicy Retry { get; init; } = RetryPolicy.Default;
+
+    /// <summary>What every S3 request carries: the bucket owner it expects, and the encryption of what it writes.</summary>
+    public S3Options S3 { get; init; } = new();
+
+    /// <summary>
+    /// Allow a plain http:// endpoint that is not loopback. Off unless asked for here or with
+    /// BACKUPDR_ALLOW_INSECURE_HTTP=true: credentials are signed, but data and responses would cross the
+    /// network unencrypted and unauthenticated.
+    /// </summary>
+    public bool AllowInsecureHttp { get; init; }
+}
+
+/// <summary>S3 hygiene for every request BackupDR makes to a bucket.</summary>
+/// <param name="ExpectedBucketOwner">
+/// The 12-digit account that must own the bucket, sent on every request (x-amz-expected-bucket-owner): S3
+/// refuses the request when another account owns it, so a backup never lands in, or is read from, a bucket
+/// someone else created under the expected name.
+/// </param>
+/// <param name="ServerSideEncryption">"AES256" (SSE-S3) or "aws:kms" (SSE-KMS, with the bucket key) for every object written; null: the bucket's default.</param>
+/// <param name="KmsKeyId">The KMS key for "aws:kms"; null: the account's aws/s3 key.</param>
+public sealed record S3Options(string? ExpectedBucketOwner = null, string? ServerSideEncryption = null, string? KmsKeyId = null)
+{
+    /// <summary>Refuses, before anything is sent, what S3 would refuse or misread.</summary>
+    public void Validate()
+    {
+        if (ExpectedBucketOwner is not null && !System.Text.RegularExpressions.Regex.IsMatch(ExpectedBucketOwner, @"^\d{12}$"))
+        {
+            throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument,
+                $"'{ExpectedBucketOwner}' is not an AWS account id (12 digits) for {Say.Option("expected-bucket-owner")}.", ExpectedBucketOwner);
+        }
+        if (ServerSideEncryption is not (null or "AES256" or "aws:kms"))
+        {
+            throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument,
+                $"{Say.Option("server-side-encryption")} must be AES256 or aws:kms, not '{ServerSideEncryption}'.", ServerSideEncryption);
+        }
+        if (KmsKeyId is not null && ServerSideEncryption != "aws:kms")
+        {
+            throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument,
+                $"{Say.Option("kms-key-id")} is the key of SSE-KMS: it needs {Say.Option("server-side-encryption", "aws:kms")}.", KmsKeyId);
+        }
+    }
 }
 
 /// <summary>
@@ -33,6 +74,7 @@ public sealed class AwsClientFactory(AwsOptions options)
 
     public IAmazonDynamoDB CreateDynamoDB()
     {
+        EndpointGuard.Check("DynamoDB", Options.DynamoDbEndpoint, "DYNAMODB", Options.AllowInsecureHttp);
         var config = new AmazonDynamoDBConfig { MaxErrorRetry = Options.Retry.MaxAttempts - 1, Timeout = Options.RequestTimeout };
         ApplyRegion(config);
         ApplyEndpoint(config, Options.DynamoDbEndpoint);
@@ -42,6 +84,8 @@ public sealed class AwsClientFactory(AwsOptions options)
 
     public IAmazonS3 CreateS3()
     {
+        EndpointGuard.Check("S3", Options.S3Endpoint, "S3", Options.AllowInsecureHttp);
+        Options.S3.Validate();
         var config = new AmazonS3Config { MaxErrorRetry = Options.Retry.MaxAttempts - 1, Timeout = Options.RequestTimeout };
         ApplyRegion(config);
         ApplyEndpoint(config, Options.S3Endpoint);

@@ -118,6 +118,7 @@ internal static class ServiceEndpoint
     /// <param name="hostPrefix">The endpoint's first label, e.g. "sns", "monitoring", "lambda".</param>
     public static Uri Resolve(string serviceId, string hostPrefix, RegionEndpoint region)
     {
+        EndpointGuard.Check(serviceId, null, serviceId, allowed: false);
         string? configured = Environment.GetEnvironmentVariable("AWS_ENDPOINT_URL_" + serviceId);
         if (string.IsNullOrEmpty(configured)) configured = Environment.GetEnvironmentVariable("AWS_ENDPOINT_URL");
         if (!string.IsNullOrEmpty(configured)) return new Uri(configured.EndsWith('/') ? configured : configured + "/");

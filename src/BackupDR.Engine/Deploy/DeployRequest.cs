@@ -15,8 +15,26 @@ public sealed class DeployRequest
     /// <summary>The functions are &lt;prefix&gt;-backup, &lt;prefix&gt;-validation, &lt;prefix&gt;-recovery.</summary>
     public string FunctionNamePrefix { get; init; } = "backupdr";
 
-    /// <summary>The functions' execution role (Get-BackupFunctionPolicy prints what it needs).</summary>
-    public required string RoleArn { get; init; }
+    /// <summary>One execution role for all three functions, where <see cref="BackupRoleArn"/> and the others are not given. Discouraged: each function then holds the others' permissions.</summary>
+    public string? RoleArn { get; init; }
+
+    /// <summary>Each function's own least-privilege role (FunctionPolicy prints what each needs).</summary>
+    public string? BackupRoleArn { get; init; }
+    public string? ValidationRoleArn { get; init; }
+    public string? RecoveryRoleArn { get; init; }
+
+    /// <summary>The account that must own the backup bucket (sent on every S3 request, by the functions too); null: the functions' own account.</summary>
+    public string? ExpectedBucketOwner { get; init; }
+
+    /// <summary>The encryption of every object the functions write: "AES256" or "aws:kms" (with <see cref="KmsKeyId"/>); null: the bucket's default.</summary>
+    public string? ServerSideEncryption { get; init; }
+    public string? KmsKeyId { get; init; }
+
+    /// <summary>The bucket's expected owner: as given, else the functions' account.</summary>
+    public string BucketOwner => ExpectedBucketOwner ?? Account;
+
+    /// <summary>The tables the recovery function may restore into (RESTORE_TABLES): names, "prefix*" patterns, or "*".</summary>
+    public IReadOnlyList<string> RestoreTables { get; init; } = [];
 
     public required string BackupBucket { get; init; }
     public string BackupPrefix { get; init; } = "backupdr";
@@ -58,17 +76,35 @@ public sealed class DeployRequest
 
     public string FunctionName(string kind) => $"{FunctionNamePrefix}-{kind}";
 
-    /// <summary>The account of the role: the functions, the rule and the permissions are in it.</summary>
-    public string Account => RoleArn.Split(':') is { Length: >= 6 } parts ? parts[4] : "";
+    /// <summary>The role <paramref name="kind"/> runs as: its own, else the shared one.</summary>
+    public string RoleFor(string kind) => (kind switch { "backup" => BackupRoleArn, "validation" => ValidationRoleArn, _ => RecoveryRoleArn }) ?? RoleArn ?? "";
+
+    /// <summary>True when at least two functions share a role (each then holds the others' permissions).</summary>
+    public bool SharesRoles => Kinds.Select(RoleFor).Distinct(StringComparer.Ordinal).Count() < Kinds.Length;
+
+    /// <summary>The account of the roles: the functions, the rule and the permissions are in it.</summary>
+    public string Account => RoleFor("backup").Split(':') is { Length: >= 6 } parts ? parts[4] : "";
 
     /// <summary>Refuses, before anything is sent, what AWS would refuse or what would deploy something wrong.</summary>
     internal void Validate()
     {
         static BackupDRException Invalid(string message, string? target) => new(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument, message, target);
         if (Architecture is not ("x86_64" or "arm64")) throw Invalid($"{Say.Option("architecture")} must be x86_64 or arm64, not '{Architecture}'.", Architecture);
-        if (!System.Text.RegularExpressions.Regex.IsMatch(RoleArn, @"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$"))
+        foreach (string kind in Kinds)
         {
-            throw Invalid($"'{RoleArn}' is not an IAM role ARN (arn:aws:iam::<12-digit account>:role/<name>).", RoleArn);
+            string role = RoleFor(kind);
+            if (role.Length == 0)
+            {
+                throw Invalid($"The {kind} function has no role: give {Say.Option($"{kind}-role-arn")} (each function its own, as the policy for each prints it), or {Say.Option("role-arn")} for all three.", null);
+            }
+            if (!System.Text.RegularExpressions.Regex.IsMatch(role, @"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$"))
+            {
+                throw Invalid($"'{role}' is not an IAM role ARN (arn:aws:iam::<12-digit account>:role/<name>).", role);
+            }
+        }
+        if (Kinds.Select(k => RoleFor(k).Split(':')[4]).Distinct().Count() > 1)
+        {
+            throw Invalid("The functions' roles are in different accounts; the functions, their roles and their permissions must be in one account.", RoleFor("backup"));
         }
         if (!System.Text.RegularExpressions.Regex.IsMatch(FunctionNamePrefix, "^[A-Za-z0-9_-]{1,50}$"))
         {
@@ -88,7 +124,9 @@ public sealed class DeployRequest
             if (ScheduleTables.Count == 0) throw Invalid($"{Say.Option("schedule")} needs {Say.Option("schedule-tables")}: the tables the scheduled backup backs up.", ScheduleExpression);
             foreach (string table in ScheduleTables) Tables.TableSchema.ValidateName(table);
         }
+        new Aws.S3Options(ExpectedBucketOwner, ServerSideEncryption, KmsKeyId).Validate();
         foreach (string table in BackupTables) Tables.TableSchema.ValidateName(table);
+        foreach (string table in RestoreTables.Where(t => t != "*")) Tables.TableSchema.ValidateName(table.EndsWith('*') && table.Length > 3 ? table[..^1] : table);
         if (FailureDestinationArn is not null && !System.Text.RegularExpressions.Regex.IsMatch(FailureDestinationArn, @"^arn:aws[a-z-]*:(sqs|sns):[a-z0-9-]+:\d{12}:[\w.-]+$"))
         {
             throw Invalid($"{Say.Option("failure-destination-arn")} '{FailureDestinationArn}' must be an SQS queue or SNS topic ARN.", FailureDestinationArn);

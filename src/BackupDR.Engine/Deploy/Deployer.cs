@@ -10,6 +10,12 @@ public static class Deployer
     {
         request.Validate();
         AwsClientFactory.ValidateRegion(request.Aws.Region);
+        if (request.SharesRoles)
+        {
+            host.Warning("The functions share a role, so each holds the others' permissions: the validation function, which parses objects anyone able to write the bucket " +
+                         $"could have written, could then write tables and delete backups. Give each its own role ({Say.Option("backup-role-arn")}, {Say.Option("validation-role-arn")}, " +
+                         $"{Say.Option("recovery-role-arn")}), each with its own policy.");
+        }
         byte[] package = request.ReadPackage();
         string sha = FunctionDeployer.Sha256(package);
         var factory = new AwsClientFactory(request.Aws);

@@ -101,14 +101,20 @@ internal sealed class FunctionDeployer(ILambdaApi lambda, IScheduleApi schedules
         {
             await ReconcileFailureDestinationAsync(name, qualifier, isNew, changes, apply, cancellationToken).ConfigureAwait(false);
         }
-        if (kind == "backup" && request.ScheduleExpression is not null)
+        // Wiring, and the invoke permissions it needs: added with account conditions, and removed once
+        // nothing asks for them any more (a schedule dropped, the trigger turned off, a source changed).
+        var statements = isNew ? [] : (await lambda.GetPolicyStatementsAsync(name, request.AliasName, cancellationToken).ConfigureAwait(false)).OfType<JsonObject>().ToList();
+        if (kind == "backup")
         {
-            await ReconcileScheduleAsync(name, result.AliasArn!, isNew, changes, apply, cancellationToken).ConfigureAwait(false);
+            if (request.ScheduleExpression is not null) await ReconcileScheduleAsync(name, result.AliasArn!, statements, changes, apply, cancellationToken).ConfigureAwait(false);
+            else await RetireScheduleAsync(name, statements, changes, apply, cancellationToken).ConfigureAwait(false);
         }
-        if (kind == "validation" && request.ValidateOnCommit)
+        if (kind == "validation")
         {
-            await ReconcileTriggerAsync(name, result.AliasArn!, isNew, changes, apply, cancellationToken).ConfigureAwait(false);
+            if (request.ValidateOnCommit) await ReconcileTriggerAsync(name, result.AliasArn!, statements, changes, apply, cancellationToken).ConfigureAwait(false);
+            else await RetireTriggerAsync(name, statements, changes, apply, cancellationToken).ConfigureAwait(false);
         }
+        await RemoveStatementsAsync(name, statements.Where(s => Sid(s) is { } sid && Ours(sid) && Wanted(kind) != sid), "it is no longer needed", changes, apply, cancellationToken).ConfigureAwait(false);
 
         if (current is not null)
         {
@@ -133,12 +139,16 @@ internal sealed class FunctionDeployer(ILambdaApi lambda, IScheduleApi schedules
         if (request.FailureTopicArn is not null) variables["FAILURE_TOPIC_ARN"] = request.FailureTopicArn;
         if (request.MetricDimensions.Count > 0) variables["METRIC_DIMENSIONS"] = string.Join(",", request.MetricDimensions.Select(d => $"{d.Key}={d.Value}"));
         if (kind == "backup" && request.BackupTables.Count > 0) variables["BACKUP_TABLES"] = string.Join(",", request.BackupTables);
+        if (kind == "recovery" && request.RestoreTables.Count > 0) variables["RESTORE_TABLES"] = string.Join(",", request.RestoreTables);
+        variables["EXPECTED_BUCKET_OWNER"] = request.BucketOwner;
+        if (request.ServerSideEncryption is not null) variables["BACKUP_SSE"] = request.ServerSideEncryption;
+        if (request.KmsKeyId is not null) variables["BACKUP_KMS_KEY_ID"] = request.KmsKeyId;
         foreach (var (key, value) in request.Environment) variables[key] = value;
         return new JsonObject
         {
             ["Runtime"] = "provided.al2023",
             ["Handler"] = kind,
-            ["Role"] = request.RoleArn,
+            ["Role"] = request.RoleFor(kind),
             ["MemorySize"] = request.MemorySize,
             ["Timeout"] = request.TimeoutSeconds,
             ["TracingConfig"] = new JsonObject { ["Mode"] = request.Tracing ? "Active" : "PassThrough" },
@@ -244,7 +254,7 @@ internal sealed class FunctionDeployer(ILambdaApi lambda, IScheduleApi schedules
         }, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task ReconcileScheduleAsync(string name, string aliasArn, bool isNew, List<string> changes, bool apply, CancellationToken cancellationToken)
+    private async Task ReconcileScheduleAsync(string name, string aliasArn, List<JsonObject> statements, List<string> changes, bool apply, CancellationToken cancellationToken)
     {
         string rule = $"{name}-schedule";
         string input = new JsonObject { ["tables"] = new JsonArray(request.ScheduleTables.Select(t => (JsonNode)JsonValue.Create(t)).ToArray()) }.ToJsonString();
@@ -256,7 +266,7 @@ internal sealed class FunctionDeployer(ILambdaApi lambda, IScheduleApi schedules
             if (apply) ruleArn = await schedules.PutRuleAsync(rule, request.ScheduleExpression!, $"BackupDR: back up {string.Join(", ", request.ScheduleTables)}", cancellationToken).ConfigureAwait(false);
         }
         // The permission before the target: EventBridge may invoke as soon as the target exists.
-        await EnsurePermissionAsync(name, isNew, ScheduleStatementId, "events.amazonaws.com", ruleArn, null, "allow the schedule to invoke the backup function", changes, apply, cancellationToken).ConfigureAwait(false);
+        await EnsurePermissionAsync(name, statements, ScheduleStatementId, "events.amazonaws.com", ruleArn, "allow the schedule to invoke the backup function", changes, apply, cancellationToken).ConfigureAwait(false);
         var targets = existing is null ? [] : await schedules.ListTargetsAsync(rule, cancellationToken).ConfigureAwait(false);
         var target = targets.OfType<JsonObject>().FirstOrDefault(t => t["Id"]?.GetValue<string>() == ScheduleTargetId);
         if (target?["Arn"]?.GetValue<string>() != aliasArn || target["Input"]?.GetValue<string>() != input)
@@ -266,12 +276,24 @@ internal sealed class FunctionDeployer(ILambdaApi lambda, IScheduleApi schedules
         }
     }
 
-    private async Task ReconcileTriggerAsync(string name, string aliasArn, bool isNew, List<string> changes, bool apply, CancellationToken cancellationToken)
+    /// <summary>No schedule asked for: the rule no longer invokes the function (its permission goes with the sweep in RunAsync).</summary>
+    private async Task RetireScheduleAsync(string name, List<JsonObject> statements, List<string> changes, bool apply, CancellationToken cancellationToken)
+    {
+        string rule = $"{name}-schedule";
+        if (await schedules.DescribeRuleAsync(rule, cancellationToken).ConfigureAwait(false) is not null
+            && (await schedules.ListTargetsAsync(rule, cancellationToken).ConfigureAwait(false)).OfType<JsonObject>().Any(t => t["Id"]?.GetValue<string>() == ScheduleTargetId))
+        {
+            changes.Add($"schedule {rule}: remove its target (no schedule asked for; the rule itself is left)");
+            if (apply) await schedules.RemoveTargetAsync(rule, ScheduleTargetId, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task ReconcileTriggerAsync(string name, string aliasArn, List<JsonObject> statements, List<string> changes, bool apply, CancellationToken cancellationToken)
     {
         // S3 checks the permission when the notification is put: it comes first.
-        await EnsurePermissionAsync(name, isNew, TriggerStatementId, "s3.amazonaws.com", $"arn:aws:s3:::{request.BackupBucket}", request.Account,
+        await EnsurePermissionAsync(name, statements, TriggerStatementId, "s3.amazonaws.com", $"arn:aws:s3:::{request.BackupBucket}",
             $"allow s3://{request.BackupBucket} to invoke the validation function", changes, apply, cancellationToken).ConfigureAwait(false);
-        var configuration = await s3.GetBucketNotificationAsync(new GetBucketNotificationRequest { BucketName = request.BackupBucket }, cancellationToken).ConfigureAwait(false);
+        var configuration = await s3.GetBucketNotificationAsync(new GetBucketNotificationRequest { BucketName = request.BackupBucket, ExpectedBucketOwner = request.BucketOwner }, cancellationToken).ConfigureAwait(false);
         var lambdas = configuration.LambdaFunctionConfigurations ?? [];
         string prefix = request.BackupPrefix.Length == 0 ? "" : request.BackupPrefix.Trim('/') + "/";
         var ours = lambdas.FirstOrDefault(c => c.Id == TriggerConfigurationId);
@@ -298,6 +320,7 @@ internal sealed class FunctionDeployer(ILambdaApi lambda, IScheduleApi schedules
         await s3.PutBucketNotificationAsync(new PutBucketNotificationRequest
         {
             BucketName = request.BackupBucket,
+            ExpectedBucketOwner = request.BucketOwner,
             LambdaFunctionConfigurations = [.. lambdas.Where(c => c.Id != TriggerConfigurationId), trigger],
             QueueConfigurations = configuration.QueueConfigurations,
             TopicConfigurations = configuration.TopicConfigurations,
@@ -308,24 +331,80 @@ internal sealed class FunctionDeployer(ILambdaApi lambda, IScheduleApi schedules
     private static string? Rule(LambdaFunctionConfiguration configuration, string name) =>
         configuration.Filter?.S3KeyFilter?.FilterRules?.FirstOrDefault(r => string.Equals(r.Name, name, StringComparison.OrdinalIgnoreCase))?.Value ?? "";
 
-    private async Task EnsurePermissionAsync(string name, bool isNew, string statementId, string principal, string sourceArn, string? sourceAccount,
+    /// <summary>The trigger turned off: the bucket's notification for it goes (its others stay); the permission goes with the sweep in RunAsync.</summary>
+    private async Task RetireTriggerAsync(string name, List<JsonObject> statements, List<string> changes, bool apply, CancellationToken cancellationToken)
+    {
+        var configuration = await s3.GetBucketNotificationAsync(new GetBucketNotificationRequest { BucketName = request.BackupBucket, ExpectedBucketOwner = request.BucketOwner }, cancellationToken).ConfigureAwait(false);
+        var lambdas = configuration.LambdaFunctionConfigurations ?? [];
+        if (lambdas.Any(c => c.Id == TriggerConfigurationId && c.FunctionArn?.Contains($":function:{name}", StringComparison.Ordinal) == true))
+        {
+            changes.Add($"S3 trigger on s3://{request.BackupBucket}: remove it (the validation trigger is off)");
+            if (apply)
+            {
+                await s3.PutBucketNotificationAsync(new PutBucketNotificationRequest
+                {
+                    BucketName = request.BackupBucket,
+                    LambdaFunctionConfigurations = [.. lambdas.Where(c => c.Id != TriggerConfigurationId)],
+                    QueueConfigurations = configuration.QueueConfigurations,
+                    TopicConfigurations = configuration.TopicConfigurations,
+                    EventBridgeConfiguration = configuration.EventBridgeConfiguration,
+                }, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The invoke permission for <paramref name="principal"/> from <paramref name="sourceArn"/> in the
+    /// functions' account (aws:SourceArn and aws:SourceAccount). One that differs is replaced, never left
+    /// beside the new one.
+    /// </summary>
+    private async Task EnsurePermissionAsync(string name, List<JsonObject> statements, string statementId, string principal, string sourceArn,
         string description, List<string> changes, bool apply, CancellationToken cancellationToken)
     {
-        var statements = isNew ? [] : await lambda.GetPolicyStatementsAsync(name, request.AliasName, cancellationToken).ConfigureAwait(false);
-        var existing = statements.OfType<JsonObject>().FirstOrDefault(s => s["Sid"]?.GetValue<string>() == statementId);
-        if (existing is not null && existing["Condition"]?["ArnLike"]?["AWS:SourceArn"]?.GetValue<string>() == sourceArn) return;
+        var existing = statements.FirstOrDefault(s => Sid(s) == statementId);
+        if (existing is not null && existing["Condition"]?["ArnLike"]?["AWS:SourceArn"]?.GetValue<string>() == sourceArn
+            && existing["Condition"]?["StringEquals"]?["AWS:SourceAccount"]?.GetValue<string>() == request.Account)
+        {
+            return;
+        }
+        if (existing is not null) await RemoveStatementsAsync(name, [existing], "it is replaced", changes, apply, cancellationToken).ConfigureAwait(false);
+        statements.RemoveAll(s => Sid(s) == statementId);
         changes.Add(description);
         if (!apply) return;
         var statement = new JsonObject
         {
-            ["StatementId"] = existing is null ? statementId : $"{statementId}-{DateTimeOffset.UtcNow.ToUnixTimeSeconds()}",
+            ["StatementId"] = statementId,
             ["Action"] = "lambda:InvokeFunction",
             ["Principal"] = principal,
             ["SourceArn"] = sourceArn,
+            ["SourceAccount"] = request.Account,
         };
-        if (sourceAccount is not null) statement["SourceAccount"] = sourceAccount;
         await lambda.AddPermissionAsync(name, request.AliasName, statement, cancellationToken).ConfigureAwait(false);
+        statements.Add(new JsonObject { ["Sid"] = statementId });
     }
+
+    private async Task RemoveStatementsAsync(string name, IEnumerable<JsonObject> doomed, string why, List<string> changes, bool apply, CancellationToken cancellationToken)
+    {
+        foreach (var statement in doomed.ToList())
+        {
+            string sid = Sid(statement)!;
+            changes.Add($"remove permission {sid} ({why})");
+            if (apply) await lambda.RemovePermissionAsync(name, request.AliasName, sid, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static string? Sid(JsonObject statement) => statement["Sid"]?.GetValue<string>();
+
+    /// <summary>A statement BackupDR wrote (also the timestamped ones earlier versions added beside a changed one).</summary>
+    private static bool Ours(string sid) => sid.StartsWith(ScheduleStatementId, StringComparison.Ordinal) || sid.StartsWith(TriggerStatementId, StringComparison.Ordinal);
+
+    /// <summary>The one statement a function of this kind keeps, when its wiring is asked for.</summary>
+    private string? Wanted(string kind) => kind switch
+    {
+        "backup" when request.ScheduleExpression is not null => ScheduleStatementId,
+        "validation" when request.ValidateOnCommit => TriggerStatementId,
+        _ => null,
+    };
 
     // ---- states
 

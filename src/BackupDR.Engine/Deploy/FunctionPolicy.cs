@@ -2,55 +2,126 @@ using System.Text.Json.Nodes;
 
 namespace BackupDR.Engine.Deploy;
 
+/// <summary>What the functions' roles are for: the account, bucket, tables, topics and namespace they touch.</summary>
+public sealed record PolicyScope
+{
+    public required string Region { get; init; }
+    public required string Account { get; init; }
+    public string FunctionNamePrefix { get; init; } = "backupdr";
+    public required string Bucket { get; init; }
+    public string BackupPrefix { get; init; } = "backupdr";
+
+    /// <summary>Where the recovery function keeps restore checkpoints in the bucket.</summary>
+    public string CheckpointPrefix { get; init; } = "backupdr-checkpoints";
+
+    /// <summary>The tables the backup function reads; none means every table of the account in the region (reading only).</summary>
+    public IReadOnlyList<string> BackupTables { get; init; } = [];
+
+    /// <summary>The tables the recovery function may write: names, "prefix*" patterns, or "*" (every table, when asked for).</summary>
+    public IReadOnlyList<string> RestoreTables { get; init; } = [];
+
+    public IReadOnlyList<string> TopicArns { get; init; } = [];
+    public string MetricNamespace { get; init; } = "BackupDR";
+    public bool Tracing { get; init; } = true;
+
+    /// <summary>A customer-managed KMS key the backups are encrypted with (SSE-KMS): the functions that read or write them use it.</summary>
+    public string? KmsKeyArn { get; init; }
+}
+
 /// <summary>
-/// The least-privilege IAM policy of the functions' execution role: exactly the calls the engine
-/// makes (docs/deploy.md lists them), on the tables, bucket prefixes, topics, namespace and log groups
-/// they touch; and the trust policy that lets Lambda assume the role.
+/// One least-privilege IAM policy per function (docs/deploy.md has the table): exactly the calls each one
+/// makes, on the resources it touches, with account conditions. The backup function reads tables and
+/// writes backups; the validation function — which parses objects anyone with write access to the
+/// bucket could have written — only reads backups; the recovery function reads backups, keeps its
+/// checkpoints and writes only the tables it is given. No statement names a `*` action, and none writes
+/// every table unless <see cref="PolicyScope.RestoreTables"/> asks for "*".
 /// </summary>
 public static class FunctionPolicy
 {
-    /// <param name="tables">The tables backed up and restored into; none means every table of the account in the region.</param>
-    public static JsonObject Build(string region, string account, string functionNamePrefix, string bucket, string backupPrefix,
-        IReadOnlyList<string> tables, IEnumerable<string> topicArns, string metricNamespace, bool tracing)
+    public static readonly string[] Kinds = ["backup", "validation", "recovery"];
+
+    /// <summary>The policy document of <paramref name="kind"/>'s role.</summary>
+    public static JsonObject Build(string kind, PolicyScope scope)
     {
-        string prefix = backupPrefix.Trim('/');
-        JsonArray TableArns() => tables.Count == 0
-            ? Strings($"arn:aws:dynamodb:{region}:{account}:table/*")
-            : Strings(tables.Select(t => $"arn:aws:dynamodb:{region}:{account}:table/{t}").ToArray());
-        var statements = new JsonArray(
-            Statement("ReadTablesForBackup", ["dynamodb:DescribeTable", "dynamodb:Scan", "dynamodb:DescribeTimeToLive", "dynamodb:ListTagsOfResource"], TableArns()),
-            Statement("WriteTablesForRestore",
-                ["dynamodb:CreateTable", "dynamodb:TagResource", "dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:BatchGetItem"], TableArns()),
-            Statement("ListBackups", ["s3:ListBucket", "s3:ListBucketMultipartUploads", "s3:GetBucketNotification"], Strings($"arn:aws:s3:::{bucket}")),
-            Statement("ReadWriteBackups",
-                ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
-                Strings($"arn:aws:s3:::{bucket}/{(prefix.Length == 0 ? "" : prefix + "/")}*", $"arn:aws:s3:::{bucket}/backupdr-checkpoints/*")),
-            Statement("PutMetrics", ["cloudwatch:PutMetricData"], Strings("*"),
-                new JsonObject { ["StringEquals"] = new JsonObject { ["cloudwatch:namespace"] = metricNamespace } }),
-            Statement("WriteLogs", ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                Strings($"arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{functionNamePrefix}-*", $"arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{functionNamePrefix}-*:*")));
-        var topics = topicArns.Distinct(StringComparer.Ordinal).ToArray();
-        if (topics.Length > 0) statements.Add((JsonNode)Statement("Notify", ["sns:Publish"], Strings(topics)));
-        if (tracing) statements.Add((JsonNode)Statement("Trace", ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], Strings("*")));
-        return new JsonObject
+        string prefix = scope.BackupPrefix.Trim('/');
+        string backups = $"arn:aws:s3:::{scope.Bucket}/{(prefix.Length == 0 ? "" : prefix + "/")}*";
+        string checkpoints = $"arn:aws:s3:::{scope.Bucket}/{scope.CheckpointPrefix.Trim('/')}/*";
+        var inAccount = new JsonObject { ["StringEquals"] = new JsonObject { ["s3:ResourceAccount"] = scope.Account } };
+        JsonObject ListUnder(params string[] prefixes) => new()
         {
-            ["PolicyDocument"] = new JsonObject { ["Version"] = "2012-10-17", ["Statement"] = statements },
-            ["TrustPolicy"] = new JsonObject
-            {
-                ["Version"] = "2012-10-17",
-                ["Statement"] = new JsonArray(new JsonObject
-                {
-                    ["Effect"] = "Allow",
-                    ["Principal"] = new JsonObject { ["Service"] = "lambda.amazonaws.com" },
-                    ["Action"] = "sts:AssumeRole",
-                }),
-            },
+            ["StringEquals"] = new JsonObject { ["s3:ResourceAccount"] = scope.Account },
+            ["StringLike"] = new JsonObject { ["s3:prefix"] = Strings(prefixes.Select(p => p.Length == 0 ? "*" : p + "/*").ToArray()) },
         };
+        var statements = new JsonArray();
+        void Add(string sid, string[] actions, JsonArray resources, JsonObject? condition = null) => statements.Add((JsonNode)Statement(sid, actions, resources, condition));
+
+        switch (kind)
+        {
+            case "backup":
+                Add("ReadTables", ["dynamodb:DescribeTable", "dynamodb:Scan", "dynamodb:DescribeTimeToLive", "dynamodb:DescribeContinuousBackups", "dynamodb:ListTagsOfResource"],
+                    TableArns(scope, scope.BackupTables, everyWhenEmpty: true));
+                Add("ListBackups", ["s3:ListBucket", "s3:ListBucketMultipartUploads"], Strings($"arn:aws:s3:::{scope.Bucket}"), ListUnder(prefix));
+                // Delete and abort: a backup that fails removes its own partial objects and uploads.
+                Add("WriteBackups", ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"], Strings(backups), inAccount);
+                break;
+            case "validation":
+                Add("ListBackups", ["s3:ListBucket"], Strings($"arn:aws:s3:::{scope.Bucket}"), ListUnder(prefix));
+                Add("ReadBackups", ["s3:GetObject"], Strings(backups), inAccount);
+                break;
+            case "recovery":
+                Add("ListBackups", ["s3:ListBucket", "s3:ListBucketMultipartUploads"], Strings($"arn:aws:s3:::{scope.Bucket}"), ListUnder(prefix, scope.CheckpointPrefix.Trim('/')));
+                Add("ReadBackups", ["s3:GetObject"], Strings(backups), inAccount);
+                Add("KeepCheckpoints", ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], Strings(checkpoints), inAccount);
+                if (scope.RestoreTables.Count > 0)
+                {
+                    Add("WriteRestoreTargets",
+                        ["dynamodb:DescribeTable", "dynamodb:CreateTable", "dynamodb:TagResource", "dynamodb:Scan", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem",
+                         "dynamodb:PutItem", "dynamodb:UpdateTimeToLive", "dynamodb:UpdateContinuousBackups"],
+                        TableArns(scope, scope.RestoreTables, everyWhenEmpty: false));
+                }
+                break;
+            default:
+                throw new ArgumentException($"'{kind}' is not one of the functions ({string.Join(", ", Kinds)}).", nameof(kind));
+        }
+        if (scope.KmsKeyArn is { } key)
+        {
+            string[] actions = kind == "backup" ? ["kms:GenerateDataKey", "kms:Decrypt"] : ["kms:Decrypt"];
+            Add("UseBackupKey", actions, Strings(key));
+        }
+        Add("PutMetrics", ["cloudwatch:PutMetricData"], Strings("*"),
+            new JsonObject { ["StringEquals"] = new JsonObject { ["cloudwatch:namespace"] = scope.MetricNamespace } });
+        string logGroup = $"arn:aws:logs:{scope.Region}:{scope.Account}:log-group:/aws/lambda/{scope.FunctionNamePrefix}-{kind}";
+        Add("WriteLogs", ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"], Strings(logGroup, logGroup + ":*"));
+        var topics = scope.TopicArns.Distinct(StringComparer.Ordinal).ToArray();
+        if (topics.Length > 0) Add("Notify", ["sns:Publish"], Strings(topics));
+        if (scope.Tracing) Add("Trace", ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], Strings("*"));
+        return new JsonObject { ["Version"] = "2012-10-17", ["Statement"] = statements };
+    }
+
+    /// <summary>Lets Lambda assume the role, for functions of this account only (aws:SourceAccount, against a confused deputy).</summary>
+    public static JsonObject TrustPolicy(string account) => new()
+    {
+        ["Version"] = "2012-10-17",
+        ["Statement"] = new JsonArray(new JsonObject
+        {
+            ["Effect"] = "Allow",
+            ["Principal"] = new JsonObject { ["Service"] = "lambda.amazonaws.com" },
+            ["Action"] = "sts:AssumeRole",
+            ["Condition"] = new JsonObject { ["StringEquals"] = new JsonObject { ["aws:SourceAccount"] = account } },
+        }),
+    };
+
+    private static JsonArray TableArns(PolicyScope scope, IReadOnlyList<string> tables, bool everyWhenEmpty)
+    {
+        string Arn(string table) => $"arn:aws:dynamodb:{scope.Region}:{scope.Account}:table/{table}";
+        if (tables.Count == 0 && everyWhenEmpty) return Strings(Arn("*"));
+        // A table's indexes are resources of their own (Scan of a GSI is not used, so tables only).
+        return Strings(tables.Select(Arn).ToArray());
     }
 
     private static JsonArray Strings(params string[] values) => new(values.Select(v => (JsonNode)JsonValue.Create(v)).ToArray());
 
-    private static JsonObject Statement(string sid, string[] actions, JsonArray resources, JsonObject? condition = null)
+    private static JsonObject Statement(string sid, string[] actions, JsonArray resources, JsonObject? condition)
     {
         var statement = new JsonObject
         {
@@ -59,7 +130,7 @@ public static class FunctionPolicy
             ["Action"] = Strings(actions),
             ["Resource"] = resources,
         };
-        if (condition is not null) statement["Condition"] = condition;
+        if (condition is not null) statement["Condition"] = condition.DeepClone();
         return statement;
     }
 }

@@ -23,6 +23,9 @@ public interface ILambdaApi
     /// <summary>The statements of the function's (or qualifier's) resource policy; empty when it has none.</summary>
     Task<JsonArray> GetPolicyStatementsAsync(string name, string? qualifier, CancellationToken cancellationToken);
     Task AddPermissionAsync(string name, string? qualifier, JsonObject statement, CancellationToken cancellationToken);
+
+    /// <summary>Removes one statement of the function's (or qualifier's) resource policy; one already gone is not an error.</summary>
+    Task RemovePermissionAsync(string name, string? qualifier, string statementId, CancellationToken cancellationToken);
     Task<JsonObject?> GetEventInvokeConfigAsync(string name, string? qualifier, CancellationToken cancellationToken);
     Task PutEventInvokeConfigAsync(string name, string? qualifier, JsonObject config, CancellationToken cancellationToken);
 
@@ -74,6 +77,9 @@ internal sealed class LambdaApi(SignedHttpClient http, RegionEndpoint region) : 
 
     public Task AddPermissionAsync(string name, string? qualifier, JsonObject statement, CancellationToken cancellationToken) =>
         CallAsync(HttpMethod.Post, $"2015-03-31/functions/{Escape(name)}/policy{Qualifier(qualifier)}", statement, cancellationToken);
+
+    public async Task RemovePermissionAsync(string name, string? qualifier, string statementId, CancellationToken cancellationToken) =>
+        await OptionalAsync(() => CallAsync(HttpMethod.Delete, $"2015-03-31/functions/{Escape(name)}/policy/{Escape(statementId)}{Qualifier(qualifier)}", null, cancellationToken)).ConfigureAwait(false);
 
     public async Task<JsonObject?> GetEventInvokeConfigAsync(string name, string? qualifier, CancellationToken cancellationToken) =>
         await OptionalAsync(() => CallAsync(HttpMethod.Get, $"2019-09-25/functions/{Escape(name)}/event-invoke-config{Qualifier(qualifier)}", null, cancellationToken)).ConfigureAwait(false);
@@ -134,6 +140,7 @@ public interface IScheduleApi
     Task<string> PutRuleAsync(string name, string scheduleExpression, string description, CancellationToken cancellationToken);
     Task<JsonArray> ListTargetsAsync(string rule, CancellationToken cancellationToken);
     Task PutTargetAsync(string rule, string id, string arn, string input, CancellationToken cancellationToken);
+    Task RemoveTargetAsync(string rule, string id, CancellationToken cancellationToken);
 }
 
 internal sealed class EventBridgeApi(SignedHttpClient http, RegionEndpoint region) : IScheduleApi
@@ -169,6 +176,15 @@ internal sealed class EventBridgeApi(SignedHttpClient http, RegionEndpoint regio
         if (answer["FailedEntryCount"]?.GetValue<int>() is > 0)
         {
             throw new AmazonServiceException($"EventBridge refused the target of rule {rule}: {answer["FailedEntries"]?.ToJsonString()}");
+        }
+    }
+
+    public async Task RemoveTargetAsync(string rule, string id, CancellationToken cancellationToken)
+    {
+        var answer = await CallAsync("RemoveTargets", new JsonObject { ["Rule"] = rule, ["Ids"] = new JsonArray(id) }, cancellationToken).ConfigureAwait(false);
+        if (answer["FailedEntryCount"]?.GetValue<int>() is > 0)
+        {
+            throw new AmazonServiceException($"EventBridge did not remove target {id} of rule {rule}: {answer["FailedEntries"]?.ToJsonString()}");
         }
     }
 

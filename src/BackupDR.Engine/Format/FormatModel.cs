@@ -66,6 +66,9 @@ public sealed class TableDescriptionDoc
     public string? TableClass { get; set; }
     public bool? DeletionProtectionEnabled { get; set; }
     public TtlDoc? TimeToLive { get; set; }
+
+    /// <summary>Point-in-time recovery (continuous backups) as DescribeContinuousBackups reported it; null when it could not be read.</summary>
+    public PitrDoc? PointInTimeRecovery { get; set; }
     public Dictionary<string, string> Tags { get; set; } = [];
     public long? ItemCountAtBackup { get; set; }
 
@@ -118,6 +121,13 @@ public sealed class SseDoc
     public string? Status { get; set; }
     public string? SseType { get; set; }
     public string? KmsMasterKeyArn { get; set; }
+}
+
+public sealed class PitrDoc
+{
+    /// <summary>ENABLED or DISABLED.</summary>
+    public string? Status { get; set; }
+    public int? RecoveryPeriodInDays { get; set; }
 }
 
 public sealed class TtlDoc

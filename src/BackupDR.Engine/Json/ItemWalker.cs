@@ -60,6 +60,7 @@ internal sealed class ItemWalker
     /// </summary>
     public Range WalkRecord<TSink>(ReadOnlySpan<byte> line, ref TSink sink) where TSink : IItemSink
     {
+        if (line.IsEmpty) throw new InvalidDataException("The line is empty; every line of a data file is one record.");
         var r = new Utf8JsonReader(line, ReaderOptions);
         Range? item = null;
         try

@@ -29,6 +29,9 @@ public sealed class RestoreRequest
     /// <summary>How often the checkpoint is rewritten while items are being written (also at the end of each data file).</summary>
     public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>A new table's KMS key (id, ARN or alias); null: the key the backed-up table used (or DynamoDB's own key, if it used that).</summary>
+    public string? KmsKeyId { get; init; }
+
     /// <summary>Concurrent BatchWriteItem writers.</summary>
     public int Parallelism { get; init; } = 4;
 

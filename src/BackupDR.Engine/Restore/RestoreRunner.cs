@@ -129,7 +129,11 @@ public sealed class RestoreRunner
         // from here on can always be resumed.
         await checkpoints.SaveAsync(checkpointKey, checkpoint, cancellationToken).ConfigureAwait(false);
         bool created = existing is null;
-        if (created) await CreateTableAsync(backup, request.TableName, cancellationToken).ConfigureAwait(false);
+        if (created)
+        {
+            await CreateTableAsync(backup, request.TableName, request.KmsKeyId, cancellationToken).ConfigureAwait(false);
+            await new TableSettings(dynamo, host).ApplyAsync(backup.Table, request.TableName, cancellationToken).ConfigureAwait(false);
+        }
         if (existing is not null && existing.TableStatus != TableStatus.ACTIVE)
         {
             await TableSchema.WaitUntilActiveAsync(dynamo, request.TableName, TimeSpan.FromMinutes(30), cancellationToken).ConfigureAwait(false);
@@ -304,13 +308,28 @@ public sealed class RestoreRunner
         }
     }
 
-    /// <summary>Creates the table from the backup's description and waits until it is ACTIVE.</summary>
-    private async Task CreateTableAsync(LoadedBackup backup, string tableName, CancellationToken cancellationToken)
+    /// <summary>
+    /// Creates the table from the backup's description, encrypted with its KMS key (or the one asked for),
+    /// and waits until it is ACTIVE. A key DynamoDB cannot use (deleted, of another account, no grant)
+    /// does not stop a disaster recovery: the table is created with DynamoDB's own key, and a warning says so.
+    /// </summary>
+    private async Task CreateTableAsync(LoadedBackup backup, string tableName, string? kmsKeyId, CancellationToken cancellationToken)
     {
         host.Verbose($"Creating table '{tableName}' from the backup's description.");
+        var create = TableSchema.BuildCreateRequest(backup.Table, tableName, kmsKeyId);
         try
         {
-            await dynamo.CreateTableAsync(TableSchema.BuildCreateRequest(backup.Table, tableName), cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await dynamo.CreateTableAsync(create, cancellationToken).ConfigureAwait(false);
+            }
+            catch (AmazonDynamoDBException e) when (create.SSESpecification is { } sse && IsKeyProblem(e))
+            {
+                host.Warning($"Table '{tableName}' could not be created with the KMS key {sse.KMSMasterKeyId ?? "(the AWS-managed key)"} ({e.ErrorCode}: {e.Message}); " +
+                             "it is created with DynamoDB's own key instead. Grant DynamoDB the key, then change the table's encryption.");
+                create.SSESpecification = null;
+                await dynamo.CreateTableAsync(create, cancellationToken).ConfigureAwait(false);
+            }
         }
         catch (ResourceInUseException)
         {
@@ -326,6 +345,9 @@ public sealed class RestoreRunner
         }
         await TableSchema.WaitUntilActiveAsync(dynamo, tableName, TimeSpan.FromMinutes(30), cancellationToken).ConfigureAwait(false);
     }
+
+    private static bool IsKeyProblem(AmazonDynamoDBException e) =>
+        e.Message.Contains("KMS", StringComparison.OrdinalIgnoreCase) || e.ErrorCode is "AccessDeniedException" or "KMSAccessDeniedException";
 
     /// <summary>The failure, saying how to finish the restore: nothing done is lost, the checkpoint holds it.</summary>
     private static BackupDRException Resumable(Exception e, RestoreRequest request, string checkpoint)

@@ -42,6 +42,6 @@ public sealed class BackupFolder : IDisposable
 
     /// <summary>Opens the store behind a parsed location.</summary>
     public static BackupFolder Open(BackupLocation location, AwsClientFactory aws) => location.IsS3
-        ? new BackupFolder(new S3BackupStore(aws.CreateS3(), location.Bucket!, aws.Options.Retry), location.Prefix)
+        ? new BackupFolder(new S3BackupStore(aws.CreateS3(), location.Bucket!, aws.Options.Retry, aws.Options.S3), location.Prefix)
         : new BackupFolder(new LocalBackupStore(location.LocalRoot!), "");
 }

@@ -147,11 +147,17 @@ public sealed class LocalBackupStore(string rootFolder) : IBackupStore
 
     public Task AbortUploadAsync(PendingUpload upload, CancellationToken cancellationToken) => Task.CompletedTask;
 
-    /// <summary>Creates a folder (and its parents) private to the user; refuses one that would pass through a link.</summary>
+    /// <summary>Creates a folder and each missing parent private to the user (0700; the mode applies to every folder created, not only the last).</summary>
     internal static void CreatePrivateFolder(string path)
     {
-        if (OperatingSystem.IsWindows()) Directory.CreateDirectory(path);
-        else Directory.CreateDirectory(path, PrivateFolder);
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(path);
+            return;
+        }
+        var missing = new Stack<string>();
+        for (string? dir = Path.GetFullPath(path); dir is not null && !Directory.Exists(dir); dir = Path.GetDirectoryName(dir)) missing.Push(dir);
+        while (missing.TryPop(out var dir)) Directory.CreateDirectory(dir, PrivateFolder);
     }
 
     private static FileStream CreatePrivateFile(string path)

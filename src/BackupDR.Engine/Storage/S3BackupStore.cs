@@ -10,8 +10,11 @@ namespace BackupDR.Engine.Storage;
 /// Backups in an S3 bucket. Every object is written with its SHA-256, which S3 checks on arrival
 /// (per part for multipart uploads). Abandoned multipart uploads are aborted.
 /// </summary>
-public sealed class S3BackupStore(IAmazonS3 s3, string bucket, RetryPolicy? retry = null) : IBackupStore, IDisposable
+public sealed class S3BackupStore(IAmazonS3 s3, string bucket, RetryPolicy? retry = null, Aws.S3Options? options = null) : IBackupStore, IDisposable
 {
+    private readonly Aws.S3Options _options = options ?? new();
+    private string? Owner => _options.ExpectedBucketOwner;
+
     /// <summary>For what the SDK does not retry itself: resuming a body that broke off mid-way.</summary>
     internal RetryPolicy Retry { get; } = retry ?? RetryPolicy.Default;
 
@@ -25,7 +28,7 @@ public sealed class S3BackupStore(IAmazonS3 s3, string bucket, RetryPolicy? retr
     {
         try
         {
-            await s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = bucket, MaxKeys = 1 }, cancellationToken).ConfigureAwait(false);
+            await s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = bucket, ExpectedBucketOwner = Owner, MaxKeys = 1 }, cancellationToken).ConfigureAwait(false);
         }
         catch (AmazonS3Exception e) when (e.ErrorCode == "NoSuchBucket" || e.StatusCode == HttpStatusCode.NotFound)
         {
@@ -41,7 +44,7 @@ public sealed class S3BackupStore(IAmazonS3 s3, string bucket, RetryPolicy? retr
         StoreKeys.Check(key);
         var request = new PutObjectRequest
         {
-            BucketName = bucket,
+            BucketName = bucket, ExpectedBucketOwner = Owner,
             Key = key,
             InputStream = new MemoryStream(content, writable: false),
             AutoCloseStream = true,
@@ -49,10 +52,11 @@ public sealed class S3BackupStore(IAmazonS3 s3, string bucket, RetryPolicy? retr
             ChecksumSHA256 = Convert.ToBase64String(SHA256.HashData(content)),
             UseChunkEncoding = false,
         };
+        Encrypt(request, _options);
         await s3.PutObjectAsync(request, cancellationToken).ConfigureAwait(false);
     }
 
-    public IObjectUpload BeginUpload(string key) => new MultipartUpload(s3, bucket, StoreKeys.Check(key));
+    public IObjectUpload BeginUpload(string key) => new MultipartUpload(s3, bucket, StoreKeys.Check(key), _options);
 
     public async Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken)
     {
@@ -61,7 +65,7 @@ public sealed class S3BackupStore(IAmazonS3 s3, string bucket, RetryPolicy? retr
         StoreKeys.Check(key);
         try
         {
-            var response = await s3.GetObjectAsync(new GetObjectRequest { BucketName = bucket, Key = key }, cancellationToken).ConfigureAwait(false);
+            var response = await s3.GetObjectAsync(new GetObjectRequest { BucketName = bucket, ExpectedBucketOwner = Owner, Key = key }, cancellationToken).ConfigureAwait(false);
             return new ResumingReadStream(this, key, response);
         }
         catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound && e.ErrorCode != "NoSuchBucket")
@@ -77,7 +81,7 @@ public sealed class S3BackupStore(IAmazonS3 s3, string bucket, RetryPolicy? retr
     private Task<GetObjectResponse> GetRestAsync(string key, long from, long length, string etag, CancellationToken cancellationToken) =>
         s3.GetObjectAsync(new GetObjectRequest
         {
-            BucketName = bucket,
+            BucketName = bucket, ExpectedBucketOwner = Owner,
             Key = key,
             ByteRange = new ByteRange(from, length - 1),
             EtagToMatch = etag,
@@ -104,7 +108,7 @@ public sealed class S3BackupStore(IAmazonS3 s3, string bucket, RetryPolicy? retr
         {
             var meta = await s3.GetObjectMetadataAsync(new GetObjectMetadataRequest
             {
-                BucketName = bucket,
+                BucketName = bucket, ExpectedBucketOwner = Owner,
                 Key = key,
                 ChecksumMode = ChecksumMode.ENABLED,
             }, cancellationToken).ConfigureAwait(false);
@@ -122,7 +126,7 @@ public sealed class S3BackupStore(IAmazonS3 s3, string bucket, RetryPolicy? retr
 
     public async IAsyncEnumerable<StoredObject> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var request = new ListObjectsV2Request { BucketName = bucket, Prefix = prefix };
+        var request = new ListObjectsV2Request { BucketName = bucket, ExpectedBucketOwner = Owner, Prefix = prefix };
         do
         {
             ListObjectsV2Response page;
@@ -144,11 +148,11 @@ public sealed class S3BackupStore(IAmazonS3 s3, string bucket, RetryPolicy? retr
     }
 
     public Task DeleteAsync(string key, CancellationToken cancellationToken) =>
-        s3.DeleteObjectAsync(new DeleteObjectRequest { BucketName = bucket, Key = StoreKeys.Check(key) }, cancellationToken);
+        s3.DeleteObjectAsync(new DeleteObjectRequest { BucketName = bucket, ExpectedBucketOwner = Owner, Key = StoreKeys.Check(key) }, cancellationToken);
 
     public async IAsyncEnumerable<PendingUpload> ListPendingUploadsAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var request = new ListMultipartUploadsRequest { BucketName = bucket, Prefix = prefix };
+        var request = new ListMultipartUploadsRequest { BucketName = bucket, ExpectedBucketOwner = Owner, Prefix = prefix };
         while (true)
         {
             ListMultipartUploadsResponse page;
@@ -174,7 +178,7 @@ public sealed class S3BackupStore(IAmazonS3 s3, string bucket, RetryPolicy? retr
     {
         try
         {
-            await s3.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = bucket, Key = StoreKeys.Check(upload.Key), UploadId = upload.UploadId }, cancellationToken).ConfigureAwait(false);
+            await s3.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = bucket, ExpectedBucketOwner = Owner, Key = StoreKeys.Check(upload.Key), UploadId = upload.UploadId }, cancellationToken).ConfigureAwait(false);
         }
         catch (AmazonS3Exception e) when (e.ErrorCode == "NoSuchUpload")
         {
@@ -182,9 +186,36 @@ public sealed class S3BackupStore(IAmazonS3 s3, string bucket, RetryPolicy? retr
         }
     }
 
-    /// <summary>One PutObject when the object fits in one call, a multipart upload otherwise; parts upload concurrently.</summary>
-    private sealed class MultipartUpload(IAmazonS3 s3, string bucket, string key) : IObjectUpload
+    /// <summary>The encryption every object is written with (SSE-S3, or SSE-KMS with the bucket key); none asked for: the bucket's default.</summary>
+    private static PutObjectRequest Encrypt(PutObjectRequest request, Aws.S3Options options)
     {
+        if (options.ServerSideEncryption is null) return request;
+        request.ServerSideEncryptionMethod = new ServerSideEncryptionMethod(options.ServerSideEncryption);
+        if (options.ServerSideEncryption == "aws:kms")
+        {
+            request.ServerSideEncryptionKeyManagementServiceKeyId = options.KmsKeyId;
+            request.BucketKeyEnabled = true;
+        }
+        return request;
+    }
+
+    private static InitiateMultipartUploadRequest Encrypt(InitiateMultipartUploadRequest request, Aws.S3Options options)
+    {
+        if (options.ServerSideEncryption is null) return request;
+        request.ServerSideEncryptionMethod = new ServerSideEncryptionMethod(options.ServerSideEncryption);
+        if (options.ServerSideEncryption == "aws:kms")
+        {
+            request.ServerSideEncryptionKeyManagementServiceKeyId = options.KmsKeyId;
+            request.BucketKeyEnabled = true;
+        }
+        return request;
+    }
+
+    /// <summary>One PutObject when the object fits in one call, a multipart upload otherwise; parts upload concurrently.</summary>
+    private sealed class MultipartUpload(IAmazonS3 s3, string bucket, string key, Aws.S3Options options) : IObjectUpload
+    {
+        private string? Owner => options.ExpectedBucketOwner;
+
         private readonly List<PartETag> _parts = [];
         private Task<string>? _uploadId;
         private int _partCount;
@@ -201,12 +232,12 @@ public sealed class S3BackupStore(IAmazonS3 s3, string bucket, RetryPolicy? retr
         }
 
         private async Task<string> InitiateAsync(CancellationToken cancellationToken) =>
-            (await s3.InitiateMultipartUploadAsync(new InitiateMultipartUploadRequest
+            (await s3.InitiateMultipartUploadAsync(Encrypt(new InitiateMultipartUploadRequest
             {
-                BucketName = bucket,
+                BucketName = bucket, ExpectedBucketOwner = Owner,
                 Key = key,
                 ChecksumAlgorithm = ChecksumAlgorithm.SHA256,
-            }, cancellationToken).ConfigureAwait(false)).UploadId;
+            }, options), cancellationToken).ConfigureAwait(false)).UploadId;
 
         private async Task UploadPartAsync(int partNumber, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
         {
@@ -214,7 +245,7 @@ public sealed class S3BackupStore(IAmazonS3 s3, string bucket, RetryPolicy? retr
             string sha = Convert.ToBase64String(SHA256.HashData(data.Span));
             var response = await s3.UploadPartAsync(new UploadPartRequest
             {
-                BucketName = bucket,
+                BucketName = bucket, ExpectedBucketOwner = Owner,
                 Key = key,
                 UploadId = uploadId,
                 PartNumber = partNumber,
@@ -233,15 +264,15 @@ public sealed class S3BackupStore(IAmazonS3 s3, string bucket, RetryPolicy? retr
         {
             if (_uploadId is null)
             {
-                await s3.PutObjectAsync(new PutObjectRequest
+                await s3.PutObjectAsync(Encrypt(new PutObjectRequest
                 {
-                    BucketName = bucket,
+                    BucketName = bucket, ExpectedBucketOwner = Owner,
                     Key = key,
                     InputStream = AsStream(tail),
                     ChecksumAlgorithm = ChecksumAlgorithm.SHA256,
                     ChecksumSHA256 = Convert.ToBase64String(SHA256.HashData(tail.Span)),
                     UseChunkEncoding = false,
-                }, cancellationToken).ConfigureAwait(false);
+                }, options), cancellationToken).ConfigureAwait(false);
                 _completed = true;
                 return;
             }
@@ -256,7 +287,7 @@ public sealed class S3BackupStore(IAmazonS3 s3, string bucket, RetryPolicy? retr
             {
                 await s3.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest
                 {
-                    BucketName = bucket,
+                    BucketName = bucket, ExpectedBucketOwner = Owner,
                     Key = key,
                     UploadId = await _uploadId.ConfigureAwait(false),
                     PartETags = parts,
@@ -274,7 +305,7 @@ public sealed class S3BackupStore(IAmazonS3 s3, string bucket, RetryPolicy? retr
         {
             try
             {
-                var meta = await s3.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = bucket, Key = key }, cancellationToken).ConfigureAwait(false);
+                var meta = await s3.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = bucket, ExpectedBucketOwner = Owner, Key = key }, cancellationToken).ConfigureAwait(false);
                 return meta.ContentLength == Interlocked.Read(ref _bytes);
             }
             catch (AmazonS3Exception)
@@ -289,7 +320,7 @@ public sealed class S3BackupStore(IAmazonS3 s3, string bucket, RetryPolicy? retr
             try
             {
                 string uploadId = await _uploadId.ConfigureAwait(false);
-                await s3.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = bucket, Key = key, UploadId = uploadId }).ConfigureAwait(false);
+                await s3.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = bucket, ExpectedBucketOwner = Owner, Key = key, UploadId = uploadId }).ConfigureAwait(false);
             }
             catch (Exception e) when (e is AmazonS3Exception or OperationCanceledException or HttpRequestException)
             {

@@ -101,6 +101,19 @@ public static class TableSchema
 
         try
         {
+            var backups = await dynamo.DescribeContinuousBackupsAsync(new DescribeContinuousBackupsRequest { TableName = table.TableName }, cancellationToken).ConfigureAwait(false);
+            if (backups.ContinuousBackupsDescription?.PointInTimeRecoveryDescription is { } pitr)
+            {
+                doc.PointInTimeRecovery = new PitrDoc { Status = pitr.PointInTimeRecoveryStatus?.Value, RecoveryPeriodInDays = pitr.RecoveryPeriodInDays };
+            }
+        }
+        catch (AmazonDynamoDBException e)
+        {
+            host.Warning($"Could not read the point-in-time recovery setting of '{table.TableName}' ({e.ErrorCode}); the backup will not record it.");
+        }
+
+        try
+        {
             var request = new ListTagsOfResourceRequest { ResourceArn = table.TableArn };
             do
             {
@@ -129,8 +142,11 @@ public static class TableSchema
     private static ThroughputDoc? Throughput(long? read, long? write) =>
         (read ?? 0) > 0 || (write ?? 0) > 0 ? new ThroughputDoc { ReadCapacityUnits = read ?? 0, WriteCapacityUnits = write ?? 0 } : null;
 
-    /// <summary>The CreateTableRequest that re-creates the recorded table under <paramref name="tableName"/>.</summary>
-    public static CreateTableRequest BuildCreateRequest(TableDescriptionDoc doc, string tableName)
+    /// <summary>
+    /// The CreateTableRequest that re-creates the recorded table under <paramref name="tableName"/>,
+    /// encrypted as it was: its customer-managed (or AWS-managed) KMS key, or <paramref name="kmsKeyId"/>.
+    /// </summary>
+    public static CreateTableRequest BuildCreateRequest(TableDescriptionDoc doc, string tableName, string? kmsKeyId = null)
     {
         bool provisioned = doc.BillingMode == "PROVISIONED";
         var request = new CreateTableRequest
@@ -168,6 +184,11 @@ public static class TableSchema
         if (doc.TableClass is { } tableClass && tableClass != "STANDARD") request.TableClass = new TableClass(tableClass);
         if (doc.DeletionProtectionEnabled == true) request.DeletionProtectionEnabled = true;
         if (doc.Tags.Count > 0) request.Tags = doc.Tags.Select(t => new Tag { Key = t.Key, Value = t.Value }).ToList();
+        bool usedKms = doc.SseDescription is { SseType: "KMS", Status: "ENABLED" or "ENABLING" or "UPDATING" };
+        if (kmsKeyId is not null || usedKms)
+        {
+            request.SSESpecification = new SSESpecification { Enabled = true, SSEType = SSEType.KMS, KMSMasterKeyId = kmsKeyId ?? doc.SseDescription!.KmsMasterKeyArn };
+        }
         return request;
     }
 

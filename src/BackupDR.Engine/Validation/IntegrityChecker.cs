@@ -298,9 +298,9 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host)
         {
             stored = await backup.Store.OpenReadAsync(backup.Key(file.DataFile), ct).ConfigureAwait(false);
         }
-        catch (FileNotFoundException)
+        catch (Exception e) when (e is FileNotFoundException or UntrustedInputException)
         {
-            return (0, 0, false);   // already reported by the metadata check
+            return (0, 0, false);   // missing, or a link: already reported by the metadata check
         }
         await using var hashing = new DataFileReader.HashingReadStream(stored, file);
         byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(256 * 1024);
@@ -342,9 +342,9 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host)
         {
             reader = await DataFileReader.OpenAsync(backup, file, ct).ConfigureAwait(false);
         }
-        catch (FileNotFoundException)
+        catch (Exception e) when (e is FileNotFoundException or UntrustedInputException)
         {
-            return (0, 0, false);   // already reported by the metadata check
+            return (0, 0, false);   // missing, or a link: already reported by the metadata check
         }
         await using (reader.ConfigureAwait(false))
         {
@@ -367,7 +367,7 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host)
                         if (++invalidItems <= 5) report.Add(ProblemCodes.InvalidItem, file.DataFile, $"Line {reader.LineNumber}: {e.Message}");
                         if (invalidItems > MaxInvalidLines)
                         {
-                            throw new DataFileException(ProblemCodes.CorruptData, $"more than {MaxInvalidLines} of its lines are not valid records (reading stopped at line {reader.LineNumber:N0})");
+                            throw new DataFileException(ProblemCodes.CorruptData, $"has more than {MaxInvalidLines} lines that are not valid records (reading stopped at line {reader.LineNumber:N0})");
                         }
                     }
                 }
