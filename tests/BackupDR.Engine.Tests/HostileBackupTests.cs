@@ -214,6 +214,24 @@ public sealed class HostileBackupTests(LocalServices services, ITestOutputHelper
     }
 
     [Fact]
+    public void Docs_integrity_md_shows_the_same_hostile_table()
+    {
+        string docs = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "../../../../../docs/integrity.md"));
+        var rows = File.ReadAllLines(docs)
+            .Select(l => l.Split('|', StringSplitOptions.TrimEntries))
+            .Where(cells => cells.Length >= 6 && Cases.Any(c => c.Name == cells[1]))
+            .ToDictionary(cells => cells[1], cells => (Where: cells[2], Problem: cells[3].Trim('`'), Restore: cells[4].Trim('`')));
+        foreach (var c in Cases)
+        {
+            Assert.True(rows.ContainsKey(c.Name), $"docs/integrity.md has no row for '{c.Name}'");
+            Assert.Equal(c.Local && c.S3 ? "both" : c.S3 ? "S3" : "disk", rows[c.Name].Where);
+            Assert.Equal(c.Problem, rows[c.Name].Problem);
+            Assert.Equal(c.RestoreError, rows[c.Name].Restore);
+        }
+        Assert.Equal(Cases.Length, rows.Count);
+    }
+
+    [Fact]
     public async Task Removing_a_local_backup_that_holds_links_removes_the_links_never_what_they_point_at()
     {
         var world = await HostileWorld.CreateAsync(services, inS3: false);
