@@ -87,18 +87,24 @@ public sealed class LambdaInProcessTests(LocalServices services, ITestOutputHelp
             ["_HANDLER"] = "recovery", ["BACKUP_BUCKET"] = bucket, ["RESTORE_TABLES"] = "lambda-deadline*",
             ["BACKUPDR_CHECKPOINT_URI"] = $"s3://{bucket}/checkpoints/",
         };
-        string restoreEvent = $"{{\"table_name\": \"{target}\", \"uri\": \"{uri}\"}}";
+        // One writer: batches are acknowledged in file order, so the checkpoint's count is exactly what was written.
+        string restoreEvent = $"{{\"table_name\": \"{target}\", \"uri\": \"{uri}\", \"parallelism\": 1}}";
 
-        // First invocation: once the restore reports written items, the clock jumps past the deadline.
+        // First invocation: the clock moves 11 s at each progress report (the log reports at most every 10 s),
+        // and after eight reports (200 items written) jumps past the deadline.
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        int reports = 0;
         bool jumped = false;
         var log = new LogLines(output, line =>
         {
-            if (!jumped && line.Contains("\"progress\"", StringComparison.Ordinal) && line.Contains("Restoring into table", StringComparison.Ordinal))
+            if (jumped || !line.Contains("\"progress\"", StringComparison.Ordinal) || !line.Contains("Restoring into table", StringComparison.Ordinal)) return;
+            if (++reports < 8)
             {
-                jumped = true;
-                clock.Advance(TimeSpan.FromMinutes(20));
+                clock.Advance(TimeSpan.FromSeconds(11));
+                return;
             }
+            jumped = true;
+            clock.Advance(TimeSpan.FromMinutes(20));
         });
         var first = new QueuedRuntimeApi(clock, restoreEvent);
         Assert.Equal(0, await new LambdaHost(first, clock, Environment(env), log).RunAsync(CancellationToken.None));
@@ -112,7 +118,7 @@ public sealed class LambdaInProcessTests(LocalServices services, ITestOutputHelp
         long claimed = checkpoint["files"]!.AsObject().Sum(f => (long)f.Value!["items"]!);
         int partial = (await services.ReadTableAsync(target)).Count;
         output.WriteLine($"stopped with {partial} items in the table; the checkpoint counts {claimed}");
-        Assert.InRange(claimed, 1, 1999);
+        Assert.InRange(claimed, 200, 1999);
         Assert.InRange(partial, (int)claimed, 1999);
 
         // The next invocation, same event (a retry): it continues from the checkpoint.

@@ -189,27 +189,22 @@ public sealed class S3BackupStore(IAmazonS3 s3, string bucket, RetryPolicy? retr
     /// <summary>The encryption every object is written with (SSE-S3, or SSE-KMS with the bucket key); none asked for: the bucket's default.</summary>
     private static PutObjectRequest Encrypt(PutObjectRequest request, Aws.S3Options options)
     {
-        if (options.ServerSideEncryption is null) return request;
-        request.ServerSideEncryptionMethod = new ServerSideEncryptionMethod(options.ServerSideEncryption);
-        if (options.ServerSideEncryption == "aws:kms")
-        {
-            request.ServerSideEncryptionKeyManagementServiceKeyId = options.KmsKeyId;
-            request.BucketKeyEnabled = true;
-        }
+        (request.ServerSideEncryptionMethod, request.ServerSideEncryptionKeyManagementServiceKeyId, request.BucketKeyEnabled) = Sse(options);
         return request;
     }
 
     private static InitiateMultipartUploadRequest Encrypt(InitiateMultipartUploadRequest request, Aws.S3Options options)
     {
-        if (options.ServerSideEncryption is null) return request;
-        request.ServerSideEncryptionMethod = new ServerSideEncryptionMethod(options.ServerSideEncryption);
-        if (options.ServerSideEncryption == "aws:kms")
-        {
-            request.ServerSideEncryptionKeyManagementServiceKeyId = options.KmsKeyId;
-            request.BucketKeyEnabled = true;
-        }
+        (request.ServerSideEncryptionMethod, request.ServerSideEncryptionKeyManagementServiceKeyId, request.BucketKeyEnabled) = Sse(options);
         return request;
     }
+
+    private static (ServerSideEncryptionMethod? Method, string? KmsKeyId, bool? BucketKey) Sse(Aws.S3Options options) => options.ServerSideEncryption switch
+    {
+        null => (null, null, null),
+        "aws:kms" => (ServerSideEncryptionMethod.AWSKMS, options.KmsKeyId, true),
+        string method => (new ServerSideEncryptionMethod(method), null, null),
+    };
 
     /// <summary>One PutObject when the object fits in one call, a multipart upload otherwise; parts upload concurrently.</summary>
     private sealed class MultipartUpload(IAmazonS3 s3, string bucket, string key, Aws.S3Options options) : IObjectUpload
