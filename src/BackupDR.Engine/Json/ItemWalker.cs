@@ -48,12 +48,6 @@ internal sealed class ItemWalker
         _keyValues = new Range[keys.Count];
     }
 
-    /// <summary>A walker for items keyed by these attributes (types not checked).</summary>
-    public static ItemWalker ForKeys(IEnumerable<string> keyNames) => new(keyNames.Select(n => new KeyAttribute(n)).ToArray());
-
-    /// <summary>Where each key attribute's typed value lay in the reader's input, after the last walk.</summary>
-    public ReadOnlySpan<Range> KeyValues => _keyValues;
-
     /// <summary>
     /// Checks one export record, <c>{"Item":{...}}</c>, handing the item to <paramref name="sink"/>.
     /// Returns where the item object lies in <paramref name="line"/>.
