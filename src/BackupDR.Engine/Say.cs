@@ -26,9 +26,6 @@ public static class Say
     public static string Level(object level) => Option(Names.Level, level);
     public static string CompareTable => Option(Names.CompareTable);
 
-    /// <summary>"verify the backup" as the host does it (Test-BackupIntegrity -Level Full, the validation function).</summary>
-    public static string Verify => Option(Names.Verify);
-
     /// <summary>"list the backups" as the host does it (Get-DynamoBackup).</summary>
     public static string ListBackups => Option(Names.List);
 
@@ -45,7 +42,6 @@ public static class Say
         public const string Profile = "profile";
         public const string Level = "level";
         public const string CompareTable = "compare-table";
-        public const string Verify = "verify";
         public const string List = "list";
         public const string Details = "details";
     }
@@ -83,7 +79,6 @@ public static class Say
 
     private static string NeutralPhrase(string name, string? value) => name switch
     {
-        Names.Verify => "a Full verification of the backup",
         Names.List => "the list of backups",
         Names.Details => "the full error",
         _ => value is null ? $"the {name} option" : $"the {name} option set to {value}",

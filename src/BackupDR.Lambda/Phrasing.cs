@@ -14,13 +14,10 @@ internal static class Phrasing
         Say.Names.Region => "the function's region",
         Say.Names.Profile => "the function's role",
         Say.Names.Level => $"\"level\": \"{value}\" in the event",
-        Say.Names.Verify => "the validation function",
         Say.Names.List => $"the backups under the function's BACKUP_PREFIX",
         Say.Names.Details => "the function's log for this request",
         _ => null,
     };
 
     public static string Render(string message) => Say.Render(message, Phrase);
-
-    public static BackupDRException Rendered(BackupDRException e) => Say.Rendered(e, Phrase);
 }

@@ -15,7 +15,6 @@ internal static class Phrasing
         Say.Names.Profile => "-ProfileName",
         Say.Names.Level => $"-Level {value}",
         Say.Names.CompareTable => "-TableName",
-        Say.Names.Verify => "Test-BackupIntegrity -Level Full",
         Say.Names.List => "Get-DynamoBackup",
         Say.Names.Details => "$Error[0] | Format-List * -Force",
         // A parameter of the cmdlet that ran: max-read-capacity-units → -MaxReadCapacityUnits.

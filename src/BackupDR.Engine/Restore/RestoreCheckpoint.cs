@@ -87,9 +87,7 @@ internal sealed class CheckpointStore(BackupFolder folder) : IDisposable
         }
         catch (UntrustedInputException e)
         {
-            throw new BackupDRException(ErrorIds.CheckpointInvalid, ErrorKind.InvalidData,
-                $"The restore checkpoint {store.UriOf(key)} cannot be read ({e.Message}). Delete it and restore again with {Say.Mode("Upsert")}: items already written are written again, none is lost.",
-                store.UriOf(key), e);
+            throw Unreadable(key, e);
         }
         if (json is null) return null;
         try
@@ -103,11 +101,13 @@ internal sealed class CheckpointStore(BackupFolder folder) : IDisposable
         }
         catch (JsonException e)
         {
-            throw new BackupDRException(ErrorIds.CheckpointInvalid, ErrorKind.InvalidData,
-                $"The restore checkpoint {store.UriOf(key)} cannot be read ({e.Message}). Delete it and restore again with {Say.Mode("Upsert")}: items already written are written again, none is lost.",
-                store.UriOf(key), e);
+            throw Unreadable(key, e);
         }
     }
+
+    private BackupDRException Unreadable(string key, Exception e) => new(ErrorIds.CheckpointInvalid, ErrorKind.InvalidData,
+        $"The restore checkpoint {store.UriOf(key)} cannot be read ({e.Message}). Delete it and restore again with {Say.Mode("Upsert")}: items already written are written again, none is lost.",
+        store.UriOf(key), e);
 
     public Task SaveAsync(string key, RestoreCheckpoint checkpoint, CancellationToken cancellationToken)
     {

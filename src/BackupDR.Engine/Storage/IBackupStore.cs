@@ -79,7 +79,4 @@ public interface IObjectUpload : IAsyncDisposable
 
 /// <summary>An object larger than its reader allows: read no further than the limit.</summary>
 public sealed class ObjectTooLargeException(string uri, long limit)
-    : UntrustedInputException($"{uri} is larger than the {limit:N0} bytes such an object may have; it was not read.")
-{
-    public long Limit { get; } = limit;
-}
+    : UntrustedInputException($"{uri} is larger than the {limit:N0} bytes such an object may have; it was not read.");

@@ -45,8 +45,6 @@ public abstract class UntrustedInputException(string message) : IOException(mess
 public sealed class UnsafeKeyException(string key, string reason)
     : UntrustedInputException($"'{Printable(key)}' is not a key inside the backup folder: {reason}.")
 {
-    public string Key { get; } = key;
-
     /// <summary>The key as it may be shown: control characters escaped, at most 200 characters.</summary>
     public static string Printable(string key)
     {
