@@ -69,4 +69,6 @@ public static class ErrorIds
     public const string TargetTableMismatch = "TargetTableMismatch";
     public const string NotConfirmed = "NotConfirmed";
     public const string InsecureEndpoint = "InsecureEndpoint";
+    public const string ExportChainGap = "ExportChainGap";
+    public const string KeySchemaRequired = "KeySchemaRequired";
 }

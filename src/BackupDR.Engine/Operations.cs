@@ -12,8 +12,9 @@ public static class Operations
     /// Checks the backup at <paramref name="uri"/>. At <see cref="IntegrityLevel.Live"/>, once the backup
     /// passes as at Full, every item is compared with <paramref name="liveTableName"/>.
     /// </summary>
+    /// <param name="read">Which exports of a folder of native exports make the chain (null: the latest, no gaps allowed).</param>
     public static async Task<IntegrityReport> CheckIntegrityAsync(string uri, IntegrityLevel level, AwsOptions aws, IOperationHost host, CancellationToken cancellationToken,
-        string? liveTableName = null)
+        string? liveTableName = null, ReadOptions? read = null)
     {
         if (level == IntegrityLevel.Live && string.IsNullOrWhiteSpace(liveTableName))
         {
@@ -31,10 +32,20 @@ public static class Operations
         using var folder = BackupFolder.Open(location, factory);
         try
         {
-            var (report, loaded) = await new IntegrityChecker(folder, host).CheckAsync(level, cancellationToken).ConfigureAwait(false);
+            var (report, loaded) = await new IntegrityChecker(folder, host, read).CheckAsync(level, cancellationToken).ConfigureAwait(false);
             if (level == IntegrityLevel.Live && report.IsValid && loaded is not null)
             {
+                if (loaded.Records != Format.RecordKind.Item || loaded.Stages.Count > 0)
+                {
+                    throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument,
+                        $"{Say.Level("Live")} compares a table with a backup of its items; {uri} is {(loaded.Stages.Count > 0 ? "a chain of exports" : "an incremental export")}, which holds changes. " +
+                        $"Check it at {Say.Level("Full")}, or restore it into a new table and compare that.", uri);
+                }
                 using var dynamo = factory.CreateDynamoDB();
+                if (!loaded.KeySchemaRecorded && await Tables.TableSchema.TryDescribeAsync(dynamo, liveTableName!, cancellationToken).ConfigureAwait(false) is { } table)
+                {
+                    loaded.Table = Tables.KeySchemas.FromTable(table, loaded.Table);   // the export records no key: the table's is compared by
+                }
                 var live = await new LiveComparer(dynamo, loaded, host).CompareAsync(liveTableName!, cancellationToken).ConfigureAwait(false);
                 report.Live = live;
                 AddDifferences(report, live);

@@ -25,6 +25,10 @@ public static class Say
     public static string Profile => Option(Names.Profile);
     public static string Level(object level) => Option(Names.Level, level);
     public static string CompareTable => Option(Names.CompareTable);
+    public static string AllowGaps => Option(Names.AllowGaps);
+    public static string PointInTime => Option(Names.PointInTime);
+    public static string KeySchema => Option(Names.KeySchema);
+    public static string Revert => Option(Names.Revert);
 
     /// <summary>"list the backups" as the host does it (Get-DynamoBackup).</summary>
     public static string ListBackups => Option(Names.List);
@@ -42,6 +46,10 @@ public static class Say
         public const string Profile = "profile";
         public const string Level = "level";
         public const string CompareTable = "compare-table";
+        public const string AllowGaps = "allow-gaps";
+        public const string PointInTime = "point-in-time";
+        public const string KeySchema = "key-schema";
+        public const string Revert = "revert";
         public const string List = "list";
         public const string Details = "details";
     }

@@ -16,6 +16,10 @@ internal static class Phrasing
         Say.Names.Level => $"\"level\": \"{value}\" in the event",
         Say.Names.List => $"the backups under the function's BACKUP_PREFIX",
         Say.Names.Details => "the function's log for this request",
+        Say.Names.AllowGaps => "\"allow_gaps\": true in the event",
+        Say.Names.PointInTime => "\"point_in_time\" in the event",
+        Say.Names.KeySchema => "\"key_schema\" in the event",
+        Say.Names.Revert => "\"revert\": true in the event",
         _ => null,
     };
 

@@ -14,7 +14,9 @@ namespace BackupDR.Lambda;
 /// <c>source_table</c> (default: <c>table_name</c>), is restored into <c>table_name</c>. BackupDR adds
 /// <c>uri</c>, <c>source_table</c>, <c>mode</c>, <c>force</c>, <c>parallelism</c>,
 /// <c>max_write_capacity_units</c> and <c>resume</c> (default true: an invocation retried after a
-/// deadline or a crash continues from the restore's checkpoint).
+/// deadline or a crash continues from the restore's checkpoint); for DynamoDB exports (a
+/// <c>backup_file</c> under <c>…/AWSDynamoDB/</c>) <c>key_schema</c> ("pk:S,sk:N"), <c>point_in_time</c>,
+/// <c>allow_gaps</c> and <c>revert</c>.
 /// Confined by its configuration: backups only under <c>s3://BACKUP_BUCKET/BACKUP_PREFIX/</c>
 /// (LocationNotAllowed otherwise), targets only the tables RESTORE_TABLES names (TableNotAllowed).
 /// </summary>
@@ -53,6 +55,13 @@ internal sealed class RecoveryFunction(FunctionSettings settings, LambdaLog log,
             Parallelism = LambdaJson.Int(e, "parallelism") ?? 4,
             MaxWriteCapacityUnits = LambdaJson.Number(e, "max_write_capacity_units") ?? 0,
             KmsKeyId = LambdaJson.String(e, "kms_key_id"),
+            KeySchema = LambdaJson.String(e, "key_schema") is { } keys ? Engine.Tables.KeySchemas.Parse([keys]) : null,
+            PointInTime = LambdaJson.String(e, "point_in_time") is { } pit
+                ? DateTimeOffset.TryParse(pit, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var at) ? at.ToUniversalTime()
+                    : throw new FunctionException("InvalidEvent", $"\"point_in_time\" must be an ISO 8601 time (2026-11-30T10:30:00Z), not '{Engine.Storage.UnsafeKeyException.Printable(pit)}'.")
+                : null,
+            AllowGaps = LambdaJson.Bool(e, "allow_gaps") ?? false,
+            Revert = LambdaJson.Bool(e, "revert") ?? false,
             CheckpointUri = settings.CheckpointUri,
             Aws = settings.Aws,
             Time = time,
@@ -84,9 +93,16 @@ internal sealed class RecoveryFunction(FunctionSettings settings, LambdaLog log,
         {
             // A backup's folder, or any object in it (its commit marker, a manifest, a data file).
             string key = file.TrimStart('/');
-            int id = key.Split('/').ToList().FindLastIndex(BackupFormat.IsBackupId);
-            if (id < 0) throw new FunctionException("InvalidEvent", $"\"backup_file\" '{Engine.Storage.UnsafeKeyException.Printable(file)}' is not in a BackupDR backup folder (…/<table>/<backup id>/…).");
-            return settings.ConfinedUri($"s3://{bucket}/{string.Join('/', key.Split('/').Take(id + 1))}/");
+            var segments = key.Split('/').ToList();
+            int id = segments.FindLastIndex(BackupFormat.IsBackupId);
+            if (id < 0)
+            {
+                // A DynamoDB export: …/AWSDynamoDB/<export id>/… names the export; …/AWSDynamoDB/ alone, the chain.
+                int exports = segments.LastIndexOf(NativeExport.RootFolder);
+                if (exports >= 0) id = exports + 1 < segments.Count && NativeExport.ExportId.IsMatch(segments[exports + 1]) ? exports + 1 : exports;
+            }
+            if (id < 0) throw new FunctionException("InvalidEvent", $"\"backup_file\" '{Engine.Storage.UnsafeKeyException.Printable(file)}' is not in a BackupDR backup folder (…/<table>/<backup id>/…) or a DynamoDB export (…/AWSDynamoDB/<export id>/…).");
+            return settings.ConfinedUri($"s3://{bucket}/{string.Join('/', segments.Take(id + 1))}/");
         }
         string source = LambdaJson.String(e, "source_table") ?? target;
         string root = settings.BackupRoot;

@@ -47,6 +47,26 @@ public sealed class RestoreDynamoTableCommand : ReportingCmdlet
     [ValidateNotNullOrEmpty]
     public string? KmsKeyId { get; set; }
 
+    /// <summary>
+    /// The primary key of a backup that does not record its table (a DynamoDB export): partition key
+    /// first, then the sort key, each as name:TYPE — <c>-KeySchema pk:S, sk:N</c>.
+    /// </summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[]? KeySchema { get; set; }
+
+    /// <summary>A folder of DynamoDB exports: restore the chain as it stood at this time (the last export ending at or before it).</summary>
+    [Parameter]
+    public DateTime? PointInTime { get; set; }
+
+    /// <summary>A folder of DynamoDB exports: restore across a window no export holds (a warning names it) instead of refusing.</summary>
+    [Parameter]
+    public SwitchParameter AllowGaps { get; set; }
+
+    /// <summary>An incremental DynamoDB export (NEW_AND_OLD_IMAGES): undo its window in the table.</summary>
+    [Parameter]
+    public SwitchParameter Revert { get; set; }
+
     [Parameter]
     [ValidateRange(1, 64)]
     public int Parallelism { get; set; } = 4;
@@ -62,14 +82,16 @@ public sealed class RestoreDynamoTableCommand : ReportingCmdlet
         // The engine asks ShouldProcess once it knows what the restore would do (after verifying the
         // backup and counting the items it would overwrite or delete), and ShouldContinue when that
         // changes items the table already holds, unless -Force.
-        var request = new RestoreRequest
+        var options = Reporting;
+        RunReported((bridge, token) => RestoreRunner.RunAsync(new RestoreRequest
         {
             Uri = uri, TableName = TableName, Force = Force, Mode = mode, Resume = Resume,
             CheckpointUri = CheckpointUri is null ? null : ResolveUri(CheckpointUri),
             Parallelism = Parallelism, MaxWriteCapacityUnits = MaxWriteCapacityUnits, Aws = AwsOptions, KmsKeyId = KmsKeyId,
-        };
-        var options = Reporting;
-        RunReported((bridge, token) => RestoreRunner.RunAsync(request, bridge, token),
+            KeySchema = KeySchema is null ? null : Engine.Tables.KeySchemas.Parse(KeySchema),
+            PointInTime = PointInTime is { } t ? new DateTimeOffset(t).ToUniversalTime() : null,
+            AllowGaps = AllowGaps, Revert = Revert,
+        }, bridge, token),
             (result, error) => RunReport.ForRestore(TableName, result, null, error, options), WriteObject);
     }
 }

@@ -25,12 +25,21 @@ public sealed class TestBackupIntegrityCommand : ReportingCmdlet
     [ArgumentCompleter(typeof(TableNameCompleter))]
     public string? TableName { get; set; }
 
+    /// <summary>A folder of DynamoDB exports: check the chain as it stood at this time (the last export ending at or before it).</summary>
+    [Parameter]
+    public DateTime? PointInTime { get; set; }
+
+    /// <summary>A folder of DynamoDB exports: accept a window no export holds (noted in Limits) instead of reporting ExportChainGap.</summary>
+    [Parameter]
+    public SwitchParameter AllowGaps { get; set; }
+
     protected override void ProcessRecord()
     {
         var level = Enum.Parse<IntegrityLevel>(Level, ignoreCase: true);
         string uri = ResolveUri(Uri);
         var options = Reporting;
-        RunReported((bridge, token) => Operations.CheckIntegrityAsync(uri, level, AwsOptions, bridge, token, TableName),
+        var read = new ReadOptions(PointInTime is { } t ? new DateTimeOffset(t).ToUniversalTime() : null, AllowGaps);
+        RunReported((bridge, token) => Operations.CheckIntegrityAsync(uri, level, AwsOptions, bridge, token, TableName, read),
             (report, error) => RunReport.ForValidation(uri, report, error, options), WriteReport);
     }
 

@@ -85,6 +85,9 @@ public class ItemWalkerTests
     [InlineData("{\"Item\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"}}")]                      // cut short
     [InlineData("{\"Item\":{\"pk\":{\"S\":\"a\\uDDD1\"},\"sk\":{\"N\":\"1\"}}}")]             // a lone surrogate (found by a flipped bit)
     [InlineData("{\"Item\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"},\"\\uD800x\":{\"S\":\"1\"}}}")] // one in an attribute name
+    [InlineData("{\"Item\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"123456789012345678901234567890123456789\"}}}")]     // 39 significant digits: DynamoDB refuses it
+    [InlineData("{\"Item\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"},\"x\":{\"N\":\"1E-131\"}}}")]                 // below DynamoDB's smallest magnitude
+    [InlineData("{\"Item\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"},\"x\":{\"NS\":[\"1\",\"1E+126\"]}}}")]      // above its largest
     [InlineData("{}")]                                                                         // no Item
     [InlineData("[]")]
     public void Malformed_records_are_refused_as_the_object_parser_refuses_them(string record)
@@ -132,5 +135,43 @@ public class ItemWalkerTests
         Assert.Throws<InvalidDataException>(() => DynamoWireClient.ParseBatchWrite("{\"UnprocessedItems\":{\"other\":[]}}"u8, "t1"));
         Assert.Throws<InvalidDataException>(() => DynamoWireClient.ParseBatchWrite(
             "{\"UnprocessedItems\":{\"t1\":[{\"DeleteRequest\":{\"Key\":{}}}]}}"u8, "t1"));
+    }
+
+    [Theory]
+    [InlineData("0E+999")]
+    [InlineData("0.000000000000000000000000000000000000000000000000000")]
+    [InlineData("1E-130")]
+    [InlineData("-9.9999999999999999999999999999999999999E+125")]
+    [InlineData("100000000000000000000000000000000000000000000000000000")]   // 1 significant digit, 1E+53
+    [InlineData("0.00000000000000000000000000000000000000000000012345678901234567890123456789012345678")]
+    public void Numbers_DynamoDB_stores_pass(string number) => Assert.Null(DynamoNumber.StorableProblem(Encoding.UTF8.GetBytes(number)));
+
+    [Theory]
+    [InlineData("{\"Metadata\":{\"WriteTimestampMicros\":{\"N\":\"1\"}},\"Keys\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"}},\"NewImage\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"},\"x\":{\"S\":\"y\"}}}", true, false)]
+    [InlineData("{\"Keys\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1.0\"}},\"OldImage\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"}}}", false, true)]
+    [InlineData("{\"Keys\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"}}}", false, false)]
+    public void Change_records_give_their_images(string record, bool hasNew, bool hasOld)
+    {
+        byte[] line = Encoding.UTF8.GetBytes(record);
+        var check = new CheckOnly();
+        var change = new ItemWalker(Keys).WalkChange(line, ref check);
+        Assert.Equal(hasNew, change.NewImage is not null);
+        Assert.Equal(hasOld, change.OldImage is not null);
+        Assert.Equal("{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"}}", Encoding.UTF8.GetString(line[change.Keys]).Replace("1.0", "1"));
+    }
+
+    [Theory]
+    [InlineData("{\"Keys\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"}},\"NewImage\":{\"pk\":{\"S\":\"b\"},\"sk\":{\"N\":\"1\"}}}")]    // the image is another item
+    [InlineData("{\"Keys\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"},\"x\":{\"S\":\"1\"}}}")]                                        // Keys holds more than the key
+    [InlineData("{\"NewImage\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"}}}")]                                                           // no Keys
+    [InlineData("{\"Keys\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"}},\"Item\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"}}}")]      // a full export's member
+    [InlineData("{\"Keys\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"}},\"Keys\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"}}}")]      // Keys twice
+    [InlineData("{\"Metadata\":[],\"Keys\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"}}}")]                                              // Metadata not an object
+    [InlineData("{\"Keys\":{\"pk\":{\"S\":\"a\"}},\"NewImage\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"}}}")]                         // Keys lacks the sort key
+    public void Malformed_change_records_are_refused(string record)
+    {
+        byte[] line = Encoding.UTF8.GetBytes(record);
+        var check = new CheckOnly();
+        Assert.Throws<InvalidDataException>(() => new ItemWalker(Keys).WalkChange(line, ref check));
     }
 }

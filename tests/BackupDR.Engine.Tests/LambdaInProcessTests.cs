@@ -133,6 +133,47 @@ public sealed class LambdaInProcessTests(LocalServices services, ITestOutputHelp
         Assert.Equal(source, await services.ReadTableAsync(target));
     }
 
+    /// <summary>
+    /// The recovery function given a DynamoDB export in its bucket, the seed's way (<c>backup_bucket</c> +
+    /// <c>backup_file</c>, here any object of the export): the export is verified by its own rules and
+    /// restored with the key the event gives; a chain of exports (the AWSDynamoDB folder) likewise.
+    /// </summary>
+    [Fact]
+    public async Task The_recovery_function_restores_a_native_export_and_a_chain()
+    {
+        string bucket = await services.CreateBucketAsync();
+        var store = new S3BackupStore(new Aws.AwsClientFactory(new()).CreateS3(), bucket);
+        var fixture = new NativeExportFixture(store, "backupdr/", bucket);
+        var items = TestItems.Random(77, 150);
+        var t0 = new DateTimeOffset(2026, 11, 1, 0, 0, 0, TimeSpan.Zero);
+        string full = await fixture.WriteFullAsync("orders", t0, items);
+        var added = TestItems.Random(78, 10);
+        await fixture.WriteIncrementalAsync("orders", t0, t0.AddHours(1), added.Select(i => new Change(new() { ["pk"] = i["pk"], ["sk"] = i["sk"] }, i, null)).ToList());
+        var env = new Dictionary<string, string?> { ["_HANDLER"] = "recovery", ["BACKUP_BUCKET"] = bucket, ["BACKUP_PREFIX"] = "backupdr", ["RESTORE_TABLES"] = "lambda-native*" };
+
+        string one = LocalServices.UniqueName("lambda-native");
+        string chain = LocalServices.UniqueName("lambda-native");
+        var api = new QueuedRuntimeApi(TimeProvider.System,
+            $"{{\"table_name\": \"{one}\", \"backup_bucket\": \"{bucket}\", \"backup_file\": \"backupdr/AWSDynamoDB/{full}/manifest-summary.json\", \"key_schema\": \"pk:S,sk:N\"}}",
+            $"{{\"table_name\": \"{chain}\", \"backup_bucket\": \"{bucket}\", \"backup_file\": \"backupdr/AWSDynamoDB/\", \"key_schema\": \"pk:S,sk:N\"}}",
+            $"{{\"table_name\": \"{LocalServices.UniqueName("lambda-native")}\", \"backup_bucket\": \"{bucket}\", \"backup_file\": \"backupdr/AWSDynamoDB/{full}/\"}}");
+        Assert.Equal(0, await new LambdaHost(api, TimeProvider.System, Environment(env), new LogLines(output)).RunAsync(CancellationToken.None));
+
+        Assert.Equal(3, api.Outcomes.Count);
+        var first = api.Outcomes[0];
+        Assert.False(first.Failed, first.Body.ToJsonString());
+        Assert.Equal("NativeExport", (string)first.Body["result"]!["format"]!);
+        Assert.Equal(150, (long)first.Body["result"]!["itemsWritten"]!);
+        Assert.Equal(150, (await services.ReadTableAsync(one)).Count);
+        var second = api.Outcomes[1];
+        Assert.False(second.Failed, second.Body.ToJsonString());
+        Assert.Equal("NativeExportChain", (string)second.Body["result"]!["format"]!);
+        Assert.Equal(160, (await services.ReadTableAsync(chain)).Count);
+        // No key given and no table: the function says what is missing, and writes nothing.
+        Assert.True(api.Outcomes[2].Failed);
+        Assert.Equal("KeySchemaRequired", api.Outcomes[2].ErrorType);
+    }
+
     private async Task<JsonObject> CheckpointAsync(string bucket)
     {
         var list = await services.S3.ListObjectsV2Async(new Amazon.S3.Model.ListObjectsV2Request { BucketName = bucket, Prefix = "checkpoints/" });

@@ -92,6 +92,42 @@ public static class DynamoNumber
         return i == s.Length;
     }
 
+    /// <summary>
+    /// For a well-formed number: null when DynamoDB can store it, else why not — more than 38
+    /// significant digits, or a magnitude outside 1E-130 .. 9.9999999999999999999999999999999999999E+125
+    /// (zero is always storable). A restore checks this before writing, so such a number fails the
+    /// verification, not a batch half-way through the table.
+    /// </summary>
+    public static string? StorableProblem(ReadOnlySpan<byte> utf8)
+    {
+        var s = utf8.Trim(" \t\r\n\f\v"u8);
+        int i = 0;
+        if (i < s.Length && (s[i] == '-' || s[i] == '+')) i++;
+        int digits = 0, first = -1, last = -1, point = -1;
+        for (; i < s.Length; i++)
+        {
+            byte c = s[i];
+            if (c == '.') { point = digits; continue; }
+            if (c < '0' || c > '9') break;
+            if (c != '0') { if (first < 0) first = digits; last = digits; }
+            digits++;
+        }
+        if (first < 0) return null;   // zero
+        if (point < 0) point = digits;
+        long exponent = 0;
+        if (i < s.Length && (s[i] == 'e' || s[i] == 'E'))
+        {
+            i++;
+            bool negative = i < s.Length && s[i] == '-';
+            if (i < s.Length && (s[i] == '-' || s[i] == '+')) i++;
+            for (; i < s.Length && s[i] >= '0' && s[i] <= '9'; i++) exponent = exponent * 10 + (s[i] - '0');
+            if (negative) exponent = -exponent;
+        }
+        if (last - first + 1 > 38) return $"has {last - first + 1} significant digits; DynamoDB stores at most 38";
+        long adjusted = point - first + exponent;   // the value is 0.DIGITS × 10^adjusted
+        return adjusted is < -129 or > 126 ? "is outside the range DynamoDB stores (1E-130 to 9.9999999999999999999999999999999999999E+125 in magnitude)" : null;
+    }
+
     /// <summary>True when the two texts denote the same number.</summary>
     public static bool AreEqual(string a, string b) => string.Equals(Canonical(a), Canonical(b), StringComparison.Ordinal);
 }

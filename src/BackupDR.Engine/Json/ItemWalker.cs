@@ -9,6 +9,9 @@ namespace BackupDR.Engine.Json;
 /// <summary>A primary key attribute: its name and, when known, its type (S, N or B).</summary>
 public readonly record struct KeyAttribute(string Name, string? Type = null);
 
+/// <summary>Where an incremental-export record's parts lie in its line; an image is null when the record has none.</summary>
+internal readonly record struct ChangeRecord(Range Keys, Range? NewImage, Range? OldImage);
+
 /// <summary>
 /// The one grammar of DynamoDB JSON (docs/format.md §3), for every path that reads it: the backup
 /// copying Scan responses into data files, Full validation, the restore checking what it sends, and
@@ -81,6 +84,89 @@ internal sealed class ItemWalker
             throw new InvalidDataException("Not valid JSON: " + e.Message, e);
         }
         return item ?? throw Malformed("no \"Item\" member");
+    }
+
+    /// <summary>
+    /// Checks one incremental-export record,
+    /// <c>{"Metadata":{…},"Keys":{…},"NewImage":{…},"OldImage":{…}}</c> (docs/format.md §10.2): Keys is
+    /// the item's primary key and nothing else, each image present is an item carrying that same key,
+    /// and Metadata is an object (it is not restored). Each image is handed to <paramref name="sink"/>.
+    /// The key attributes are the walker's when it has them; otherwise those Keys names, and every
+    /// record must then name the same ones.
+    /// </summary>
+    public ChangeRecord WalkChange<TSink>(ReadOnlySpan<byte> line, ref TSink sink) where TSink : IItemSink
+    {
+        if (line.IsEmpty) throw new InvalidDataException("The line is empty; every line of a data file is one record.");
+        var r = new Utf8JsonReader(line, ReaderOptions);
+        Range? keys = null, newImage = null, oldImage = null;
+        bool metadata = false;
+        try
+        {
+            Expect(ref r, JsonTokenType.StartObject, "a record object");
+            while (Next(ref r) != JsonTokenType.EndObject)
+            {
+                if (r.TokenType != JsonTokenType.PropertyName) throw Malformed("expected a property");
+                string member = r.ValueTextEquals("Keys"u8) ? "Keys" : r.ValueTextEquals("NewImage"u8) ? "NewImage"
+                    : r.ValueTextEquals("OldImage"u8) ? "OldImage" : r.ValueTextEquals("Metadata"u8) ? "Metadata"
+                    : throw Malformed($"unexpected member '{Printable(ref r)}' (an incremental-export record has Metadata, Keys, NewImage and OldImage)");
+                bool twice = member switch { "Keys" => keys is not null, "NewImage" => newImage is not null, "OldImage" => oldImage is not null, _ => metadata };
+                if (twice) throw Malformed($"\"{member}\" appears twice");
+                Expect(ref r, JsonTokenType.StartObject, member + " to be an object");
+                int start = (int)r.TokenStartIndex;
+                if (member == "Metadata")
+                {
+                    r.Skip();
+                    metadata = true;
+                    continue;
+                }
+                if (member == "Keys")
+                {
+                    var none = new CheckOnly();
+                    WalkItemCore(ref r, ref none);
+                }
+                else
+                {
+                    WalkItemCore(ref r, ref sink);
+                }
+                var range = start..(int)r.BytesConsumed;
+                if (member == "Keys") keys = range; else if (member == "NewImage") newImage = range; else oldImage = range;
+            }
+            if (r.Read()) throw Malformed("text after the record");
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
+        {
+            throw new InvalidDataException("Not valid JSON: " + e.Message, e);
+        }
+        if (keys is null) throw Malformed("no \"Keys\" member");
+        CheckImageKeys(line, keys.Value, newImage, "NewImage");
+        CheckImageKeys(line, keys.Value, oldImage, "OldImage");
+        return new ChangeRecord(keys.Value, newImage, oldImage);
+    }
+
+    private string[]? _changeKeyNames;
+
+    // Keys holds the key and only the key; each image holds the same key values.
+    private void CheckImageKeys(ReadOnlySpan<byte> line, Range keys, Range? image, string member)
+    {
+        var key = DynamoJson.ReadItem(line[keys]);
+        string[] names = _keyNameText.Length > 0 ? _keyNameText : (_changeKeyNames ??= key.Keys.Order(StringComparer.Ordinal).ToArray());
+        if (key.Count != names.Length || !names.All(key.ContainsKey))
+        {
+            throw Malformed($"Keys names {string.Join(", ", key.Keys.Order(StringComparer.Ordinal))}, but the table's key is {string.Join(", ", names)}");
+        }
+        foreach (var (name, value) in key)
+        {
+            if (value.S is null && value.N is null && value.B is null) throw Malformed($"key attribute '{name}' in Keys is not S, N or B");
+        }
+        if (image is null) return;
+        var item = DynamoJson.ReadItem(line[image.Value]);
+        foreach (var name in names)
+        {
+            if (!item.TryGetValue(name, out var value) || ItemCanonical.Of(new() { [name] = value }) != ItemCanonical.Of(new() { [name] = key[name] }))
+            {
+                throw Malformed($"{member} does not carry the key in Keys (attribute '{name}')");
+            }
+        }
     }
 
     /// <summary>Checks one item object (attribute name → typed value) that is the whole of <paramref name="json"/>.</summary>
@@ -336,8 +422,9 @@ internal sealed class ItemWalker
 
     private static void CheckNumber(ref Utf8JsonReader r)
     {
-        bool ok = r.ValueIsEscaped ? DynamoNumber.IsWellFormed(Encoding.UTF8.GetBytes(r.GetString()!)) : DynamoNumber.IsWellFormed(r.ValueSpan);
-        if (!ok) throw Malformed($"'{Printable(ref r)}' is not a number");
+        ReadOnlySpan<byte> text = r.ValueIsEscaped ? Encoding.UTF8.GetBytes(r.GetString()!) : r.ValueSpan;
+        if (!DynamoNumber.IsWellFormed(text)) throw Malformed($"'{Printable(ref r)}' is not a number");
+        if (DynamoNumber.StorableProblem(text) is { } problem) throw Malformed($"the number '{Printable(ref r)}' {problem}");
     }
 
     /// <summary>Decodes a base64 string into the scratch buffer (padding required, no whitespace); returns the length.</summary>

@@ -43,8 +43,11 @@ public sealed class RestoreCheckpoint
     }
 }
 
-/// <summary>The first <see cref="Items"/> items of a data file are in the table: <see cref="Written"/> by BackupDR, <see cref="Skipped"/> found there (MissingOnly).</summary>
-public sealed record FileProgress(long Items, long Written, long Skipped);
+/// <summary>
+/// The first <see cref="Items"/> records of a data file are applied: <see cref="Written"/> by BackupDR,
+/// <see cref="Skipped"/> found there (MissingOnly), <see cref="Deleted"/> (an incremental export's deletes).
+/// </summary>
+public sealed record FileProgress(long Items, long Written, long Skipped, long Deleted = 0);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = true,
     UseStringEnumConverter = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
@@ -141,7 +144,7 @@ internal sealed class ProgressTracker
     private sealed class FileState(FileProgress start)
     {
         public FileProgress Done = start;
-        public readonly SortedDictionary<long, (long Count, long Written, long Skipped)> Ahead = [];
+        public readonly SortedDictionary<long, (long Count, long Written, long Skipped, long Deleted)> Ahead = [];
     }
 
     public ProgressTracker(IEnumerable<string> dataFiles, IReadOnlyDictionary<string, FileProgress> resumed)
@@ -158,19 +161,19 @@ internal sealed class ProgressTracker
     }
 
     /// <summary>Items <paramref name="first"/> .. first + count - 1 (0-based within the file) are done.</summary>
-    public void Complete(string file, long first, long count, long written, long skipped)
+    public void Complete(string file, long first, long count, long written, long skipped, long deleted = 0)
     {
         lock (_files)
         {
             var state = _files[file];
-            state.Ahead[first] = (count, written, skipped);
+            state.Ahead[first] = (count, written, skipped, deleted);
             while (state.Ahead.Count > 0)
             {
                 var (start, batch) = state.Ahead.First();
                 if (start > state.Done.Items) break;
                 state.Ahead.Remove(start);
                 long end = start + batch.Count;
-                if (end > state.Done.Items) state.Done = new FileProgress(end, state.Done.Written + batch.Written, state.Done.Skipped + batch.Skipped);
+                if (end > state.Done.Items) state.Done = new FileProgress(end, state.Done.Written + batch.Written, state.Done.Skipped + batch.Skipped, state.Done.Deleted + batch.Deleted);
             }
         }
         Interlocked.Increment(ref _version);

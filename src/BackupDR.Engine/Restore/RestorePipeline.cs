@@ -13,7 +13,18 @@ namespace BackupDR.Engine.Restore;
 /// Items <see cref="First"/> .. First + Count - 1 of a data file, with their keys as DynamoDB JSON.
 /// <see cref="Claimed"/>: a checkpoint says they are already in the table, which is verified, not trusted.
 /// </summary>
-internal sealed record ItemBatch(string File, long First, List<ReadOnlyMemory<byte>> Items, List<string> Keys, bool Claimed);
+/// <see cref="Deletes"/>: <see cref="Items"/> are keys to delete (an incremental export's deletes), not items to put.
+internal sealed record ItemBatch(string File, long First, List<ReadOnlyMemory<byte>> Items, List<string> Keys, bool Claimed, bool Deletes = false);
+
+/// <summary>What an incremental export's records do to the table: their window applied, or undone.</summary>
+internal enum ChangeDirection
+{
+    /// <summary>A record with a new image puts it; one without deletes its key.</summary>
+    Apply,
+
+    /// <summary>A record with an old image puts it back; one with only a new image (an insert) deletes its key.</summary>
+    Revert,
+}
 
 /// <summary>
 /// The restore's streaming middle: readers decompress and check every line of every data file and
@@ -32,7 +43,8 @@ internal sealed class RestorePipeline(
     BatchWriter writer,
     CapacityLimiter capacity,
     ProgressTracker tracker,
-    IOperationHost host)
+    IOperationHost host,
+    ChangeDirection direction = ChangeDirection.Apply)
 {
     private readonly string[] _keyNames = backup.Table.KeySchema.Select(k => k.AttributeName).ToArray();
     private long _itemsDoneThisRun;
@@ -112,6 +124,11 @@ internal sealed class RestorePipeline(
 
     private async Task WriteBatchAsync(ItemBatch batch, CancellationToken cancellationToken)
     {
+        if (batch.Deletes)
+        {
+            await DeleteBatchAsync(batch, cancellationToken).ConfigureAwait(false);
+            return;
+        }
         if (batch.Claimed)
         {
             await VerifyClaimedAsync(batch, cancellationToken).ConfigureAwait(false);
@@ -131,6 +148,24 @@ internal sealed class RestorePipeline(
         var candidates = Enumerable.Range(0, batch.Items.Count).Where(i => !present.Contains(ItemHash.Of(keys[i].Span))).ToList();
         long written = await PutIfAbsentAsync(batch, candidates, cancellationToken).ConfigureAwait(false);
         tracker.Complete(batch.File, batch.First, batch.Items.Count, written, batch.Items.Count - written);
+    }
+
+    /// <summary>
+    /// An incremental export's deletes. Where a checkpoint counts them as done, the keys are looked up
+    /// (consistent) and any still in the table deleted again.
+    /// </summary>
+    private async Task DeleteBatchAsync(ItemBatch batch, CancellationToken cancellationToken)
+    {
+        if (!batch.Claimed)
+        {
+            await writer.DeleteAsync(batch.Items, cancellationToken).ConfigureAwait(false);
+            tracker.Complete(batch.File, batch.First, batch.Items.Count, written: 0, skipped: 0, deleted: batch.Items.Count);
+            return;
+        }
+        var found = await client.FindItemsAsync(tableName, batch.Items, _keyNames, cancellationToken).ConfigureAwait(false);
+        if (found.Count > 0) await writer.DeleteAsync(found, cancellationToken).ConfigureAwait(false);
+        Interlocked.Add(ref _repaired, found.Count);
+        Interlocked.Add(ref _verified, batch.Items.Count - found.Count);
     }
 
     /// <summary>Conditional puts (attribute_not_exists) of the batch's items at <paramref name="indexes"/>; returns how many were written.</summary>
@@ -204,9 +239,21 @@ internal sealed class RestorePipeline(
             {
                 Range item;
                 string key;
+                bool delete = false;
                 try
                 {
-                    item = walker.WalkRecord(line.Span, ref check);
+                    if (backup.Records == RecordKind.Change)
+                    {
+                        var change = walker.WalkChange(line.Span, ref check);
+                        (item, delete) = direction == ChangeDirection.Apply
+                            ? change.NewImage is { } put ? (put, false) : (change.Keys, true)
+                            : change.OldImage is { } old ? (old, false) : change.NewImage is not null ? (change.Keys, true)
+                            : throw new InvalidDataException("the record has neither image, so the item's state before the window is unknown");
+                    }
+                    else
+                    {
+                        item = walker.WalkRecord(line.Span, ref check);
+                    }
                     key = walker.KeyText(line.Span);
                 }
                 catch (InvalidDataException e)
@@ -215,8 +262,8 @@ internal sealed class RestorePipeline(
                 }
                 index++;
                 bool isClaimed = index < claimed;   // done before the restore was interrupted, says the checkpoint
-                // BatchWriteItem rejects a batch that names one key twice; a repeated key starts a new batch.
-                if (batch is not null && (batch.Items.Count == BatchWriter.MaxBatch || batch.Claimed != isClaimed || !keysInBatch.Add(key)))
+                // BatchWriteItem rejects a batch that names one key twice; a repeated key starts a new batch. Puts and deletes go in batches of their own.
+                if (batch is not null && (batch.Items.Count == BatchWriter.MaxBatch || batch.Claimed != isClaimed || batch.Deletes != delete || !keysInBatch.Add(key)))
                 {
                     batchQueued(file.DataFile);
                     await batches.WriteAsync(batch, cancellationToken).ConfigureAwait(false);
@@ -224,7 +271,7 @@ internal sealed class RestorePipeline(
                 }
                 if (batch is null)
                 {
-                    batch = new ItemBatch(file.DataFile, index, new List<ReadOnlyMemory<byte>>(BatchWriter.MaxBatch), new List<string>(BatchWriter.MaxBatch), isClaimed);
+                    batch = new ItemBatch(file.DataFile, index, new List<ReadOnlyMemory<byte>>(BatchWriter.MaxBatch), new List<string>(BatchWriter.MaxBatch), isClaimed, delete);
                     keysInBatch.Clear();
                     keysInBatch.Add(key);
                 }
@@ -238,18 +285,18 @@ internal sealed class RestorePipeline(
             }
 
             // The file was verified before the restore began; it must still be the same file.
-            string sha256;
+            string sha256, md5;
             try
             {
-                (sha256, _, _) = await reader.FinishAsync(cancellationToken).ConfigureAwait(false);
+                (sha256, md5, _) = await reader.FinishAsync(cancellationToken).ConfigureAwait(false);
             }
             catch (DataFileException e)
             {
                 throw PartlyWritten(file, "it " + e.Message);
             }
-            if (sha256 != file.Sha256Checksum)
+            if (backup.Md5Only ? md5 != file.Md5Checksum : sha256 != file.Sha256Checksum)
             {
-                throw PartlyWritten(file, "its SHA-256 no longer matches the manifest");
+                throw PartlyWritten(file, $"its {(backup.Md5Only ? "MD5" : "SHA-256")} no longer matches the manifest");
             }
             if (index + 1 != file.ItemCount)
             {

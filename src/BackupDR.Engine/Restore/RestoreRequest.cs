@@ -32,6 +32,22 @@ public sealed class RestoreRequest
     /// <summary>A new table's KMS key (id, ARN or alias); null: the key the backed-up table used (or DynamoDB's own key, if it used that).</summary>
     public string? KmsKeyId { get; init; }
 
+    /// <summary>
+    /// The primary key for a backup that does not record its table (a native export): the partition key,
+    /// then the sort key if any, each with its type (S, N or B). Used to create a new table, and checked
+    /// against an existing one.
+    /// </summary>
+    public IReadOnlyList<Json.KeyAttribute>? KeySchema { get; init; }
+
+    /// <summary>A folder of native exports: stop the chain at the last export ending at or before this time.</summary>
+    public DateTimeOffset? PointInTime { get; init; }
+
+    /// <summary>A folder of native exports: apply the chain across a window that no export holds instead of refusing it.</summary>
+    public bool AllowGaps { get; init; }
+
+    /// <summary>An incremental native export (NEW_AND_OLD_IMAGES): undo its window in the table instead of applying it.</summary>
+    public bool Revert { get; init; }
+
     /// <summary>Concurrent BatchWriteItem writers.</summary>
     public int Parallelism { get; init; } = 4;
 
@@ -53,6 +69,9 @@ public sealed class RestoreResult
     public required string SourceUri { get; init; }
     public string? BackupId { get; init; }
     public string? SourceTableName { get; init; }
+
+    /// <summary>The layout the backup was read as: BackupDR, NativeExport, NativeExportChain, SeedV2 or Dynamodump.</summary>
+    public Format.SourceFormat Format { get; init; }
     public RestoreMode Mode { get; init; }
 
     /// <summary>Items BackupDR wrote into the table (for a resumed restore, including those the interrupted run wrote).</summary>
@@ -61,7 +80,7 @@ public sealed class RestoreResult
     /// <summary>MissingOnly: backup items not written because the table already held their key.</summary>
     public long ItemsSkipped { get; init; }
 
-    /// <summary>Exact: items deleted because their key is not in the backup.</summary>
+    /// <summary>Exact: items deleted because their key is not in the backup; an incremental export: its deletes (reverted: its inserts).</summary>
     public long ItemsDeleted { get; init; }
 
     /// <summary>Upsert and Exact: items the table held whose key is in the backup, counted (and asked about) before the restore wrote over them.</summary>

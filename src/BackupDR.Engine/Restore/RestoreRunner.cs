@@ -73,12 +73,14 @@ public sealed class RestoreRunner
         await checkpoints.EnsureAvailableAsync(cancellationToken).ConfigureAwait(false);
 
         // The backup's metadata, then the target: cheap refusals before the backup is read in full.
-        var checker = new IntegrityChecker(folder, host);
+        var checker = new IntegrityChecker(folder, host, new ReadOptions(request.PointInTime, request.AllowGaps));
         var report = new IntegrityReport { Uri = folder.Uri, Level = IntegrityLevel.Full };
         host.Verbose($"Verifying {folder.Uri} (every file's size, checksums and items) before restoring.");
         var backup = RefuseUnusable(folder, report, await checker.CheckMetadataAsync(report, cancellationToken).ConfigureAwait(false), request.Force);
         var existing = await TableSchema.TryDescribeAsync(dynamo, request.TableName, cancellationToken).ConfigureAwait(false);
+        await ResolveKeySchemaAsync(backup, existing, request, cancellationToken).ConfigureAwait(false);
         if (existing is not null) CheckKeySchema(backup, existing, request.TableName);
+        var apply = ApplyOf(backup, existing, request);
         string target = TargetIdentity();
         string checkpointKey = checkpoints.KeyFor(folder.Uri, request.TableName, target);
         var previous = await checkpoints.LoadAsync(checkpointKey, cancellationToken).ConfigureAwait(false);
@@ -97,6 +99,16 @@ public sealed class RestoreRunner
             };
         }
         var mode = checkpoint.Mode;
+        if (apply != ApplyKind.Restore && request.Mode is not null)
+        {
+            throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument,
+                $"An incremental export is applied to the table as it is (its puts and deletes); it takes no mode. Leave out {Say.Mode(request.Mode)}.", request.TableName);
+        }
+        if (backup.Format == Format.SourceFormat.NativeExportChain && mode != RestoreMode.New)
+        {
+            throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument,
+                $"A chain of exports is restored into a new or empty table; {Say.Mode(mode)} is not supported for it. Restore into a new table name.", request.TableName);
+        }
         if (mode == RestoreMode.Exact && !request.Force && backup.Summary.TableName != request.TableName)
         {
             throw new BackupDRException(ErrorIds.TargetTableMismatch, ErrorKind.InvalidArgument,
@@ -104,14 +116,14 @@ public sealed class RestoreRunner
                 $"deleting what the backup does not hold. Nothing was changed. Check the table name, or add {Say.Force} if that is what you mean.", request.TableName);
         }
         bool hasItems = existing is not null && await HasItemsAsync(request.TableName, cancellationToken).ConfigureAwait(false);
-        if (!resumed && hasItems && (request.Resume || mode == RestoreMode.New))
+        if (!resumed && hasItems && apply == ApplyKind.Restore && (request.Resume || mode == RestoreMode.New))
         {
             throw NotEmpty(folder, request, previous is not null, checkpoints.UriOf(checkpointKey));
         }
 
         // Every byte and item of the backup, before anything is written; the keys too when the
         // target's items must be counted against them.
-        bool survey = hasItems && mode is RestoreMode.Upsert or RestoreMode.Exact;
+        bool survey = hasItems && apply == ApplyKind.Restore && mode is RestoreMode.Upsert or RestoreMode.Exact;
         var backupKeys = survey ? new HashSet<UInt128>() : null;
         await checker.CheckDataAsync(report, backup, parseItems: true,
             backupKeys is null ? null : key => { var hash = ItemHash.Of(System.Text.Encoding.UTF8.GetBytes(key)); lock (backupKeys) backupKeys.Add(hash); },
@@ -123,7 +135,14 @@ public sealed class RestoreRunner
         var counted = survey
             ? await new TargetSurvey(dynamo, request.TableName, keyNames, request.Parallelism).CountAsync(backupKeys!, mode == RestoreMode.Exact, cancellationToken).ConfigureAwait(false)
             : null;
-        await ConfirmAsync(folder, backup, request, mode, existing is null, resumed, counted, cancellationToken).ConfigureAwait(false);
+        if (apply == ApplyKind.Restore)
+        {
+            await ConfirmAsync(folder, backup, request, mode, existing is null, resumed, counted, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            await ConfirmChangesAsync(backup, request, apply, checker.Changes, resumed, cancellationToken).ConfigureAwait(false);
+        }
 
         // The checkpoint exists before anything is written, table creation included: a restore killed
         // from here on can always be resumed.
@@ -143,12 +162,20 @@ public sealed class RestoreRunner
         var capacity = new CapacityLimiter(request.MaxWriteCapacityUnits, 1.0, request.Time);
         var writer = new BatchWriter(writes, request.TableName, keyNames, _retry, capacity);
         var tracker = new ProgressTracker(backup.Files.Select(f => f.DataFile), checkpoint.Files);
-        var pipeline = new RestorePipeline(backup, request.TableName, mode, writes, writer, capacity, tracker, host);
+        long verifiedClaims = 0, repairedClaims = 0;
         await using (var saver = new CheckpointSaver(checkpoints, checkpointKey, checkpoint, tracker, request.CheckpointInterval, host))
         {
             try
             {
-                await pipeline.RunAsync(request.Parallelism, request.Pipeline, _ => saver.SaveNowAsync(cancellationToken), cancellationToken).ConfigureAwait(false);
+                // A chain's exports strictly one after another: a later export's state of an item wins.
+                foreach (var stage in backup.InOrder)
+                {
+                    var pipeline = new RestorePipeline(stage, request.TableName, mode, writes, writer, capacity, tracker, host,
+                        apply == ApplyKind.Revert ? ChangeDirection.Revert : ChangeDirection.Apply);
+                    await pipeline.RunAsync(request.Parallelism, request.Pipeline, _ => saver.SaveNowAsync(cancellationToken), cancellationToken).ConfigureAwait(false);
+                    verifiedClaims += pipeline.ItemsVerified;
+                    repairedClaims += pipeline.ItemsRepaired;
+                }
             }
             catch (Exception e) when (e is not OperationCanceledException || cancellationToken.IsCancellationRequested)
             {
@@ -158,38 +185,39 @@ public sealed class RestoreRunner
             await saver.SaveNowAsync(cancellationToken).ConfigureAwait(false);
         }
         var done = tracker.Snapshot();
-        long written = done.Values.Sum(f => f.Written), skipped = done.Values.Sum(f => f.Skipped);
-        if (written + skipped != backup.Summary.ItemCount)
+        long written = done.Values.Sum(f => f.Written), skipped = done.Values.Sum(f => f.Skipped), changeDeletes = done.Values.Sum(f => f.Deleted);
+        if (written + skipped + changeDeletes != backup.Summary.ItemCount)
         {
             throw new BackupDRException(ErrorIds.ItemsNotWritten, ErrorKind.WriteError,
-                $"{written + skipped} items were restored into '{request.TableName}' but the backup holds {backup.Summary.ItemCount}. Run the restore again with {Say.Resume}.", request.TableName);
+                $"{written + skipped + changeDeletes} records were applied to '{request.TableName}' but the backup holds {backup.Summary.ItemCount}. Run the restore again with {Say.Resume}.", request.TableName);
         }
 
-        long deleted = 0;
+        long deleted = changeDeletes;
         if (counted is { Deletes: > 0 })
         {
             checkpoint.Phase = RestoreCheckpoint.Phases.Deleting;
             checkpoint.Files = done;
             await checkpoints.SaveAsync(checkpointKey, checkpoint, cancellationToken).ConfigureAwait(false);
-            deleted = await new TargetSurvey(dynamo, request.TableName, keyNames, request.Parallelism).DeleteAsync(counted.ToDelete, writer, cancellationToken).ConfigureAwait(false);
+            deleted += await new TargetSurvey(dynamo, request.TableName, keyNames, request.Parallelism).DeleteAsync(counted.ToDelete, writer, cancellationToken).ConfigureAwait(false);
             host.Verbose($"Deleted {deleted:N0} item(s) from '{request.TableName}' that are not in the backup.");
         }
         await checkpoints.DeleteAsync(checkpointKey, cancellationToken).ConfigureAwait(false);
-        host.Verbose($"Restored {written + skipped} items into '{request.TableName}' ({mode}: {written} written, {skipped} already there, {deleted} deleted" +
-                     (resumed ? $"; of the items the checkpoint counted, {pipeline.ItemsVerified} were verified in the table and {pipeline.ItemsRepaired} written again" : "") + ").");
+        host.Verbose($"Restored {written + skipped + changeDeletes} records into '{request.TableName}' ({(apply == ApplyKind.Restore ? mode.ToString() : apply.ToString())}: {written} written, {skipped} already there, {deleted} deleted" +
+                     (resumed ? $"; of the records the checkpoint counted, {verifiedClaims} were verified in the table and {repairedClaims} applied again" : "") + ").");
         return new RestoreResult
         {
             TableName = request.TableName,
             SourceUri = folder.Uri,
             BackupId = backup.Summary.BackupId,
             SourceTableName = backup.Summary.TableName,
-            Mode = mode,
+            Format = backup.Format,
+            Mode = apply == ApplyKind.Restore ? mode : RestoreMode.Upsert,
             ItemsWritten = written,
             ItemsSkipped = skipped,
             ItemsDeleted = deleted,
             ItemsOverwritten = counted?.Overwrites ?? 0,
-            ItemsVerified = pipeline.ItemsVerified,
-            ItemsRepaired = pipeline.ItemsRepaired,
+            ItemsVerified = verifiedClaims,
+            ItemsRepaired = repairedClaims,
             Resumed = resumed,
             TableCreated = created,
             StartTime = start,
@@ -230,6 +258,127 @@ public sealed class RestoreRunner
             if (counted.Overwrites > 0) parts.Add($"{(pastTense ? "overwritten" : "overwrites")} {counted.Overwrites:N0} item(s) that share a key with the backup");
             if (counted.Deletes > 0) parts.Add($"{(pastTense ? "deleted" : "deletes")} {counted.Deletes:N0} item(s) the backup does not hold");
             return string.Join(" and ", parts);
+        }
+    }
+
+    /// <summary>What the restore does with the backup's records.</summary>
+    private enum ApplyKind
+    {
+        /// <summary>Items (a backup, a full export, a chain) restored in a mode.</summary>
+        Restore,
+
+        /// <summary>An incremental export's puts and deletes applied to the table.</summary>
+        Apply,
+
+        /// <summary>An incremental export's window undone: its inserts deleted, the rest put back as they were.</summary>
+        Revert,
+    }
+
+    private static ApplyKind ApplyOf(LoadedBackup backup, TableDescription? existing, RestoreRequest request)
+    {
+        bool incremental = backup.Records == Format.RecordKind.Change && backup.Stages.Count == 0;
+        if (request.Revert && !incremental)
+        {
+            throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument,
+                $"{Say.Revert} undoes one incremental export; {backup.Folder.Uri} holds {(backup.Format == Format.SourceFormat.NativeExportChain ? "a chain of exports" : "no incremental export")}. Give one incremental export's folder.", request.TableName);
+        }
+        if (!incremental) return ApplyKind.Restore;
+        if (existing is null)
+        {
+            throw new BackupDRException(ErrorIds.TableNotFound, ErrorKind.ObjectNotFound,
+                $"Table '{request.TableName}' does not exist. An incremental export holds changes, not a table: apply it to the table it continues, " +
+                "or restore the folder of exports (the full export and its incrementals) into a new table. Nothing was written.", request.TableName);
+        }
+        if (request.Revert && backup.OutputView != Format.NativeExport.NewAndOldImages)
+        {
+            throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument,
+                $"Export {backup.Summary.BackupId} was taken with {backup.OutputView}: it holds no item's state before its window, so it cannot be undone. " +
+                $"{Say.Revert} needs an export taken with {Format.NativeExport.NewAndOldImages}. Nothing was written.", request.TableName);
+        }
+        return request.Revert ? ApplyKind.Revert : ApplyKind.Apply;
+    }
+
+    /// <summary>
+    /// A backup that does not record its key schema (a native export) gets the target table's, or the
+    /// one the request gives; with neither, the restore cannot proceed, and the message offers the
+    /// source table's key when that table still exists. A request's key schema must match what is known.
+    /// </summary>
+    private async Task ResolveKeySchemaAsync(LoadedBackup backup, TableDescription? existing, RestoreRequest request, CancellationToken cancellationToken)
+    {
+        TableDescriptionDoc? given = request.KeySchema is { Count: > 0 } keys ? KeySchemas.ToDoc(keys, backup.Table) : null;
+        if (backup.KeySchemaRecorded)
+        {
+            if (given is not null && KeySchemas.Describe(given) != KeySchemas.Describe(backup.Table))
+            {
+                throw new BackupDRException(ErrorIds.KeySchemaMismatch, ErrorKind.InvalidArgument,
+                    $"The backup records its table's key, [{KeySchemas.Describe(backup.Table)}], and {Say.KeySchema} gives [{KeySchemas.Describe(given)}]. Leave {Say.KeySchema} out. Nothing was written.", request.TableName);
+            }
+            return;
+        }
+        TableDescriptionDoc resolved;
+        if (existing is not null)
+        {
+            resolved = KeySchemas.FromTable(existing, backup.Table);
+            if (given is not null && KeySchemas.Describe(given) != KeySchemas.Describe(resolved))
+            {
+                throw new BackupDRException(ErrorIds.KeySchemaMismatch, ErrorKind.InvalidData,
+                    $"Cannot restore into '{request.TableName}': its key is [{KeySchemas.Describe(resolved)}] but {Say.KeySchema} gives [{KeySchemas.Describe(given)}]. Nothing was written.", request.TableName);
+            }
+        }
+        else if (given is not null)
+        {
+            resolved = given;
+        }
+        else
+        {
+            string offer = "";
+            if (backup.Summary.TableName is { Length: > 0 } source)
+            {
+                try
+                {
+                    if (await TableSchema.TryDescribeAsync(dynamo, source, cancellationToken).ConfigureAwait(false) is { } sourceTable)
+                    {
+                        offer = $" Table '{source}', which the backup is of, exists here with the key [{KeySchemas.Describe(KeySchemas.FromTable(sourceTable, backup.Table))}]: " +
+                                $"give {Say.Option(Say.Names.KeySchema, KeySchemas.Text(KeySchemas.FromTable(sourceTable, backup.Table)))} to use it.";
+                    }
+                }
+                catch (AmazonDynamoDBException)
+                {
+                    // Not allowed to describe it, or it is elsewhere: nothing to offer.
+                }
+            }
+            throw new BackupDRException(ErrorIds.KeySchemaRequired, ErrorKind.InvalidArgument,
+                $"{backup.Folder.Uri} ({backup.Format}) does not record its table's key schema, and table '{request.TableName}' does not exist. " +
+                $"Give the key with {Say.KeySchema} (the partition key, then the sort key if any, each with its type S, N or B), or restore into an existing table with the same key.{offer} Nothing was written.",
+                request.TableName);
+        }
+        backup.Table = resolved;
+        foreach (var stage in backup.Stages) stage.Table = resolved;
+    }
+
+    /// <summary>
+    /// An incremental export changes items an existing table holds: "may I?" with the counts, then,
+    /// unless forced, "are you sure?" — the puts overwrite the table's items with the same key, the
+    /// deletes remove them.
+    /// </summary>
+    private async Task ConfirmChangesAsync(LoadedBackup backup, RestoreRequest request, ApplyKind apply, ChangeTally tally, bool resumed, CancellationToken cancellationToken)
+    {
+        long puts = apply == ApplyKind.Revert ? tally.Updates + tally.Deletes : tally.Inserts + tally.Updates;
+        long deletes = apply == ApplyKind.Revert ? tally.Inserts : tally.Deletes;
+        string table = $"table '{request.TableName}'";
+        string what = apply == ApplyKind.Revert
+            ? $"Undo export {backup.Summary.BackupId} (table '{backup.Summary.TableName}', {backup.FromTime:u} to {backup.PointInTime:u})"
+            : $"Apply export {backup.Summary.BackupId} (table '{backup.Summary.TableName}', changes from {backup.FromTime:u} to {backup.PointInTime:u})";
+        string effect = $"putting {puts:N0} item(s) (over any item with the same key) and deleting {deletes:N0}";
+        if (!await host.ConfirmAsync(table, (resumed ? "Resume: " : "") + what + ": " + effect, cancellationToken).ConfigureAwait(false))
+        {
+            throw NotConfirmed(request, "Nothing was written.");
+        }
+        if (request.Force || puts + deletes == 0) return;
+        if (!await host.ConfirmDangerAsync(table, $"{what} to table '{request.TableName}', {effect}. Continue?", cancellationToken).ConfigureAwait(false))
+        {
+            throw NotConfirmed(request, $"Applying the export would have put {puts:N0} and deleted {deletes:N0} item(s) of table '{request.TableName}'; it was not confirmed, so nothing was written. " +
+                                         $"Confirm it when asked, or add {Say.Force} to proceed without asking.");
         }
     }
 
@@ -279,7 +428,7 @@ public sealed class RestoreRunner
         foreach (var (file, progress) in previous.Files)
         {
             if (!files.TryGetValue(file, out long items) || progress.Items < 0 || progress.Items > items || progress.Written < 0 || progress.Skipped < 0
-                || progress.Written + progress.Skipped != progress.Items)
+                || progress.Deleted < 0 || progress.Written + progress.Skipped + progress.Deleted != progress.Items)
             {
                 throw new BackupDRException(ErrorIds.CheckpointInvalid, ErrorKind.InvalidData,
                     $"The checkpoint {where} records progress that cannot be true of this backup ('{UnsafeKeyException.Printable(file)}': {progress.Items} done, {progress.Written} written, {progress.Skipped} skipped); nothing was written. " +
@@ -363,7 +512,12 @@ public sealed class RestoreRunner
     /// </summary>
     private static LoadedBackup RefuseUnusable(BackupFolder folder, IntegrityReport report, LoadedBackup? loaded, bool force)
     {
-        if (!report.IsCommitted && !force)
+        if (!report.IsCommitted && report.Format != Format.SourceFormat.BackupDR && report.Problems.Any(p => p.Code == ProblemCodes.MissingCommitMarker))
+        {
+            throw new BackupDRException(ErrorIds.BackupNotCommitted, ErrorKind.InvalidData,
+                $"The export at {folder.Uri} never finished (it has _started but no manifest-summary.json), so there is nothing proven to restore; nothing was written. Restore a finished export.", folder.Uri);
+        }
+        if (!report.IsCommitted && !force && report.Format == Format.SourceFormat.BackupDR)
         {
             throw new BackupDRException(ErrorIds.BackupNotCommitted, ErrorKind.InvalidData,
                 $"The backup at {folder.Uri} has no commit marker: it never finished, so it may be missing items. " +
@@ -373,6 +527,10 @@ public sealed class RestoreRunner
         if (blocking.FirstOrDefault(p => p.Code == ProblemCodes.UnsupportedFormatVersion) is { } version)
         {
             throw new BackupDRException(ErrorIds.UnsupportedFormatVersion, ErrorKind.InvalidData, version.Message, folder.Uri);
+        }
+        if (blocking.FirstOrDefault(p => p.Code == ProblemCodes.ExportChainGap) is { } gap)
+        {
+            throw new BackupDRException(ErrorIds.ExportChainGap, ErrorKind.InvalidData, gap.Message + " Nothing was written.", folder.Uri);
         }
         if (blocking.Count > 0 || loaded is null)
         {

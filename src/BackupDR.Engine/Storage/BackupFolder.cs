@@ -38,6 +38,27 @@ public sealed class BackupFolder : IDisposable
 
     public BackupFolder Child(string name) => new(Store, Prefix + name.Trim('/') + "/");
 
+    /// <summary>
+    /// The folder this one is in, and this one's name in it. In a bucket, the same store one prefix up;
+    /// a local folder (its own store's root) gets a store rooted at its parent. The parent shares the
+    /// S3 client: dispose this folder, not the parent.
+    /// </summary>
+    public (BackupFolder Parent, string Name) SplitParent()
+    {
+        if (Prefix.Length > 0)
+        {
+            string trimmed = Prefix.TrimEnd('/');
+            int slash = trimmed.LastIndexOf('/');
+            return (new BackupFolder(Store, slash < 0 ? "" : trimmed[..(slash + 1)]), trimmed[(slash + 1)..]);
+        }
+        if (Store is LocalBackupStore local && Path.GetDirectoryName(local.Root) is { } parent)
+        {
+            return (new BackupFolder(new LocalBackupStore(parent), ""), Path.GetFileName(local.Root));
+        }
+        throw new BackupDRException(ErrorIds.InvalidBackupUri, ErrorKind.InvalidArgument,
+            $"{Uri} has no folder above it; an export is read from inside its AWSDynamoDB folder.", Uri);
+    }
+
     public void Dispose() => (Store as IDisposable)?.Dispose();
 
     /// <summary>Opens the store behind a parsed location.</summary>

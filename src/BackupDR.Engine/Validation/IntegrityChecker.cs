@@ -16,8 +16,10 @@ namespace BackupDR.Engine.Validation;
 /// the folder's listing is streamed (only the manifest's own entries are kept), and each data file
 /// is read within the bounds its entry sets (<see cref="DataFileReader"/>).
 /// </remarks>
-public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host)
+public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host, ReadOptions? options = null)
 {
+    private readonly ReadOptions _options = options ?? new ReadOptions();
+
     private const int FileParallelism = 4;
 
     /// <summary>A data file with more lines that are not records than this is given up on: a flood is not read to its end.</summary>
@@ -48,8 +50,41 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host)
         return (report, loaded);
     }
 
-    /// <summary>Quick's part: the marker, manifests and listing. Null when the metadata cannot be read (the report says why).</summary>
+    /// <summary>
+    /// Quick's part: what is at the folder (BackupDR's format or a foreign one, docs/format.md §10–§12),
+    /// then its manifests and listing by that format's rules. Null when the metadata cannot be read (the report says why).
+    /// </summary>
     internal async Task<LoadedBackup?> CheckMetadataAsync(IntegrityReport report, CancellationToken ct)
+    {
+        var format = await SourceDetector.DetectAsync(backup, ct).ConfigureAwait(false);
+        report.Format = format;
+        switch (format)
+        {
+            case SourceFormat.NativeExport:
+                var (parent, name) = backup.SplitParent();
+                return await new NativeExportReader(parent, report).LoadExportAsync(name, ct).ConfigureAwait(false);
+            case SourceFormat.NativeExportChain:
+                return await new NativeExportReader(backup, report).LoadChainAsync(_options.PointInTime, _options.AllowGaps, host, ct).ConfigureAwait(false);
+            default:
+                if (_options.PointInTime is not null || _options.AllowGaps)
+                {
+                    throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument,
+                        $"{Say.PointInTime} and {Say.AllowGaps} choose the exports of a chain; {backup.Uri} is {Describe(format)}, not a folder of DynamoDB exports. Leave them out.", backup.Uri);
+                }
+                return await CheckOwnMetadataAsync(report, ct).ConfigureAwait(false);
+        }
+    }
+
+    private static string Describe(SourceFormat format) => format switch
+    {
+        SourceFormat.NativeExport => "one DynamoDB export",
+        SourceFormat.SeedV2 => "a backup file of the original backup Lambda",
+        SourceFormat.Dynamodump => "a dynamodump folder",
+        _ => "a BackupDR backup",
+    };
+
+    /// <summary>BackupDR's own format: the marker, manifests and listing.</summary>
+    private async Task<LoadedBackup?> CheckOwnMetadataAsync(IntegrityReport report, CancellationToken ct)
     {
         // Marker → summary, each by its fixed name and within its size bound.
         byte[]? markerBytes = await ReadBoundedAsync(report, BackupFormat.CommitMarkerKey, BackupFormat.MaxMarkerBytes, ProblemCodes.InvalidCommitMarker, ct).ConfigureAwait(false);
@@ -267,21 +302,25 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host)
         long bytes = 0;
         int done = 0;
         int incomplete = 0;
-        var files = loaded.Files;
-        await System.Threading.Tasks.Parallel.ForEachAsync(files,
-            new ParallelOptions { MaxDegreeOfParallelism = FileParallelism, CancellationToken = ct },
-            async (file, token) =>
-            {
-                var (items, size, complete) = parseItems
-                    ? await CheckDataFileAsync(report, file, keys, onKey, token).ConfigureAwait(false)
-                    : await CheckStoredBytesAsync(report, file, token).ConfigureAwait(false);
-                Interlocked.Add(ref verified, items);
-                Interlocked.Add(ref bytes, size);
-                if (!complete) Interlocked.Increment(ref incomplete);
-                int n = Interlocked.Increment(ref done);
-                host.Progress(new OperationProgress(2, $"Verifying backup {loaded.Summary.BackupId}",
-                    $"{n}/{files.Count} files, {Interlocked.Read(ref verified):N0} items", n * 100 / Math.Max(1, files.Count), n == files.Count));
-            }).ConfigureAwait(false);
+        int fileCount = loaded.Files.Count;
+        // A chain's exports one after another (each with its own record kind); their files in parallel.
+        foreach (var stage in loaded.InOrder)
+        {
+            await System.Threading.Tasks.Parallel.ForEachAsync(stage.Files,
+                new ParallelOptions { MaxDegreeOfParallelism = FileParallelism, CancellationToken = ct },
+                async (file, token) =>
+                {
+                    var (items, size, complete) = parseItems
+                        ? await CheckDataFileAsync(report, stage, file, keys, onKey, token).ConfigureAwait(false)
+                        : await CheckStoredBytesAsync(report, stage, file, token).ConfigureAwait(false);
+                    Interlocked.Add(ref verified, items);
+                    Interlocked.Add(ref bytes, size);
+                    if (!complete) Interlocked.Increment(ref incomplete);
+                    int n = Interlocked.Increment(ref done);
+                    host.Progress(new OperationProgress(2, $"Verifying backup {loaded.Summary.BackupId}",
+                        $"{n}/{fileCount} files, {Interlocked.Read(ref verified):N0} items", n * 100 / Math.Max(1, fileCount), n == fileCount));
+                }).ConfigureAwait(false);
+        }
         report.ItemsVerified = verified;
         report.BytesChecked = bytes;
         if (parseItems && incomplete == 0 && verified != loaded.Summary.ItemCount)
@@ -290,13 +329,16 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host)
         }
     }
 
+    /// <summary>Records of an incremental export, by what they do: counted while Full reads them.</summary>
+    internal ChangeTally Changes { get; } = new();
+
     /// <summary>The stored bytes against the manifest's size, SHA-256 and MD5, without decompressing. Items are not counted (0).</summary>
-    private async Task<(long Items, long Bytes, bool Complete)> CheckStoredBytesAsync(IntegrityReport report, DataFileEntry file, CancellationToken ct)
+    private static async Task<(long Items, long Bytes, bool Complete)> CheckStoredBytesAsync(IntegrityReport report, LoadedBackup stage, DataFileEntry file, CancellationToken ct)
     {
         Stream stored;
         try
         {
-            stored = await backup.Store.OpenReadAsync(backup.Key(file.DataFile), ct).ConfigureAwait(false);
+            stored = await stage.Folder.Store.OpenReadAsync(stage.Folder.Key(file.DataFile), ct).ConfigureAwait(false);
         }
         catch (Exception e) when (e is FileNotFoundException or UntrustedInputException)
         {
@@ -318,12 +360,18 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host)
             System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
         }
         var (sha256, md5, size) = hashing.Finish();
-        CheckHashes(report, file, sha256, md5);
+        CheckHashes(report, stage, file, sha256, md5);
         return (0, size, true);
     }
 
-    private static void CheckHashes(IntegrityReport report, DataFileEntry file, string sha256, string md5)
+    private static void CheckHashes(IntegrityReport report, LoadedBackup stage, DataFileEntry file, string sha256, string md5)
     {
+        if (stage.Md5Only)
+        {
+            // A native export records each file's MD5 over its stored bytes (its ETag is not one).
+            if (md5 != file.Md5Checksum) report.Add(ProblemCodes.ChecksumMismatch, file.DataFile, "The data file's MD5 does not match the export's manifest: the file was changed or damaged.");
+            return;
+        }
         if (sha256 != file.Sha256Checksum)
         {
             report.Add(ProblemCodes.ChecksumMismatch, file.DataFile, "The data file's SHA-256 does not match the manifest: the file was changed or damaged.");
@@ -335,12 +383,12 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host)
     }
 
     /// <summary>Reads, hashes and parses one data file. <c>Complete</c> is false when reading stopped early (a problem says why).</summary>
-    private async Task<(long Items, long Bytes, bool Complete)> CheckDataFileAsync(IntegrityReport report, DataFileEntry file, KeyAttribute[] keys, Action<string>? onKey, CancellationToken ct)
+    private async Task<(long Items, long Bytes, bool Complete)> CheckDataFileAsync(IntegrityReport report, LoadedBackup stage, DataFileEntry file, KeyAttribute[] keys, Action<string>? onKey, CancellationToken ct)
     {
         DataFileReader reader;
         try
         {
-            reader = await DataFileReader.OpenAsync(backup, file, ct).ConfigureAwait(false);
+            reader = await DataFileReader.OpenAsync(stage.Folder, file, ct).ConfigureAwait(false);
         }
         catch (Exception e) when (e is FileNotFoundException or UntrustedInputException)
         {
@@ -359,8 +407,16 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host)
                     items++;
                     try
                     {
-                        walker.WalkRecord(line.Span, ref check);
-                        onKey?.Invoke(walker.KeyText(line.Span));
+                        if (stage.Records == RecordKind.Change)
+                        {
+                            var change = walker.WalkChange(line.Span, ref check);
+                            Changes.Count(change);
+                        }
+                        else
+                        {
+                            walker.WalkRecord(line.Span, ref check);
+                            onKey?.Invoke(walker.KeyText(line.Span));
+                        }
                     }
                     catch (InvalidDataException e)
                     {
@@ -372,7 +428,7 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host)
                     }
                 }
                 var (sha256, md5, size) = await reader.FinishAsync(ct).ConfigureAwait(false);
-                CheckHashes(report, file, sha256, md5);
+                CheckHashes(report, stage, file, sha256, md5);
                 if (items != file.ItemCount)
                 {
                     report.Add(ProblemCodes.CountMismatch, file.DataFile, $"The data file holds {items} items, the manifest says {file.ItemCount}.");
@@ -382,23 +438,50 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host)
             catch (DataFileException e)
             {
                 report.Add(e.Code, file.DataFile, $"The data file {e.Message}.");
-                if (e.Code != ProblemCodes.SizeMismatch) await HashRestAsync(report, reader, file, ct).ConfigureAwait(false);
+                if (e.Code != ProblemCodes.SizeMismatch) await HashRestAsync(report, stage, reader, file, ct).ConfigureAwait(false);
                 return (items, 0, false);
             }
         }
     }
 
     /// <summary>After reading stopped early: the stored bytes still say whether the file is the one the manifest names.</summary>
-    private static async Task HashRestAsync(IntegrityReport report, DataFileReader reader, DataFileEntry file, CancellationToken ct)
+    private static async Task HashRestAsync(IntegrityReport report, LoadedBackup stage, DataFileReader reader, DataFileEntry file, CancellationToken ct)
     {
         try
         {
             var (sha256, md5, _) = await reader.FinishAsync(ct).ConfigureAwait(false);
-            CheckHashes(report, file, sha256, md5);
+            CheckHashes(report, stage, file, sha256, md5);
         }
         catch (DataFileException e)
         {
             report.Add(e.Code, file.DataFile, $"The data file {e.Message}.");
         }
+    }
+}
+
+/// <summary>How a chain is chosen from a folder of native exports.</summary>
+/// <param name="PointInTime">Stop at the last export ending at or before this time; null: the latest.</param>
+/// <param name="AllowGaps">Apply the chain across a window no export holds (the gap is noted) instead of refusing it.</param>
+public sealed record ReadOptions(DateTimeOffset? PointInTime = null, bool AllowGaps = false);
+
+/// <summary>An incremental export's records by what they do, counted as they are verified.</summary>
+internal sealed class ChangeTally
+{
+    private long _inserts, _updates, _deletes;
+
+    /// <summary>Records with a new image and no old one (under NEW_IMAGE, every record with a new image).</summary>
+    public long Inserts => Interlocked.Read(ref _inserts);
+
+    /// <summary>Records with both images.</summary>
+    public long Updates => Interlocked.Read(ref _updates);
+
+    /// <summary>Records without a new image: the item was deleted.</summary>
+    public long Deletes => Interlocked.Read(ref _deletes);
+
+    public void Count(Json.ChangeRecord change)
+    {
+        if (change.NewImage is null) Interlocked.Increment(ref _deletes);
+        else if (change.OldImage is null) Interlocked.Increment(ref _inserts);
+        else Interlocked.Increment(ref _updates);
     }
 }

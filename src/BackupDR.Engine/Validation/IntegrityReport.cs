@@ -24,6 +24,9 @@ public sealed class IntegrityReport
     public required string Uri { get; init; }
     public string? BackupId { get; set; }
     public string? TableName { get; set; }
+
+    /// <summary>The layout the backup was read as: BackupDR, NativeExport, NativeExportChain, SeedV2 or Dynamodump.</summary>
+    public Format.SourceFormat Format { get; set; }
     public IntegrityLevel Level { get; init; }
     public bool IsValid => Problems.Count == 0;
     public bool IsCommitted { get; set; }
@@ -43,6 +46,12 @@ public sealed class IntegrityReport
 
     /// <summary>A hostile backup can have a problem per object: a report keeps this many, and counts the rest.</summary>
     public const int MaxProblems = 100;
+
+    /// <summary>
+    /// What this check could not prove, by the backup's own format (a native export records no file
+    /// sizes; a dynamodump folder no checksum), and what it chose not to use (exports left out of a chain).
+    /// </summary>
+    public List<string> Limits { get; } = [];
 
     /// <summary>Live only: the comparison with the table (null when the backup itself failed, so nothing was compared).</summary>
     public LiveComparison? Live { get; set; }
@@ -80,4 +89,5 @@ public static class ProblemCodes
     public const string TableItemMissing = "TableItemMissing";
     public const string TableItemExtra = "TableItemExtra";
     public const string TableItemDifferent = "TableItemDifferent";
+    public const string ExportChainGap = "ExportChainGap";
 }

@@ -1,0 +1,67 @@
+using System.Text.Json;
+using BackupDR.Engine.Format;
+using BackupDR.Engine.Storage;
+
+namespace BackupDR.Engine.Validation;
+
+/// <summary>
+/// Which layout is at a folder, from what is there (docs/format.md §10–§12), never from its name: a
+/// manifest summary that is a native export's (it has <c>exportArn</c>, BackupDR's has <c>format</c>),
+/// an export's <c>_started</c> alone, or export folders one level down (a chain). Anything else is read
+/// as BackupDR's own format, whose checks then say what is missing.
+/// </summary>
+internal static class SourceDetector
+{
+    public static async Task<SourceFormat> DetectAsync(BackupFolder folder, CancellationToken ct)
+    {
+        byte[]? summary;
+        try
+        {
+            summary = await folder.Store.TryReadAllAsync(folder.Key(BackupFormat.ManifestSummaryKey), BackupFormat.MaxSummaryBytes, ct).ConfigureAwait(false);
+        }
+        catch (UntrustedInputException)
+        {
+            return SourceFormat.BackupDR;   // its own checks report it
+        }
+        if (summary is not null) return IsNativeSummary(summary) ? SourceFormat.NativeExport : SourceFormat.BackupDR;
+        if (await ExistsAsync(folder, BackupFormat.CommitMarkerKey, ct).ConfigureAwait(false)) return SourceFormat.BackupDR;
+        if (await ExistsAsync(folder, NativeExport.StartedKey, ct).ConfigureAwait(false)) return SourceFormat.NativeExport;
+
+        // Export folders below: <export id>/manifest-summary.json or <export id>/_started. The listing is
+        // streamed and stops at the first; ids sort before the shared data/ folder.
+        await foreach (var obj in folder.Store.ListAsync(folder.Prefix, ct).ConfigureAwait(false))
+        {
+            string[] parts = obj.Key[folder.Prefix.Length..].Split('/');
+            if (parts.Length == 2 && NativeExport.ExportId.IsMatch(parts[0]) && parts[1] is NativeExport.SummaryKey or NativeExport.StartedKey) return SourceFormat.NativeExportChain;
+            if (parts[0].Length > 0 && parts[0][0] > '9') break;   // past where export ids (digits first) sort
+        }
+        return SourceFormat.BackupDR;
+    }
+
+    private static async Task<bool> ExistsAsync(BackupFolder folder, string key, CancellationToken ct)
+    {
+        try
+        {
+            return await folder.Store.HeadAsync(folder.Key(key), ct).ConfigureAwait(false) is not null;
+        }
+        catch (UntrustedInputException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>A native export's summary names its export; BackupDR's names its format.</summary>
+    private static bool IsNativeSummary(byte[] json)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = 8 });
+            var root = document.RootElement;
+            return root.ValueKind == JsonValueKind.Object && root.TryGetProperty("exportArn", out _) && !root.TryGetProperty("format", out _);
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+}
