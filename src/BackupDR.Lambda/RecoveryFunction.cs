@@ -10,7 +10,8 @@ namespace BackupDR.Lambda;
 /// <summary>
 /// The recovery function. The seed's event works unchanged —
 /// <c>{"table_name", "backup_bucket", "backup_file", "batch_size"}</c>: the backup at <c>backup_file</c>
-/// (a backup's folder key, or any key inside it), else the latest committed backup of
+/// (a backup's folder key, or any key inside it; a DynamoDB export's or dynamodump folder's; or the seed's
+/// own <c>dynamodb-backups/&lt;table&gt;-backup-&lt;time&gt;.json</c>), else the latest committed backup of
 /// <c>source_table</c> (default: <c>table_name</c>), is restored into <c>table_name</c>. BackupDR adds
 /// <c>uri</c>, <c>source_table</c>, <c>mode</c>, <c>force</c>, <c>parallelism</c>,
 /// <c>max_write_capacity_units</c> and <c>resume</c> (default true: an invocation retried after a
@@ -101,7 +102,15 @@ internal sealed class RecoveryFunction(FunctionSettings settings, LambdaLog log,
                 int exports = segments.LastIndexOf(NativeExport.RootFolder);
                 if (exports >= 0) id = exports + 1 < segments.Count && NativeExport.ExportId.IsMatch(segments[exports + 1]) ? exports + 1 : exports;
             }
-            if (id < 0) throw new FunctionException("InvalidEvent", $"\"backup_file\" '{Engine.Storage.UnsafeKeyException.Printable(file)}' is not in a BackupDR backup folder (…/<table>/<backup id>/…) or a DynamoDB export (…/AWSDynamoDB/<export id>/…).");
+            if (id < 0 && segments.Count > 1 && (segments[^1] == "schema.json" || (segments.Count > 2 && segments[^2] == "data" && System.Text.RegularExpressions.Regex.IsMatch(segments[^1], "^[0-9]{4,}\\.json$"))))
+            {
+                id = segments[^1] == "schema.json" ? segments.Count - 2 : segments.Count - 3;   // a dynamodump table folder
+            }
+            if (id < 0 && key.EndsWith(".json", StringComparison.Ordinal))
+            {
+                return settings.ConfinedUri($"s3://{bucket}/{key}");   // the original backup Lambda's single-file backup
+            }
+            if (id < 0) throw new FunctionException("InvalidEvent", $"\"backup_file\" '{Engine.Storage.UnsafeKeyException.Printable(file)}' is not in a BackupDR backup folder (…/<table>/<backup id>/…), a DynamoDB export (…/AWSDynamoDB/<export id>/…), a dynamodump folder or a backup file of the original Lambda (….json).");
             return settings.ConfinedUri($"s3://{bucket}/{string.Join('/', segments.Take(id + 1))}/");
         }
         string source = LambdaJson.String(e, "source_table") ?? target;

@@ -174,6 +174,46 @@ public sealed class LambdaInProcessTests(LocalServices services, ITestOutputHelp
         Assert.Equal("KeySchemaRequired", api.Outcomes[2].ErrorType);
     }
 
+    /// <summary>
+    /// The seed's own recovery event, unchanged, pointing at a file the seed's backup Lambda wrote
+    /// (written here by Python as the seed wrote it): restored into the existing table, the seed's
+    /// losses in the result. And a dynamodump folder, named by its schema.json.
+    /// </summary>
+    [Fact]
+    public async Task The_recovery_function_takes_the_seeds_own_event_and_a_dynamodump_folder()
+    {
+        string bucket = await services.CreateBucketAsync();
+        var store = new S3BackupStore(new Aws.AwsClientFactory(new()).CreateS3(), bucket);
+        string local = Path.Combine(Path.GetTempPath(), "bdr-lambda-foreign-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(local);
+        string seed = ForeignFixtures.Seed(local, "app-users", bulk: 30);
+        await store.PutAsync("dynamodb-backups/" + Path.GetFileName(seed), await File.ReadAllBytesAsync(seed), CancellationToken.None);
+        string dump = ForeignFixtures.Dump(local, "users", items: 40, perPage: 15);
+        foreach (var file in Directory.EnumerateFiles(dump, "*", SearchOption.AllDirectories))
+        {
+            await store.PutAsync("dynamodb-backups/dumps/users/" + Path.GetRelativePath(dump, file), await File.ReadAllBytesAsync(file), CancellationToken.None);
+        }
+        string target = await services.CreateTableAsync(LocalServices.UniqueName("lambda-seed"));
+        string dumped = LocalServices.UniqueName("lambda-seed");
+        var env = new Dictionary<string, string?> { ["_HANDLER"] = "recovery", ["BACKUP_BUCKET"] = bucket, ["BACKUP_PREFIX"] = "dynamodb-backups", ["RESTORE_TABLES"] = "lambda-seed*" };
+        var api = new QueuedRuntimeApi(TimeProvider.System,
+            $"{{\"table_name\": \"{target}\", \"backup_bucket\": \"{bucket}\", \"backup_file\": \"dynamodb-backups/{Path.GetFileName(seed)}\", \"batch_size\": 25}}",
+            $"{{\"table_name\": \"{dumped}\", \"backup_bucket\": \"{bucket}\", \"backup_file\": \"dynamodb-backups/dumps/users/schema.json\"}}");
+        Assert.Equal(0, await new LambdaHost(api, TimeProvider.System, Environment(env), new LogLines(output)).RunAsync(CancellationToken.None));
+
+        var restored = api.Outcomes[0];
+        Assert.False(restored.Failed, restored.Body.ToJsonString());
+        var result = restored.Body["result"]!;
+        Assert.Equal("SeedV2", (string)result["format"]!);
+        Assert.Equal(35, (long)result["itemsWritten"]!);
+        Assert.Contains(result["losses"]!.AsArray(), l => (string)l!["attribute"]! == "big" && (string)l!["kind"]! == "ThroughFloat");
+        Assert.Equal(ForeignFixtures.Expected(seed + ".expected.json"), await services.ReadTableAsync(target));
+        var fromDump = api.Outcomes[1];
+        Assert.False(fromDump.Failed, fromDump.Body.ToJsonString());
+        Assert.Equal("Dynamodump", (string)fromDump.Body["result"]!["format"]!);
+        Assert.Equal(ForeignFixtures.Expected(Path.Combine(local, "users.expected.json")), await services.ReadTableAsync(dumped));
+    }
+
     private async Task<JsonObject> CheckpointAsync(string bucket)
     {
         var list = await services.S3.ListObjectsV2Async(new Amazon.S3.Model.ListObjectsV2Request { BucketName = bucket, Prefix = "checkpoints/" });

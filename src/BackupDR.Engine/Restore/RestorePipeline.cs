@@ -226,7 +226,7 @@ internal sealed class RestorePipeline(
     private async Task ReadFileAsync(DataFileEntry file, ChannelWriter<ItemBatch> batches, Action<string> batchQueued, CancellationToken cancellationToken)
     {
         long claimed = tracker.StartOf(file.DataFile).Items;
-        var reader = await DataFileReader.OpenAsync(backup.Folder, file, cancellationToken).ConfigureAwait(false);
+        var reader = await DataFileReader.OpenAsync(backup, file, cancellationToken).ConfigureAwait(false);
         await using (reader.ConfigureAwait(false))
         {
             // Items go to DynamoDB as the bytes the backup holds, after the same checks as Full validation (ItemWalker).
@@ -305,7 +305,7 @@ internal sealed class RestorePipeline(
         }
     }
 
-    private async ValueTask<ReadOnlyMemory<byte>?> ReadLineAsync(DataFileReader reader, DataFileEntry file, CancellationToken cancellationToken)
+    private async ValueTask<ReadOnlyMemory<byte>?> ReadLineAsync(IRecordReader reader, DataFileEntry file, CancellationToken cancellationToken)
     {
         try
         {

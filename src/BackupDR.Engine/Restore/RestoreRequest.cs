@@ -105,6 +105,9 @@ public sealed class RestoreResult
     /// </summary>
     public double? ConsumedWriteCapacityUnits { get; init; }
 
+    /// <summary>A seed v2.0 file: what the original backup Lambda had already lost before this restore, per attribute and kind.</summary>
+    public IReadOnlyList<Format.SeedLoss> Losses { get; init; } = [];
+
     /// <summary>From the first write request to the last response: the time the table was being written.</summary>
     public TimeSpan WriteDuration { get; init; }
 }

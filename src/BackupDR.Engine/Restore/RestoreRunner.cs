@@ -211,6 +211,7 @@ public sealed class RestoreRunner
             BackupId = backup.Summary.BackupId,
             SourceTableName = backup.Summary.TableName,
             Format = backup.Format,
+            Losses = backup.Losses,
             Mode = apply == ApplyKind.Restore ? mode : RestoreMode.Upsert,
             ItemsWritten = written,
             ItemsSkipped = skipped,

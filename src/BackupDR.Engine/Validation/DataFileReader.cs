@@ -17,7 +17,7 @@ namespace BackupDR.Engine.Validation;
 /// than <see cref="MaxLineBytes"/>, or a line past <c>itemCount</c> (each line is one item). So memory
 /// is one line at most, and work is bounded by what the manifest claims, whatever the file holds.
 /// </remarks>
-internal sealed class DataFileReader : IAsyncDisposable
+internal sealed class DataFileReader : IRecordReader
 {
     /// <summary>A DynamoDB item is at most 400 KB; its DynamoDB JSON, escapes and all, stays well below this.</summary>
     public const int MaxLineBytes = BackupFormat.MaxLineBytes;
@@ -39,6 +39,14 @@ internal sealed class DataFileReader : IAsyncDisposable
 
     public static async Task<DataFileReader> OpenAsync(BackupFolder backup, DataFileEntry file, CancellationToken cancellationToken) =>
         new(await backup.Store.OpenReadAsync(backup.Key(file.DataFile), cancellationToken).ConfigureAwait(false), file);
+
+    /// <summary>The reader for a data file of <paramref name="stage"/>'s format: gzip JSON Lines, a seed backup file, or a dynamodump page.</summary>
+    public static async Task<IRecordReader> OpenAsync(LoadedBackup stage, DataFileEntry file, CancellationToken cancellationToken) => stage.Format switch
+    {
+        SourceFormat.SeedV2 => await SeedRecords.OpenAsync(stage.Folder, file, cancellationToken).ConfigureAwait(false),
+        SourceFormat.Dynamodump => await DumpRecords.OpenAsync(stage.Folder, file, cancellationToken).ConfigureAwait(false),
+        _ => await OpenAsync(stage.Folder, file, cancellationToken).ConfigureAwait(false),
+    };
 
     public long LineNumber { get; private set; }
     public long UncompressedBytes { get; private set; }
@@ -173,6 +181,23 @@ internal sealed class DataFileReader : IAsyncDisposable
             base.Dispose(disposing);
         }
     }
+}
+
+/// <summary>
+/// A data file's records, one line each as the data files of BackupDR's format hold them: <c>{"Item":{…}}</c>
+/// (or an incremental export's change record). Readers of other layouts present their items so, and
+/// hash the stored bytes as they are read.
+/// </summary>
+internal interface IRecordReader : IAsyncDisposable
+{
+    /// <summary>Records handed out so far.</summary>
+    long LineNumber { get; }
+
+    /// <summary>The next record, valid until the next call; null at the end. Throws <see cref="DataFileException"/> when the file breaks a rule or a bound.</summary>
+    ValueTask<ReadOnlyMemory<byte>?> NextLineAsync(CancellationToken cancellationToken);
+
+    /// <summary>Reads whatever stored bytes remain and returns the hashes and size of the stored object.</summary>
+    Task<(string Sha256, string Md5, long Size)> FinishAsync(CancellationToken cancellationToken);
 }
 
 /// <summary>

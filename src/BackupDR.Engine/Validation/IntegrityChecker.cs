@@ -65,6 +65,11 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host, R
                 return await new NativeExportReader(parent, report).LoadExportAsync(name, ct).ConfigureAwait(false);
             case SourceFormat.NativeExportChain:
                 return await new NativeExportReader(backup, report).LoadChainAsync(_options.PointInTime, _options.AllowGaps, host, ct).ConfigureAwait(false);
+            case SourceFormat.SeedV2 when _options.PointInTime is null && !_options.AllowGaps:
+                var (folder, file) = backup.SplitParent();
+                return await new SeedBackupReader(folder, file, report).LoadAsync(ct).ConfigureAwait(false);
+            case SourceFormat.Dynamodump when _options.PointInTime is null && !_options.AllowGaps:
+                return await new DumpBackupReader(backup, report).LoadAsync(ct).ConfigureAwait(false);
             default:
                 if (_options.PointInTime is not null || _options.AllowGaps)
                 {
@@ -385,10 +390,10 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host, R
     /// <summary>Reads, hashes and parses one data file. <c>Complete</c> is false when reading stopped early (a problem says why).</summary>
     private async Task<(long Items, long Bytes, bool Complete)> CheckDataFileAsync(IntegrityReport report, LoadedBackup stage, DataFileEntry file, KeyAttribute[] keys, Action<string>? onKey, CancellationToken ct)
     {
-        DataFileReader reader;
+        IRecordReader reader;
         try
         {
-            reader = await DataFileReader.OpenAsync(stage.Folder, file, ct).ConfigureAwait(false);
+            reader = await DataFileReader.OpenAsync(stage, file, ct).ConfigureAwait(false);
         }
         catch (Exception e) when (e is FileNotFoundException or UntrustedInputException)
         {
@@ -445,7 +450,7 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host, R
     }
 
     /// <summary>After reading stopped early: the stored bytes still say whether the file is the one the manifest names.</summary>
-    private static async Task HashRestAsync(IntegrityReport report, LoadedBackup stage, DataFileReader reader, DataFileEntry file, CancellationToken ct)
+    private static async Task HashRestAsync(IntegrityReport report, LoadedBackup stage, IRecordReader reader, DataFileEntry file, CancellationToken ct)
     {
         try
         {

@@ -53,6 +53,9 @@ public sealed class IntegrityReport
     /// </summary>
     public List<string> Limits { get; } = [];
 
+    /// <summary>A seed v2.0 file: what the original backup Lambda had already lost, per attribute and kind (docs/format.md §11).</summary>
+    public List<Format.SeedLoss> Losses { get; } = [];
+
     /// <summary>Live only: the comparison with the table (null when the backup itself failed, so nothing was compared).</summary>
     public LiveComparison? Live { get; set; }
 

@@ -120,7 +120,7 @@ internal sealed class LiveComparer(IAmazonDynamoDB dynamo, LoadedBackup backup, 
             await System.Threading.Tasks.Parallel.ForEachAsync(backup.Files, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = stop.Token },
                 async (file, token) =>
                 {
-                    var reader = await DataFileReader.OpenAsync(backup.Folder, file, token).ConfigureAwait(false);
+                    var reader = await DataFileReader.OpenAsync(backup, file, token).ConfigureAwait(false);
                     await using (reader.ConfigureAwait(false))
                     {
                         while (await reader.NextLineAsync(token).ConfigureAwait(false) is { } line)

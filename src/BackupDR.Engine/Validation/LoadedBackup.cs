@@ -43,6 +43,9 @@ public sealed class LoadedBackup
     /// <summary>The point in time the backup's data reaches (a native export's exportTime, or an incremental's exportToTime).</summary>
     public DateTimeOffset? PointInTime { get; init; }
 
+    /// <summary>A seed v2.0 file: what the original backup Lambda had already lost, per attribute.</summary>
+    public IReadOnlyList<SeedLoss> Losses { get; init; } = [];
+
     /// <summary>
     /// A chain: its exports in the order they are applied (each with its own files and record kind).
     /// Empty for a single backup, which is its own only stage.

@@ -7,13 +7,30 @@ namespace BackupDR.Engine.Validation;
 /// <summary>
 /// Which layout is at a folder, from what is there (docs/format.md §10–§12), never from its name: a
 /// manifest summary that is a native export's (it has <c>exportArn</c>, BackupDR's has <c>format</c>),
-/// an export's <c>_started</c> alone, or export folders one level down (a chain). Anything else is read
-/// as BackupDR's own format, whose checks then say what is missing.
+/// an export's <c>_started</c> alone, or export folders one level down (a chain); a <c>.json</c> file (the
+/// original backup Lambda's); <c>schema.json</c> or <c>data/0001.json</c> (dynamodump). Anything else is
+/// read as BackupDR's own format, whose checks then say what is missing.
 /// </summary>
 internal static class SourceDetector
 {
     public static async Task<SourceFormat> DetectAsync(BackupFolder folder, CancellationToken ct)
     {
+        // A file, not a folder: the original backup Lambda's single-file backup (…/dynamodb-backups/<table>-backup-<time>.json).
+        if (folder.Uri.EndsWith(".json", StringComparison.OrdinalIgnoreCase) || folder.Uri.EndsWith(".json/", StringComparison.OrdinalIgnoreCase))
+        {
+            var (parent, name) = folder.SplitParent();
+            try
+            {
+                if (await parent.Store.HeadAsync(parent.Key(name), ct).ConfigureAwait(false) is not null) return SourceFormat.SeedV2;
+            }
+            catch (UntrustedInputException)
+            {
+                return SourceFormat.SeedV2;   // its reader reports it
+            }
+        }
+        // A dynamodump table folder: schema.json, or its first page (its schema then reported missing).
+        if ((await ExistsAsync(folder, DumpBackupReader.SchemaKey, ct).ConfigureAwait(false) || await ExistsAsync(folder, DumpBackupReader.FirstPageKey, ct).ConfigureAwait(false))
+            && !await ExistsAsync(folder, BackupFormat.ManifestSummaryKey, ct).ConfigureAwait(false)) return SourceFormat.Dynamodump;
         byte[]? summary;
         try
         {
