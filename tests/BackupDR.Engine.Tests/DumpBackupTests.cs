@@ -123,4 +123,43 @@ public sealed class DumpBackupTests(LocalServices services) : IClassFixture<Loca
         Assert.Equal(ErrorIds.BackupIntegrityFailed, e.ErrorId);
         Assert.False(await services.TableExistsAsync(table));
     }
+
+    [Theory]
+    [InlineData("an item larger than the line bound", ProblemCodes.CorruptData)]
+    [InlineData("nesting past any item's", ProblemCodes.CorruptData)]
+    [InlineData("a page larger than any Scan page", ProblemCodes.SizeMismatch)]
+    [InlineData("a page not named as dynamodump names them", ProblemCodes.UnexpectedObject)]
+    [InlineData("a page numbered a billion", ProblemCodes.MissingDataFile)]
+    public async Task A_hostile_dump_names_a_problem_in_bounded_memory_and_writes_nothing(string hostile, string code)
+    {
+        string folder = ForeignFixtures.Dump(Temp("bdr-dump-hostile"), "users", items: 20, perPage: 10);
+        string data = Path.Combine(folder, "data");
+        switch (hostile)
+        {
+            case "an item larger than the line bound":
+                await File.WriteAllTextAsync(Path.Combine(data, "0002.json"), "{\"Items\": [{\"pk\": {\"S\": \"" + new string('x', 9 * 1024 * 1024) + "\"}}], \"Count\": 1}");
+                break;
+            case "nesting past any item's":
+                await File.WriteAllTextAsync(Path.Combine(data, "0002.json"), "{\"Items\": [" + string.Concat(Enumerable.Repeat("{\"a\":", 5000)) + "1" + new string('}', 5000) + "], \"Count\": 1}");
+                break;
+            case "a page larger than any Scan page":
+                await using (var page = File.Create(Path.Combine(data, "0002.json")))
+                {
+                    page.SetLength(DumpBackupReader.MaxPageBytes + 1);
+                }
+                break;
+            case "a page not named as dynamodump names them":
+                File.Move(Path.Combine(data, "0002.json"), Path.Combine(data, "2.json"));
+                break;
+            case "a page numbered a billion":
+                File.Move(Path.Combine(data, "0002.json"), Path.Combine(data, "999999999.json"));
+                break;
+        }
+        var report = await CheckAsync(folder, IntegrityLevel.Full);
+        Assert.Contains(report.Problems, p => p.Code == code);
+        Assert.True(report.ProblemCount <= 3, string.Join("; ", report.Problems));
+        string table = LocalServices.UniqueName("dump-hostile");
+        await Assert.ThrowsAsync<BackupDRException>(() => RestoreAsync(folder, table));
+        Assert.False(await services.TableExistsAsync(table));
+    }
 }

@@ -68,6 +68,51 @@ public sealed class HostileBombTests(LocalServices services, ITestOutputHelper o
         Assert.False(await services.TableExistsAsync(table));
     }
 
+    /// <summary>
+    /// The foreign readers under the same bound: a DynamoDB export whose data file is the one-line bomb (the
+    /// export records no sizes, so the line bound and the item count are what stop it), and a seed backup
+    /// file holding one item of half a gibibyte (it is not compressed: the element bound stops it).
+    /// </summary>
+    [Theory]
+    [InlineData("a DynamoDB export's data file")]
+    [InlineData("a seed backup file's item")]
+    public async Task A_foreign_bomb_is_refused_in_bounded_memory(string where)
+    {
+        string folder = Path.Combine(Path.GetTempPath(), "bdr-foreign-bomb-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(folder);
+        string uri, says;
+        if (where == "a DynamoDB export's data file")
+        {
+            var store = new Storage.LocalBackupStore(folder);
+            var fixture = new NativeExportFixture(store, "");
+            string id = await fixture.WriteFullAsync("orders", DateTimeOffset.UtcNow.AddHours(-1), TestItems.Random(3, 30));
+            await store.PutAsync((await fixture.DataFileKeysAsync(id))[0], Bomb((byte)'x', (byte)'\n'), CancellationToken.None);
+            uri = Path.Combine(folder, "AWSDynamoDB", id);
+            says = "longer than 8 MiB";
+        }
+        else
+        {
+            uri = Path.Combine(folder, "orders-backup-2025-01-01-00-00-00.json");
+            await using (var file = File.Create(uri))
+            {
+                await file.WriteAsync("{\"table_name\": \"orders\", \"data\": [{\"pk\": \""u8.ToArray());
+                byte[] chunk = new byte[1 << 20];
+                Array.Fill(chunk, (byte)'x');
+                for (int i = 0; i < 512; i++) await file.WriteAsync(chunk);
+                await file.WriteAsync("\"}], \"item_count\": 1, \"checksum\": \"0\", \"version\": \"2.0\"}"u8.ToArray());
+            }
+            says = "longer than 8 MiB";
+        }
+        var (exit, result) = await RunValidationAsync(uri);
+        long peak = (long)result["PeakRssBytes"]!;
+        output.WriteLine($"{where}: validation took {(double)result["Seconds"]!:N2} s, peak RSS {peak / 1048576.0:N0} MiB; problems: {string.Join(" | ", result["Problems"]!.AsArray())}");
+        Assert.Equal(0, exit);
+        Assert.False((bool)result["IsValid"]!);
+        Assert.Contains(result["Problems"]!.AsArray(), p => ((string)p!).StartsWith("CorruptData", StringComparison.Ordinal) && ((string)p!).Contains(says, StringComparison.Ordinal));
+        Assert.InRange(peak, 1, PeakBound);
+        Directory.Delete(folder, recursive: true);
+    }
+
     /// <summary>Full validation in BackupDR.TestHost, which prints its report, time and peak RSS as JSON.</summary>
     private static async Task<(int Exit, JsonObject Result)> RunValidationAsync(string uri)
     {

@@ -115,7 +115,18 @@ public sealed class SeedBackupTests(LocalServices services) : IClassFixture<Loca
         var checksum = await CheckAsync(edited, IntegrityLevel.Full);
         Assert.Equal(ProblemCodes.ChecksumMismatch, Assert.Single(checksum.Problems).Code);
 
-        foreach (var file in new[] { counted, edited })
+        // A flipped bit (f → g in a string): the seed's checksum no longer holds.
+        string flipped = Path.Combine(folder, "flipped.json");
+        byte[] bytes = Encoding.UTF8.GetBytes(text);
+        bytes[text.IndexOf("fullwidth key", StringComparison.Ordinal)] ^= 0x01;
+        await File.WriteAllBytesAsync(flipped, bytes);
+        Assert.Equal(ProblemCodes.ChecksumMismatch, Assert.Single((await CheckAsync(flipped, IntegrityLevel.Quick)).Problems).Code);
+
+        // A missing file: nothing to check or restore.
+        var missing = await Assert.ThrowsAsync<BackupDRException>(() => CheckAsync(Path.Combine(folder, "gone.json"), IntegrityLevel.Quick));
+        Assert.Equal(ErrorIds.BackupNotFound, missing.ErrorId);
+
+        foreach (var file in new[] { counted, edited, flipped })
         {
             string table = LocalServices.UniqueName("seed-edit");
             var e = await Assert.ThrowsAsync<BackupDRException>(() => RestoreAsync(file, table));
