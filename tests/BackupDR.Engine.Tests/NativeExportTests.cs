@@ -402,4 +402,27 @@ public sealed class NativeExportTests(LocalServices services) : IClassFixture<Lo
         Assert.True(report.IsValid, string.Join("; ", report.Problems));
         Assert.Equal(results[0].ItemCount, report.ItemsVerified);
     }
+
+    [Fact]
+    public async Task A_chain_is_not_built_around_an_export_it_cannot_read_but_one_still_running_is_left_out()
+    {
+        var chain = await ChainAsync(inS3: false);
+        string root = chain.Root;
+        // An export still running: left out, and said so.
+        Directory.CreateDirectory(Path.Combine(root, "01799999999999-00000001"));
+        await File.WriteAllBytesAsync(Path.Combine(root, "01799999999999-00000001", "_started"), []);
+        var running = await CheckAsync(root, IntegrityLevel.Quick);
+        Assert.True(running.IsValid, string.Join("; ", running.Problems));
+        Assert.Contains(running.Limits, l => l.Contains("01799999999999-00000001", StringComparison.Ordinal) && l.Contains("not finished", StringComparison.Ordinal));
+
+        // The last window's summary edited without its sidecar: the chain would end an export early, so it is refused.
+        string summary = Path.Combine(root, chain.Window, "manifest-summary.json");
+        await File.WriteAllTextAsync(summary, (await File.ReadAllTextAsync(summary)).Replace("\"itemCount\":85", "\"itemCount\":84", StringComparison.Ordinal));
+        var damaged = await CheckAsync(root, IntegrityLevel.Quick);
+        Assert.Contains(damaged.Problems, p => p.Code == ProblemCodes.ManifestChecksumMismatch && p.File!.StartsWith(chain.Window, StringComparison.Ordinal));
+        string table = LocalServices.UniqueName("chain-damaged");
+        var e = await Assert.ThrowsAsync<BackupDRException>(() => RestoreAsync(root, table));
+        Assert.Equal(ErrorIds.BackupIntegrityFailed, e.ErrorId);
+        Assert.False(await services.TableExistsAsync(table));
+    }
 }

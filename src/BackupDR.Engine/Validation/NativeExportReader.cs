@@ -241,7 +241,14 @@ internal sealed class NativeExportReader(BackupFolder root, IntegrityReport repo
             var probe = new NativeExportReader(root, skipped);
             if (await probe.LoadSummaryAsync(folder, ct).ConfigureAwait(false) is { } found) exports.Add((folder, found.Summary, found.Bytes));
         }
-        foreach (var problem in skipped.Problems) report.Limits.Add($"Not part of the chain: {problem}");
+        // An export still running (or failed before its summary) is not part of the chain, and says so. One
+        // whose summary cannot be proven is a problem: where it would sit in the chain is unknown, so a chain
+        // built without it could silently end earlier than the table's latest export.
+        foreach (var problem in skipped.Problems)
+        {
+            if (problem.Code == ProblemCodes.MissingCommitMarker) report.Limits.Add($"Not part of the chain (it has not finished): {problem}");
+            else report.Add(problem.Code, problem.File, problem.Message + " The chain cannot be proven while it holds an export it cannot read: remove the export, or restore one export's folder.");
+        }
         var tables = exports.Select(e => e.Summary.TableArn).Distinct(StringComparer.Ordinal).ToList();
         if (tables.Count > 1)
         {
