@@ -4,6 +4,8 @@ using BackupDR.Engine.Restore;
 using BackupDR.Engine.Storage;
 using BackupDR.Engine.Validation;
 
+using static BackupDR.Engine.Tests.ForeignFixtures;
+
 namespace BackupDR.Engine.Tests;
 
 /// <summary>
@@ -13,27 +15,18 @@ namespace BackupDR.Engine.Tests;
 /// </summary>
 public sealed class DumpBackupTests(LocalServices services) : IClassFixture<LocalServices>
 {
-    private readonly string _checkpoints = Temp("bdr-dump-cp");
-
-    private static string Temp(string name)
-    {
-        string path = Path.Combine(Path.GetTempPath(), name + "-" + Guid.NewGuid().ToString("N")[..8]);
-        Directory.CreateDirectory(path);
-        return path;
-    }
+    private readonly string _checkpoints = Folder("bdr-dump-cp");
 
     private Task<RestoreResult> RestoreAsync(string uri, string table) =>
         RestoreRunner.RunAsync(new RestoreRequest { Uri = uri, TableName = table, CheckpointUri = _checkpoints }, NullOperationHost.Instance, CancellationToken.None);
 
-    private static Task<IntegrityReport> CheckAsync(string uri, IntegrityLevel level) =>
-        Operations.CheckIntegrityAsync(uri, level, new AwsOptions(), NullOperationHost.Instance, CancellationToken.None);
 
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
     public async Task A_dump_of_5000_items_with_binary_sets_is_restored_identical_to_its_source(bool inS3)
     {
-        string dump = Temp("bdr-dump");
+        string dump = Folder("bdr-dump");
         string folder = ForeignFixtures.Dump(dump, "users", items: 5000, perPage: 700);
         string uri = folder;
         if (inS3)
@@ -81,7 +74,7 @@ public sealed class DumpBackupTests(LocalServices services) : IClassFixture<Loca
     [InlineData("a page is a link to another dump's page", ProblemCodes.CorruptData, true)]
     public async Task Damage_a_dump_can_show_is_found(string damage, string code, bool quickSees)
     {
-        string dump = Temp("bdr-dump-damage");
+        string dump = Folder("bdr-dump-damage");
         string folder = ForeignFixtures.Dump(dump, "users", items: 300, perPage: 100);
         string data = Path.Combine(folder, "data");
         switch (damage)
@@ -109,7 +102,7 @@ public sealed class DumpBackupTests(LocalServices services) : IClassFixture<Loca
                 File.Delete(Path.Combine(folder, "schema.json"));
                 break;
             case "a page is a link to another dump's page":
-                string other = ForeignFixtures.Dump(Temp("bdr-dump-other"), "users", items: 300, perPage: 100);
+                string other = ForeignFixtures.Dump(Folder("bdr-dump-other"), "users", items: 300, perPage: 100);
                 File.Delete(Path.Combine(data, "0002.json"));
                 File.CreateSymbolicLink(Path.Combine(data, "0002.json"), Path.Combine(other, "data", "0002.json"));
                 break;
@@ -132,7 +125,7 @@ public sealed class DumpBackupTests(LocalServices services) : IClassFixture<Loca
     [InlineData("a page numbered a billion", ProblemCodes.MissingDataFile)]
     public async Task A_hostile_dump_names_a_problem_in_bounded_memory_and_writes_nothing(string hostile, string code)
     {
-        string folder = ForeignFixtures.Dump(Temp("bdr-dump-hostile"), "users", items: 20, perPage: 10);
+        string folder = ForeignFixtures.Dump(Folder("bdr-dump-hostile"), "users", items: 20, perPage: 10);
         string data = Path.Combine(folder, "data");
         switch (hostile)
         {

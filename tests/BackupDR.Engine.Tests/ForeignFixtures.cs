@@ -11,6 +11,18 @@ namespace BackupDR.Engine.Tests;
 /// </summary>
 internal static class ForeignFixtures
 {
+    /// <summary>A new empty folder under the temporary folder.</summary>
+    public static string Folder(string name)
+    {
+        string path = Path.Combine(Path.GetTempPath(), name + "-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(path);
+        return path;
+    }
+
+    /// <summary>Test-BackupIntegrity's engine call, with the default AWS options.</summary>
+    public static Task<Validation.IntegrityReport> CheckAsync(string uri, Validation.IntegrityLevel level, Validation.ReadOptions? read = null) =>
+        Operations.CheckIntegrityAsync(uri, level, new Aws.AwsOptions(), NullOperationHost.Instance, CancellationToken.None, read: read);
+
     private static string Script(string name) => Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "../../../../fixtures", name));
 
     public static void Run(string script, params string[] arguments)

@@ -8,6 +8,8 @@ using BackupDR.Engine.Storage;
 using BackupDR.Engine.Validation;
 using static BackupDR.Engine.Tests.TestItems;
 
+using static BackupDR.Engine.Tests.ForeignFixtures;
+
 namespace BackupDR.Engine.Tests;
 
 /// <summary>
@@ -20,14 +22,7 @@ public sealed class NativeExportTests(LocalServices services) : IClassFixture<Lo
     private static readonly DateTimeOffset T1 = T0.AddHours(2);
     private static readonly DateTimeOffset T2 = T1.AddHours(3);
 
-    private readonly string _checkpoints = Temp("bdr-native-cp");
-
-    private static string Temp(string name)
-    {
-        string path = Path.Combine(Path.GetTempPath(), name + "-" + Guid.NewGuid().ToString("N")[..8]);
-        Directory.CreateDirectory(path);
-        return path;
-    }
+    private readonly string _checkpoints = Folder("bdr-native-cp");
 
     /// <summary>A store (folder or bucket) holding exports under "prod/", and the URI of its AWSDynamoDB folder.</summary>
     private async Task<(NativeExportFixture Fixture, IBackupStore Store, string Root)> WorldAsync(bool inS3)
@@ -38,7 +33,7 @@ public sealed class NativeExportTests(LocalServices services) : IClassFixture<Lo
             var s3 = new S3BackupStore(new AwsClientFactory(new()).CreateS3(), bucket);
             return (new NativeExportFixture(s3, "prod/", bucket), s3, $"s3://{bucket}/prod/AWSDynamoDB/");
         }
-        string folder = Temp("bdr-native");
+        string folder = Folder("bdr-native");
         var local = new LocalBackupStore(folder);
         return (new NativeExportFixture(local, "prod/"), local, Path.Combine(folder, "prod", "AWSDynamoDB"));
     }
@@ -107,8 +102,6 @@ public sealed class NativeExportTests(LocalServices services) : IClassFixture<Lo
             KeySchema = keySchema ? [new KeyAttribute("pk", "S"), new KeyAttribute("sk", "N")] : null,
         }, host ?? NullOperationHost.Instance, CancellationToken.None);
 
-    private static Task<IntegrityReport> CheckAsync(string uri, IntegrityLevel level, ReadOptions? read = null) =>
-        Operations.CheckIntegrityAsync(uri, level, new AwsOptions(), NullOperationHost.Instance, CancellationToken.None, read: read);
 
     [Theory]
     [InlineData(false)]
@@ -368,7 +361,7 @@ public sealed class NativeExportTests(LocalServices services) : IClassFixture<Lo
     {
         string table = await services.CreateTableAsync();
         await services.PutItemsAsync(table, Random(41, 500).Concat(FidelitySet()));
-        string target = Temp("bdr-native-own");
+        string target = Folder("bdr-native-own");
         var results = new List<BackupResult>();
         await BackupRunner.RunAsync(new BackupRequest { TableNames = [table], Target = BackupLocation.ForFolder(target), Segments = 2, MaxDataFileBytes = 64 * 1024 },
             NullOperationHost.Instance, results.Add, CancellationToken.None);

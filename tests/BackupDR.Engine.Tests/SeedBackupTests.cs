@@ -6,6 +6,8 @@ using BackupDR.Engine.Restore;
 using BackupDR.Engine.Storage;
 using BackupDR.Engine.Validation;
 
+using static BackupDR.Engine.Tests.ForeignFixtures;
+
 namespace BackupDR.Engine.Tests;
 
 /// <summary>
@@ -15,14 +17,7 @@ namespace BackupDR.Engine.Tests;
 /// </summary>
 public sealed class SeedBackupTests(LocalServices services) : IClassFixture<LocalServices>
 {
-    private readonly string _checkpoints = Temp("bdr-seed-cp");
-
-    private static string Temp(string name)
-    {
-        string path = Path.Combine(Path.GetTempPath(), name + "-" + Guid.NewGuid().ToString("N")[..8]);
-        Directory.CreateDirectory(path);
-        return path;
-    }
+    private readonly string _checkpoints = Folder("bdr-seed-cp");
 
     private static readonly KeyAttribute[] Key = [new("pk", "S"), new("sk", "N")];
 
@@ -30,8 +25,6 @@ public sealed class SeedBackupTests(LocalServices services) : IClassFixture<Loca
         RestoreRunner.RunAsync(new RestoreRequest { Uri = uri, TableName = table, CheckpointUri = _checkpoints, KeySchema = keySchema ? Key : null },
             NullOperationHost.Instance, CancellationToken.None);
 
-    private static Task<IntegrityReport> CheckAsync(string uri, IntegrityLevel level) =>
-        Operations.CheckIntegrityAsync(uri, level, new AwsOptions(), NullOperationHost.Instance, CancellationToken.None);
 
     /// <summary>What the seed lost of the every-kind items, attribute by attribute (the bulk items lose their "labels" sets and nested numbers).</summary>
     private static readonly (string Attribute, string Kind, string Example)[] ExpectedLosses =
@@ -53,7 +46,7 @@ public sealed class SeedBackupTests(LocalServices services) : IClassFixture<Loca
     [InlineData(true)]
     public async Task A_seed_file_is_proven_by_its_own_rule_and_restored_with_what_the_seed_lost_named(bool inS3)
     {
-        string folder = Temp("bdr-seed");
+        string folder = Folder("bdr-seed");
         string path = ForeignFixtures.Seed(folder, "orders", bulk: 400);
         string uri = path;
         if (inS3)
@@ -101,7 +94,7 @@ public sealed class SeedBackupTests(LocalServices services) : IClassFixture<Loca
     [Fact]
     public async Task An_edited_item_count_or_item_is_refused_by_the_seeds_own_rule()
     {
-        string folder = Temp("bdr-seed-edit");
+        string folder = Folder("bdr-seed-edit");
         string path = ForeignFixtures.Seed(folder, "orders", bulk: 10);
         string text = await File.ReadAllTextAsync(path);
 
@@ -138,7 +131,7 @@ public sealed class SeedBackupTests(LocalServices services) : IClassFixture<Loca
     [Fact]
     public async Task A_number_the_seeds_float_carried_out_of_range_is_named_and_nothing_is_written()
     {
-        string path = ForeignFixtures.Seed(Temp("bdr-seed-huge"), "orders", bulk: 0, outOfRange: true);
+        string path = ForeignFixtures.Seed(Folder("bdr-seed-huge"), "orders", bulk: 0, outOfRange: true);
         var quick = await CheckAsync(path, IntegrityLevel.Quick);
         Assert.True(quick.IsValid);   // the seed's own rule holds: it checksummed what it had already changed
         Assert.Contains(quick.Losses, l => l.Attribute == "max" && l.Kind == "ThroughFloat" && l.Example == "1e+126");
@@ -155,7 +148,7 @@ public sealed class SeedBackupTests(LocalServices services) : IClassFixture<Loca
     [Fact]
     public async Task A_seed_file_needs_a_key_schema_for_a_new_table()
     {
-        string path = ForeignFixtures.Seed(Temp("bdr-seed-key"), "orders", bulk: 0);
+        string path = ForeignFixtures.Seed(Folder("bdr-seed-key"), "orders", bulk: 0);
         string table = LocalServices.UniqueName("seed-key");
         var e = await Assert.ThrowsAsync<BackupDRException>(() => RestoreAsync(path, table, keySchema: false));
         Assert.Equal(ErrorIds.KeySchemaRequired, e.ErrorId);
@@ -173,7 +166,7 @@ public sealed class SeedBackupTests(LocalServices services) : IClassFixture<Loca
     [InlineData("cut short", ProblemCodes.CorruptData)]
     public async Task A_hostile_seed_file_names_a_problem_in_bounded_memory_and_writes_nothing(string hostile, string code)
     {
-        string folder = Temp("bdr-seed-hostile");
+        string folder = Folder("bdr-seed-hostile");
         string path = Path.Combine(folder, "orders-backup-2025-01-01-00-00-00.json");
         switch (hostile)
         {
@@ -187,11 +180,11 @@ public sealed class SeedBackupTests(LocalServices services) : IClassFixture<Loca
                 await File.WriteAllTextAsync(path, "[1, 2, 3]");
                 break;
             case "a symbolic link":
-                string real = ForeignFixtures.Seed(Temp("bdr-seed-real"), "orders", bulk: 0);
+                string real = ForeignFixtures.Seed(Folder("bdr-seed-real"), "orders", bulk: 0);
                 File.CreateSymbolicLink(path, real);
                 break;
             case "cut short":
-                string whole = await File.ReadAllTextAsync(ForeignFixtures.Seed(Temp("bdr-seed-cut"), "orders", bulk: 20));
+                string whole = await File.ReadAllTextAsync(ForeignFixtures.Seed(Folder("bdr-seed-cut"), "orders", bulk: 20));
                 await File.WriteAllTextAsync(path, whole[..(whole.Length / 2)]);
                 break;
         }
