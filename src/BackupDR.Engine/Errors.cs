@@ -71,4 +71,5 @@ public static class ErrorIds
     public const string InsecureEndpoint = "InsecureEndpoint";
     public const string ExportChainGap = "ExportChainGap";
     public const string KeySchemaRequired = "KeySchemaRequired";
+    public const string DrillFailed = "DrillFailed";
 }

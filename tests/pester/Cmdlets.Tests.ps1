@@ -374,3 +374,44 @@ Import-Module '$env:BACKUPDR_MODULE'
         @($output)[-1] | Should -Match '^3\.\d+\.\d+\.\d+\|7\|True$'
     }
 }
+
+Describe 'Invoke-DynamoDrill' {
+    It 'passes on a good backup, writes its report, and leaves no scratch table' {
+        $source = New-SeededTable 60
+        $target = Join-Path $work 'drill-target'
+        New-Item -ItemType Directory $target | Out-Null
+        Invoke-DynamoBackup -TableName $source -Path $target | Out-Null
+        $path = Join-Path $work 'drill.md'
+        $drill = Invoke-DynamoDrill -TableName $source -Uri $target -MaxRpo '01:00:00' -ReportPath $path
+        $drill.PSObject.TypeNames[0] | Should -Be 'BackupDR.Engine.Drill.DrillReport'
+        $drill.Passed | Should -BeTrue
+        $drill.ItemsVerified | Should -Be 60
+        $drill.Rpo | Should -BeOfType [timespan]
+        $drill.Rto | Should -BeGreaterThan ([timespan]::Zero)
+        $drill.ScratchTableRemoved | Should -BeTrue
+        Test-WireTable $drill.ScratchTableName | Should -BeFalse
+        Get-Content -Raw $path | Should -Match "^# DR drill of $source`: PASSED"
+    }
+
+    It 'fails a stale backup with DrillFailed after the report, and leaves no scratch table' {
+        $source = New-SeededTable 20
+        $target = Join-Path $work 'drill-stale'
+        New-Item -ItemType Directory $target | Out-Null
+        Invoke-DynamoBackup -TableName $source -Path $target | Out-Null
+        Start-Sleep -Milliseconds 50
+        $failure = $null
+        try { Invoke-DynamoDrill -TableName $source -Uri $target -MaxRpo '00:00:00.001' -ErrorAction Stop -OutVariable drill | Out-Null }
+        catch { $failure = $_ }
+        $failure.FullyQualifiedErrorId | Should -Be 'DrillFailed,BackupDR.PowerShell.InvokeDynamoDrillCommand'
+        $drill.Count | Should -Be 1   # the report comes first
+        $drill[0].Passed | Should -BeFalse
+        $drill[0].Failures[0] | Should -Match '^MaxRpo: RPO'
+        Test-WireTable $drill[0].ScratchTableName | Should -BeFalse
+    }
+
+    It 'refuses a report path it cannot write, before creating anything' {
+        $source = New-SeededTable 5
+        { Invoke-DynamoDrill -TableName $source -Uri $work -ReportPath (Join-Path $work 'drill.txt') -ErrorAction Stop } |
+            Should -Throw -ErrorId 'InvalidArgument,BackupDR.PowerShell.InvokeDynamoDrillCommand'
+    }
+}

@@ -157,7 +157,5 @@ public sealed class BackupCatalog(BackupFolder root)
         }
     }
 
-    private static DateTimeOffset? StartOf(string backupId) =>
-        DateTimeOffset.TryParseExact(backupId[..19], "yyyyMMdd'T'HHmmssfff'Z'", System.Globalization.CultureInfo.InvariantCulture,
-            System.Globalization.DateTimeStyles.AssumeUniversal, out var start) ? start : null;
+    private static DateTimeOffset? StartOf(string backupId) => Format.BackupFormat.StartOf(backupId);
 }

@@ -182,6 +182,11 @@ public static class BackupFormat
         startUtc.UtcDateTime.ToString("yyyyMMdd'T'HHmmssfff'Z'", System.Globalization.CultureInfo.InvariantCulture)
         + "-" + Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4)).ToLowerInvariant();
 
+    /// <summary>When the backup started, from its id; null when <paramref name="backupId"/> is not one.</summary>
+    public static DateTimeOffset? StartOf(string backupId) =>
+        IsBackupId(backupId) && DateTimeOffset.TryParseExact(backupId[..19], "yyyyMMdd'T'HHmmssfff'Z'", System.Globalization.CultureInfo.InvariantCulture,
+            System.Globalization.DateTimeStyles.AssumeUniversal | System.Globalization.DateTimeStyles.AdjustToUniversal, out var start) ? start : null;
+
     public static bool IsBackupId(string text) =>
         System.Text.RegularExpressions.Regex.IsMatch(text, "^[0-9]{8}T[0-9]{9}Z-[0-9a-f]{8}$");
 

@@ -131,6 +131,18 @@ public sealed class RunReport
         return Build<RestoreResult>("restore", error is null, $"restore into {tableName}", result, ReportJsonContext.Default.RestoreResult, error, metrics, options);
     }
 
+    /// <summary>A drill: Passed (1 or 0), RpoSeconds and RtoSeconds, per table; a failed drill is reported as a failure (DrillFailed) with its reasons.</summary>
+    public static RunReport ForDrill(string tableName, Drill.DrillReport? drill, BackupDRException? error, ReportingOptions options)
+    {
+        bool passed = error is null && drill is { Passed: true };
+        var table = new Dictionary<string, string> { ["TableName"] = tableName };
+        var metrics = new List<MetricDatum> { new("Passed", passed ? 1 : 0, "Count", table) };
+        if (drill?.Rpo is { } rpo) metrics.Add(new("RpoSeconds", rpo.TotalSeconds, "Seconds", table));
+        if (drill is not null) metrics.Add(new("RtoSeconds", drill.Rto.TotalSeconds, "Seconds", table));
+        var effective = error ?? (passed ? null : new BackupDRException(ErrorIds.DrillFailed, ErrorKind.InvalidData, string.Join("; ", drill!.Failures), tableName));
+        return Build<Drill.DrillReport>("drill", passed, $"drill of {tableName}", drill, ReportJsonContext.Default.DrillReport, effective, metrics, options);
+    }
+
     private static RunReport Build<T>(string operation, bool succeeded, string what, T? results, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type,
         BackupDRException? error, List<MetricDatum> metrics, ReportingOptions options)
     {
@@ -188,6 +200,7 @@ public sealed class RunReport
 [JsonSerializable(typeof(IReadOnlyList<BackupResult>))]
 [JsonSerializable(typeof(IntegrityReport))]
 [JsonSerializable(typeof(RestoreResult))]
+[JsonSerializable(typeof(Drill.DrillReport))]
 internal sealed partial class ReportJsonContext : JsonSerializerContext;
 
 /// <summary>What became of a run's report: reporting never fails the run it reports on; it says what it could not send.</summary>
