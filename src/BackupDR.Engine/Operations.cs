@@ -125,6 +125,36 @@ public static class Operations
         }
     }
 
+    /// <summary>
+    /// Applies a retention policy under a target (<c>s3://bucket/prefix</c> or a folder), to one table or
+    /// all: the backups it removes are listed first and <paramref name="confirm"/> is asked once with the
+    /// list; declined, nothing is removed. Each removal is as <see cref="RemoveBackupAsync"/> does it.
+    /// </summary>
+    public static async Task<IReadOnlyList<RemovedBackup>> ApplyRetentionAsync(string targetUri, string? tableName, RetentionPolicy policy, AwsOptions aws,
+        Func<IReadOnlyList<BackupInfo>, Task<bool>> confirm, TimeProvider time, CancellationToken cancellationToken)
+    {
+        policy.Validate();
+        AwsClientFactory.ValidateRegion(aws.Region);
+        var location = BackupLocation.Parse(targetUri);
+        using var folder = BackupFolder.Open(location, new AwsClientFactory(aws));
+        try
+        {
+            await folder.Store.EnsureAvailableAsync(cancellationToken).ConfigureAwait(false);
+            var catalog = new BackupCatalog(folder);
+            var all = new List<BackupInfo>();
+            await foreach (var backup in catalog.ListAsync(tableName, cancellationToken).ConfigureAwait(false)) all.Add(backup);
+            var doomed = policy.Select(all, time.GetUtcNow());
+            if (doomed.Count == 0 || !await confirm(doomed).ConfigureAwait(false)) return [];
+            var removed = new List<RemovedBackup>(doomed.Count);
+            foreach (var backup in doomed) removed.Add(await catalog.RemoveAsync(backup, cancellationToken).ConfigureAwait(false));
+            return removed;
+        }
+        catch (Exception e)
+        {
+            throw AwsErrors.Translate(e, targetUri);
+        }
+    }
+
     // ".../<table>/<backup id>/" → (the target above the table, table, id)
     private static (string ParentUri, string TableName, string BackupId) SplitBackupUri(BackupLocation location, string uri)
     {

@@ -415,3 +415,23 @@ Describe 'Invoke-DynamoDrill' {
             Should -Throw -ErrorId 'InvalidArgument,BackupDR.PowerShell.InvokeDynamoDrillCommand'
     }
 }
+
+Describe 'Remove-DynamoBackup retention' {
+    It 'lists under -WhatIf, and with -Force keeps exactly the newest committed backups' {
+        $source = New-SeededTable 5
+        $target = Join-Path $work 'retention'
+        New-Item -ItemType Directory $target | Out-Null
+        $ids = 1..3 | ForEach-Object { (Invoke-DynamoBackup -TableName $source -Path $target).BackupId }
+        $none = Remove-DynamoBackup -Uri $target -KeepLast 1 -WhatIf
+        $none | Should -BeNullOrEmpty
+        @(Get-DynamoBackup -Uri $target -TableName $source).Count | Should -Be 3
+        $removed = Remove-DynamoBackup -Uri $target -TableName $source -KeepLast 1 -Force
+        @($removed.BackupId) | Should -Be @($ids[0], $ids[1])
+        @(Get-DynamoBackup -Uri $target -TableName $source).BackupId | Should -Be $ids[2]
+    }
+
+    It 'refuses a policy that keeps nothing, removing nothing' {
+        { Remove-DynamoBackup -Uri $work -KeepLast 0 -Force -ErrorAction Stop } |
+            Should -Throw -ErrorId 'ParameterArgumentValidationError,BackupDR.PowerShell.RemoveDynamoBackupCommand'
+    }
+}
