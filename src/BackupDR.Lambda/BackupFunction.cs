@@ -9,7 +9,9 @@ namespace BackupDR.Lambda;
 /// The backup function. The seed's event works unchanged — <c>{"tables": ["app-users", "app-orders"]}</c>
 /// — plus <c>bucket</c> (only BACKUP_BUCKET), <c>prefix</c> (BACKUP_PREFIX or below it), <c>segments</c>,
 /// <c>consistent_read</c>, <c>max_read_capacity_units</c>. Without <c>tables</c>, BACKUP_TABLES
-/// (comma-separated) is used.
+/// (comma-separated) is used. With RETENTION_KEEP_LAST and/or RETENTION_DAYS, the retention policy is
+/// applied to the tables just backed up after a successful run (their newest committed backup, the one
+/// just made, is never removed).
 /// </summary>
 internal sealed class BackupFunction(FunctionSettings settings, LambdaLog log, TimeProvider time) : IFunction
 {
@@ -50,11 +52,29 @@ internal sealed class BackupFunction(FunctionSettings settings, LambdaLog log, T
                              $"Not backed up: {string.Join(", ", tables.Except(done))}.";
             throw Functions.Failure(failure, deadline, settings, summary);
         }
+        // Retention after a successful run, for the tables just backed up: never their newest committed backup (the one just made).
+        var removed = new List<string>();
+        if (settings.Retention is { } policy)
+        {
+            string target = BackupLocation.ForBucket(bucket, prefix) is var t && t.Prefix.Length > 0 ? $"s3://{bucket}/{t.Prefix}/" : $"s3://{bucket}/";
+            foreach (string table in tables)
+            {
+                var gone = await Engine.Operations.ApplyRetentionAsync(target, table, policy, settings.Aws, _ => Task.FromResult(true), time, deadline.Token).ConfigureAwait(false);
+                removed.AddRange(gone.Select(g => g.Uri));
+            }
+            if (removed.Count > 0) log.Verbose($"Retention removed {removed.Count} backup(s): {string.Join(", ", removed)}.");
+        }
         return LambdaJson.Response(w =>
         {
             w.WriteString("status", "succeeded");
             w.WritePropertyName("results");
             JsonSerializer.Serialize(w, results, LambdaJsonContext.Default.ListBackupResult);
+            if (settings.Retention is not null)
+            {
+                w.WriteStartArray("removed");
+                foreach (string uri in removed) w.WriteStringValue(uri);
+                w.WriteEndArray();
+            }
             Functions.WriteReportFailures(w, outcome.Report.Failures, log);
         });
     }

@@ -28,6 +28,9 @@ internal sealed class FunctionSettings
     /// <summary>Where and as whom the function calls AWS: its region, and the S3 hygiene of its configuration (EXPECTED_BUCKET_OWNER, BACKUP_SSE, BACKUP_KMS_KEY_ID).</summary>
     public Engine.Aws.AwsOptions Aws { get; init; } = new();
 
+    /// <summary>The backup function's retention policy after each successful run (RETENTION_KEEP_LAST, RETENTION_DAYS); null: none.</summary>
+    public Engine.Catalog.RetentionPolicy? Retention { get; init; }
+
     /// <summary>Work stops this long before the invocation's deadline, so the answer (what was done) still gets out.</summary>
     public TimeSpan DeadlineMargin { get; init; } = TimeSpan.FromSeconds(10);
 
@@ -71,12 +74,28 @@ internal sealed class FunctionSettings
             }
         }
         double margin = double.TryParse(Env("BACKUPDR_DEADLINE_MARGIN_SECONDS"), System.Globalization.CultureInfo.InvariantCulture, out double m) ? m : 10;
+        int? keepLast = Whole("RETENTION_KEEP_LAST");
+        int? days = Whole("RETENTION_DAYS");
+        var retention = keepLast is null && days is null ? null : new Engine.Catalog.RetentionPolicy(keepLast, days is { } d ? TimeSpan.FromDays(d) : null);
+        try
+        {
+            retention?.Validate();
+        }
+        catch (Engine.BackupDRException e)
+        {
+            throw new FunctionException("InvalidConfiguration", $"RETENTION_KEEP_LAST / RETENTION_DAYS: {Engine.Say.Neutral(e.Message)}");
+        }
+
+        int? Whole(string name) => Env(name) is not { } text ? null
+            : int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int n) && n > 0 ? n
+            : throw new FunctionException("InvalidConfiguration", $"{name} must be a whole number of at least 1, not '{text}'.");
         var settings = new FunctionSettings
         {
             BackupBucket = bucket,
             BackupPrefix = prefix,
             CheckpointUri = Env("BACKUPDR_CHECKPOINT_URI") ?? $"s3://{bucket}/backupdr-checkpoints/",
             RestoreTables = restoreTables,
+            Retention = retention,
             Aws = new Engine.Aws.AwsOptions
             {
                 Region = Env("AWS_REGION"),

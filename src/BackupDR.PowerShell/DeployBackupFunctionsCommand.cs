@@ -88,6 +88,16 @@ public sealed class DeployBackupFunctionsCommand : S3Cmdlet
     [ValidateNotNullOrEmpty]
     public string[] BackupTables { get; set; } = [];
 
+    /// <summary>Retention for the backup function: after each successful run, keep this many committed backups of each table it backed up.</summary>
+    [Parameter]
+    [ValidateRange(1, 100000)]
+    public int? RetentionKeepLast { get; set; }
+
+    /// <summary>Retention for the backup function: after each successful run, remove its tables' committed backups older than this many days (never the newest).</summary>
+    [Parameter]
+    [ValidateRange(1, 36500)]
+    public int? RetentionDays { get; set; }
+
     [Parameter]
     [ValidateRange(128, 10240)]
     public int MemorySize { get; set; } = 1024;
@@ -146,6 +156,7 @@ public sealed class DeployBackupFunctionsCommand : S3Cmdlet
             MetricDimensions = ToDictionary(MetricDimensions),
             Environment = ToDictionary(Environment),
             BackupTables = BackupTables,
+            RetentionKeepLast = RetentionKeepLast, RetentionDays = RetentionDays,
             MemorySize = MemorySize,
             TimeoutSeconds = TimeoutSeconds,
             Tracing = Tracing == "Active",

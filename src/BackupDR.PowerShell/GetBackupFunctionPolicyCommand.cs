@@ -53,6 +53,10 @@ public sealed class GetBackupFunctionPolicyCommand : BackupDRCmdlet
     [Parameter]
     public SwitchParameter NoTracing { get; set; }
 
+    /// <summary>The backup function applies a retention policy (Deploy-BackupFunctions -RetentionKeepLast / -RetentionDays): it may read commit markers.</summary>
+    [Parameter]
+    public SwitchParameter Retention { get; set; }
+
     protected override void ProcessRecord()
     {
         string region = Checked(() => Engine.Aws.AwsClientFactory.ResolveRegionName(AwsOptions));
@@ -66,7 +70,7 @@ public sealed class GetBackupFunctionPolicyCommand : BackupDRCmdlet
         {
             Region = region, Account = AccountId, FunctionNamePrefix = FunctionNamePrefix, Bucket = BackupBucket, BackupPrefix = BackupPrefix,
             BackupTables = TableName, RestoreTables = RestoreTableName, TopicArns = TopicArn, MetricNamespace = MetricNamespace, Tracing = !NoTracing,
-            KmsKeyArn = KmsKeyArn,
+            KmsKeyArn = KmsKeyArn, Retention = Retention,
         };
         if (RestoreTableName.Length == 0)
         {

@@ -214,6 +214,30 @@ public sealed class LambdaInProcessTests(LocalServices services, ITestOutputHelp
         Assert.Equal(ForeignFixtures.Expected(Path.Combine(local, "users.expected.json")), await services.ReadTableAsync(dumped));
     }
 
+    /// <summary>The backup function with a retention policy: after each successful run, its tables keep that many committed backups.</summary>
+    [Fact]
+    public async Task The_backup_function_applies_its_retention_after_a_successful_run()
+    {
+        string table = await services.CreateTableAsync();
+        await services.PutItemsAsync(table, TestItems.Random(3, 20));
+        string bucket = await services.CreateBucketAsync();
+        var env = new Dictionary<string, string?> { ["_HANDLER"] = "backup", ["BACKUP_BUCKET"] = bucket, ["RETENTION_KEEP_LAST"] = "2" };
+        string backup = $"{{\"tables\": [\"{table}\"]}}";
+        var api = new QueuedRuntimeApi(TimeProvider.System, backup, backup, backup);
+        Assert.Equal(0, await new LambdaHost(api, TimeProvider.System, Environment(env), new LogLines(output)).RunAsync(CancellationToken.None));
+        Assert.All(api.Outcomes, o => Assert.False(o.Failed, o.Body.ToJsonString()));
+        string Uri(int run) => (string)api.Outcomes[run].Body["results"]![0]!["uri"]!;
+        Assert.Empty(api.Outcomes[1].Body["removed"]!.AsArray());
+        Assert.Equal([Uri(0)], api.Outcomes[2].Body["removed"]!.AsArray().Select(u => (string)u!));
+        var left = await Operations.ListBackupsAsync($"s3://{bucket}/backupdr/", table, new Aws.AwsOptions(), CancellationToken.None);
+        Assert.Equal([Uri(1), Uri(2)], left.Select(b => b.Uri));
+
+        var bad = new QueuedRuntimeApi(TimeProvider.System, backup);
+        await new LambdaHost(bad, TimeProvider.System, Environment(new() { ["_HANDLER"] = "backup", ["BACKUP_BUCKET"] = bucket, ["RETENTION_KEEP_LAST"] = "0" }), new LogLines(output))
+            .RunAsync(CancellationToken.None);
+        Assert.Equal("InvalidConfiguration", bad.InitError?.Type);
+    }
+
     private async Task<JsonObject> CheckpointAsync(string bucket)
     {
         var list = await services.S3.ListObjectsV2Async(new Amazon.S3.Model.ListObjectsV2Request { BucketName = bucket, Prefix = "checkpoints/" });

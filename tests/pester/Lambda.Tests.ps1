@@ -232,6 +232,11 @@ Describe 'Deploy-BackupFunctions, then the functions end to end' {
         @($documents.backup.Statement.Action) | Should -Not -Contain 'dynamodb:BatchWriteItem'
         ($documents.recovery.Statement | Where-Object Sid -eq 'WriteRestoreTargets').Resource | Should -Be "arn:aws:dynamodb:us-east-1:000000000000:table/$source-recovered"
         ($documents.backup.Statement | Where-Object Sid -eq 'PutMetrics').Condition.StringEquals.'cloudwatch:namespace' | Should -Be $namespace
+        @($documents.backup.Statement.Sid) | Should -Not -Contain 'ReadCommitMarkers'
+        $retaining = @(Get-BackupFunctionPolicy -AccountId 000000000000 -Region us-east-1 -BackupBucket $bucket -TableName $source -RestoreTableName "$source-recovered" -Retention)
+        $markers = ($retaining[0].PolicyDocument | ConvertFrom-Json).Statement | Where-Object Sid -eq 'ReadCommitMarkers'
+        $markers.Action | Should -Be 's3:GetObject'
+        $markers.Resource | Should -Be "arn:aws:s3:::$bucket/backupdr/*/_committed"
         $trust = $policies[0].TrustPolicy | ConvertFrom-Json
         $trust.Statement.Principal.Service | Should -Be 'lambda.amazonaws.com'
         $trust.Statement.Condition.StringEquals.'aws:SourceAccount' | Should -Be '000000000000'

@@ -46,6 +46,10 @@ public sealed class DeployRequest
     /// <summary>More environment variables for all three functions (names only are ever printed).</summary>
     public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>The backup function's retention policy, applied to the tables it backed up after each successful run (RETENTION_KEEP_LAST, RETENTION_DAYS); null: none.</summary>
+    public int? RetentionKeepLast { get; init; }
+    public int? RetentionDays { get; init; }
+
     /// <summary>The backup function's default tables (BACKUP_TABLES), for invocations whose event names none. Only that function's setting.</summary>
     public IReadOnlyList<string> BackupTables { get; init; } = [];
 
@@ -125,6 +129,10 @@ public sealed class DeployRequest
             foreach (string table in ScheduleTables) Tables.TableSchema.ValidateName(table);
         }
         new Aws.S3Options(ExpectedBucketOwner, ServerSideEncryption, KmsKeyId).Validate();
+        if (RetentionKeepLast is not null || RetentionDays is not null)
+        {
+            new Catalog.RetentionPolicy(RetentionKeepLast, RetentionDays is { } days ? TimeSpan.FromDays(days) : null).Validate();
+        }
         foreach (string table in BackupTables) Tables.TableSchema.ValidateName(table);
         foreach (string table in RestoreTables.Where(t => t != "*")) Tables.TableSchema.ValidateName(table.EndsWith('*') && table.Length > 3 ? table[..^1] : table);
         if (FailureDestinationArn is not null && !System.Text.RegularExpressions.Regex.IsMatch(FailureDestinationArn, @"^arn:aws[a-z-]*:(sqs|sns):[a-z0-9-]+:\d{12}:[\w.-]+$"))

@@ -139,6 +139,8 @@ internal sealed class FunctionDeployer(ILambdaApi lambda, IScheduleApi schedules
         if (request.FailureTopicArn is not null) variables["FAILURE_TOPIC_ARN"] = request.FailureTopicArn;
         if (request.MetricDimensions.Count > 0) variables["METRIC_DIMENSIONS"] = string.Join(",", request.MetricDimensions.Select(d => $"{d.Key}={d.Value}"));
         if (kind == "backup" && request.BackupTables.Count > 0) variables["BACKUP_TABLES"] = string.Join(",", request.BackupTables);
+        if (kind == "backup" && request.RetentionKeepLast is { } keep) variables["RETENTION_KEEP_LAST"] = keep.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (kind == "backup" && request.RetentionDays is { } days) variables["RETENTION_DAYS"] = days.ToString(System.Globalization.CultureInfo.InvariantCulture);
         if (kind == "recovery" && request.RestoreTables.Count > 0) variables["RESTORE_TABLES"] = string.Join(",", request.RestoreTables);
         variables["EXPECTED_BUCKET_OWNER"] = request.BucketOwner;
         if (request.ServerSideEncryption is not null) variables["BACKUP_SSE"] = request.ServerSideEncryption;

@@ -24,6 +24,9 @@ public sealed record PolicyScope
     public string MetricNamespace { get; init; } = "BackupDR";
     public bool Tracing { get; init; } = true;
 
+    /// <summary>The backup function applies a retention policy: it also reads commit markers (to list the backups) and removes old backups.</summary>
+    public bool Retention { get; init; }
+
     /// <summary>A customer-managed KMS key the backups are encrypted with (SSE-KMS): the functions that read or write them use it.</summary>
     public string? KmsKeyArn { get; init; }
 }
@@ -63,6 +66,11 @@ public static class FunctionPolicy
                 Add("ListBackups", ["s3:ListBucket", "s3:ListBucketMultipartUploads"], Strings($"arn:aws:s3:::{scope.Bucket}"), ListUnder(prefix));
                 // Delete and abort: a backup that fails removes its own partial objects and uploads.
                 Add("WriteBackups", ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"], Strings(backups), inAccount);
+                if (scope.Retention)
+                {
+                    // Retention lists the backups with their commit markers (only those are read) and removes old ones (WriteBackups).
+                    Add("ReadCommitMarkers", ["s3:GetObject"], Strings($"arn:aws:s3:::{scope.Bucket}/{(prefix.Length == 0 ? "" : prefix + "/")}*/_committed"), inAccount);
+                }
                 break;
             case "validation":
                 Add("ListBackups", ["s3:ListBucket"], Strings($"arn:aws:s3:::{scope.Bucket}"), ListUnder(prefix));
