@@ -11,7 +11,7 @@
     PowerShellVersion    = '7.4'
     FormatsToProcess     = @('BackupDR.format.ps1xml')
     CmdletsToExport      = @('Invoke-DynamoBackup', 'Test-BackupIntegrity', 'Restore-DynamoTable', 'Get-DynamoBackup', 'Remove-DynamoBackup',
-                             'Deploy-BackupFunctions', 'Get-BackupFunctionPolicy', 'Invoke-DynamoDrill')
+                             'Deploy-BackupFunctions', 'Get-BackupFunctionPolicy', 'Invoke-DynamoDrill', 'Copy-DynamoBackup')
     FunctionsToExport    = @()
     VariablesToExport    = @()
     AliasesToExport      = @()

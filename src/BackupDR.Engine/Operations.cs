@@ -155,6 +155,10 @@ public static class Operations
         }
     }
 
+    /// <summary>Copies a committed, verified backup to another target (docs/cmdlets/Copy-DynamoBackup.md).</summary>
+    public static Task<CopyResult> CopyBackupAsync(CopyRequest request, IOperationHost host, CancellationToken cancellationToken) =>
+        BackupCopier.CopyAsync(request, host, cancellationToken);
+
     // ".../<table>/<backup id>/" → (the target above the table, table, id)
     private static (string ParentUri, string TableName, string BackupId) SplitBackupUri(BackupLocation location, string uri)
     {

@@ -46,6 +46,10 @@ public abstract class BackupDRCmdlet : PSCmdlet
         {
             return new EngineBridge(this).Run(operation, CancellationToken);
         }
+        catch (BackupDRException e) when (e.ErrorId == ErrorIds.NotConfirmed && ShouldProcessDeclined)
+        {
+            return default!;   // -WhatIf, or No at -Confirm: the engine stopped before its first change, as asked
+        }
         catch (BackupDRException e)
         {
             ThrowTerminatingError(ToErrorRecord(e));

@@ -435,3 +435,25 @@ Describe 'Remove-DynamoBackup retention' {
             Should -Throw -ErrorId 'ParameterArgumentValidationError,BackupDR.PowerShell.RemoveDynamoBackupCommand'
     }
 }
+
+Describe 'Copy-DynamoBackup' {
+    It 'copies a backup to a bucket, verified and committed, and refuses a damaged one' {
+        $source = New-SeededTable 40
+        $target = Join-Path $work 'copy-source'
+        New-Item -ItemType Directory $target | Out-Null
+        $backup = Invoke-DynamoBackup -TableName $source -Path $target
+        $bucket = 'pester-' + [guid]::NewGuid().ToString('N').Substring(0, 10)
+        New-LocalBucket $bucket
+        $copy = $backup | Copy-DynamoBackup -Destination "s3://$bucket/dr"
+        $copy.Uri | Should -Be "s3://$bucket/dr/$source/$($backup.BackupId)/"
+        $report = Test-BackupIntegrity -Uri $copy.Uri -Level Full
+        $report.IsValid | Should -BeTrue
+        $report.ItemsVerified | Should -Be 40
+
+        $file = Get-ChildItem (Join-Path $backup.Uri 'data') -File | Select-Object -First 1
+        $bytes = [IO.File]::ReadAllBytes($file.FullName); $bytes[$bytes.Length - 20] = $bytes[$bytes.Length - 20] -bxor 1; [IO.File]::WriteAllBytes($file.FullName, $bytes)
+        { Copy-DynamoBackup -Uri $backup.Uri -Destination "s3://$bucket/second" -ErrorAction Stop } |
+            Should -Throw -ErrorId 'BackupIntegrityFailed,BackupDR.PowerShell.CopyDynamoBackupCommand'
+        @(Get-DynamoBackup -Uri "s3://$bucket/second") | Should -BeNullOrEmpty
+    }
+}

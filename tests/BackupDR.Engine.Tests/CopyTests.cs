@@ -1,0 +1,72 @@
+using BackupDR.Engine.Aws;
+using BackupDR.Engine.Backup;
+using BackupDR.Engine.Catalog;
+using BackupDR.Engine.Storage;
+using BackupDR.Engine.Validation;
+
+namespace BackupDR.Engine.Tests;
+
+/// <summary>DR copies: a committed, verified backup copied to another target, verified and committed last; a damaged source copies nothing.</summary>
+public sealed class CopyTests(LocalServices services) : IClassFixture<LocalServices>
+{
+    private async Task<BackupResult> BackedUpAsync(string target, int count)
+    {
+        string table = await services.CreateTableAsync();
+        await services.PutItemsAsync(table, TestItems.Random(81, count));
+        var results = new List<BackupResult>();
+        await BackupRunner.RunAsync(new BackupRequest { TableNames = [table], Target = BackupLocation.Parse(target), Segments = 2, MaxDataFileBytes = 64 * 1024 },
+            NullOperationHost.Instance, results.Add, CancellationToken.None);
+        return results[0];
+    }
+
+    private static Task<CopyResult> CopyAsync(string source, string destination) =>
+        Operations.CopyBackupAsync(new CopyRequest { SourceUri = source, DestinationUri = destination }, NullOperationHost.Instance, CancellationToken.None);
+
+    [Fact]
+    public async Task A_copy_to_another_bucket_and_to_a_folder_validates_Full_with_the_same_id_and_count()
+    {
+        string folder = ForeignFixtures.Folder("bdr-copy-src");
+        var backup = await BackedUpAsync(folder, 1500);
+        string bucket = await services.CreateBucketAsync();
+        var copy = await CopyAsync(backup.Uri, $"s3://{bucket}/dr");
+        Assert.Equal($"s3://{bucket}/dr/{backup.TableName}/{backup.BackupId}/", copy.Uri);
+        Assert.Equal(backup.ItemCount, copy.ItemCount);
+        var report = await ForeignFixtures.CheckAsync(copy.Uri, IntegrityLevel.Full);
+        Assert.True(report.IsValid, string.Join("; ", report.Problems));
+        Assert.Equal(backup.BackupId, report.BackupId);
+        Assert.Equal(1500, report.ItemsVerified);
+
+        // And back from the bucket to a folder: the copy of a copy is the same backup.
+        string back = ForeignFixtures.Folder("bdr-copy-back");
+        var again = await CopyAsync(copy.Uri, back);
+        var local = await ForeignFixtures.CheckAsync(again.Uri, IntegrityLevel.Full);
+        Assert.True(local.IsValid, string.Join("; ", local.Problems));
+        Assert.Equal(backup.BackupId, local.BackupId);
+
+        // A copy never overwrites: the same backup to the same place is refused, the copy intact.
+        var twice = await Assert.ThrowsAsync<BackupDRException>(() => CopyAsync(backup.Uri, $"s3://{bucket}/dr"));
+        Assert.Equal(ErrorIds.InvalidArgument, twice.ErrorId);
+        Assert.True((await ForeignFixtures.CheckAsync(copy.Uri, IntegrityLevel.Full)).IsValid);
+    }
+
+    [Fact]
+    public async Task A_damaged_or_unfinished_source_is_refused_with_nothing_written()
+    {
+        string folder = ForeignFixtures.Folder("bdr-copy-bad");
+        var backup = await BackedUpAsync(folder, 300);
+        string file = Directory.EnumerateFiles(Path.Combine(backup.Uri, "data")).First();
+        byte[] bytes = await File.ReadAllBytesAsync(file);
+        bytes[^30] ^= 0x01;
+        await File.WriteAllBytesAsync(file, bytes);
+        string bucket = await services.CreateBucketAsync();
+        var e = await Assert.ThrowsAsync<BackupDRException>(() => CopyAsync(backup.Uri, $"s3://{bucket}/dr"));
+        Assert.Equal(ErrorIds.BackupIntegrityFailed, e.ErrorId);
+        Assert.Empty(await Operations.ListBackupsAsync($"s3://{bucket}/", null, new AwsOptions(), CancellationToken.None));
+
+        var unfinished = await BackedUpAsync(ForeignFixtures.Folder("bdr-copy-unfinished"), 10);
+        File.Delete(Path.Combine(unfinished.Uri, "_committed"));
+        var u = await Assert.ThrowsAsync<BackupDRException>(() => CopyAsync(unfinished.Uri, $"s3://{bucket}/dr"));
+        Assert.Equal(ErrorIds.BackupNotCommitted, u.ErrorId);
+        Assert.Empty(await Operations.ListBackupsAsync($"s3://{bucket}/", null, new AwsOptions(), CancellationToken.None));
+    }
+}
