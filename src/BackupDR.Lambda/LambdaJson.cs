@@ -13,6 +13,7 @@ namespace BackupDR.Lambda;
 [JsonSerializable(typeof(List<BackupResult>))]
 [JsonSerializable(typeof(List<IntegrityReport>))]
 [JsonSerializable(typeof(RestoreResult))]
+[JsonSerializable(typeof(BackupDR.Engine.Drill.DrillReport))]
 internal sealed partial class LambdaJsonContext : JsonSerializerContext;
 
 /// <summary>JSON for the Runtime API and the handlers' answers, without reflection (the host is NativeAOT).</summary>

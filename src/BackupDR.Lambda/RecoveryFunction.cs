@@ -26,6 +26,7 @@ internal sealed class RecoveryFunction(FunctionSettings settings, LambdaLog log,
     public async Task<byte[]> HandleAsync(Invocation invocation, CancellationToken cancellationToken)
     {
         var e = LambdaJson.ParseEvent(invocation.Event);
+        if (e["drill"] is System.Text.Json.Nodes.JsonObject drill) return await DrillAsync(invocation, drill, cancellationToken).ConfigureAwait(false);
         string target = LambdaJson.String(e, "table_name")
             ?? throw new FunctionException("InvalidEvent", "\"table_name\" (the table to restore into) is required.");
         settings.AllowRestoreInto(target);
@@ -82,6 +83,48 @@ internal sealed class RecoveryFunction(FunctionSettings settings, LambdaLog log,
             w.WriteString("backupUri", uri);
             w.WritePropertyName("result");
             JsonSerializer.Serialize(w, outcome.Result!, LambdaJsonContext.Default.RestoreResult);
+            Functions.WriteReportFailures(w, outcome.Report.Failures, log);
+        });
+    }
+
+    /// <summary>
+    /// A drill (<c>{"drill": {"table": "orders", "max_rpo_seconds": 90000, "max_rto_seconds": 1800,
+    /// "compare_live": true, "uri": …, "scratch_table": …}}</c>): the latest committed backup of the table
+    /// under BACKUP_ROOT (or <c>uri</c>, confined there) restored into a scratch table RESTORE_TABLES allows
+    /// (default <c>&lt;table&gt;-drill-&lt;time&gt;</c>), verified, removed. A failed drill fails the invocation
+    /// (DrillFailed) after logging its report, so the failure destination and alarms see it.
+    /// </summary>
+    private async Task<byte[]> DrillAsync(Invocation invocation, System.Text.Json.Nodes.JsonObject d, CancellationToken cancellationToken)
+    {
+        string table = LambdaJson.String(d, "table") ?? throw new FunctionException("InvalidEvent", "\"drill\" needs \"table\": the table whose backups are drilled.");
+        string scratch = LambdaJson.String(d, "scratch_table") ?? Engine.Drill.DrillRunner.ScratchName(table, time.GetUtcNow());
+        settings.AllowRestoreInto(scratch);
+        string? uri = LambdaJson.String(d, "uri") is { } u ? settings.ConfinedUri(u) : null;
+        TimeSpan? Seconds(string name) => LambdaJson.Number(d, name) is { } n ? TimeSpan.FromSeconds(n) : null;
+        var request = new Engine.Drill.DrillRequest
+        {
+            TableName = table, TargetUri = uri is null ? settings.BackupRoot : null, BackupUri = uri, ScratchTableName = scratch,
+            CompareLive = LambdaJson.Bool(d, "compare_live") ?? false, MaxRpo = Seconds("max_rpo_seconds"), MaxRto = Seconds("max_rto_seconds"),
+            KeySchema = LambdaJson.String(d, "key_schema") is { } keys ? Engine.Tables.KeySchemas.Parse([keys]) : null,
+            CheckpointUri = settings.CheckpointUri, Aws = settings.Aws, Time = time,
+        };
+        using var deadline = Functions.Deadline(invocation, settings.DeadlineMargin, time, cancellationToken);
+        log.Verbose($"Drilling the backups of '{table}' into '{scratch}'.");
+        var outcome = await ReportedRun.RunAsync(token => Engine.Drill.DrillRunner.RunAsync(request, log, token),
+            (report, error) => RunReport.ForDrill(table, report, error, settings.Reporting), settings.Reporting, settings.Aws, deadline.Token).ConfigureAwait(false);
+        if (outcome.Error is { } failure) throw Functions.Failure(failure, deadline, settings, "The drill's scratch table is removed when the drill ends.");
+        var drill = outcome.Result!;
+        string json = JsonSerializer.Serialize(drill, LambdaJsonContext.Default.DrillReport);
+        if (!drill.Passed)
+        {
+            log.Error(json);
+            throw new FunctionException(ErrorIds.DrillFailed, $"The drill of '{table}' failed: {string.Join("; ", drill.Failures)}");
+        }
+        return LambdaJson.Response(w =>
+        {
+            w.WriteString("status", "succeeded");
+            w.WritePropertyName("drill");
+            JsonSerializer.Serialize(w, drill, LambdaJsonContext.Default.DrillReport);
             Functions.WriteReportFailures(w, outcome.Report.Failures, log);
         });
     }

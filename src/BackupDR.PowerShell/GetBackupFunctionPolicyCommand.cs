@@ -53,6 +53,11 @@ public sealed class GetBackupFunctionPolicyCommand : BackupDRCmdlet
     [Parameter]
     public SwitchParameter NoTracing { get; set; }
 
+    /// <summary>The tables the recovery function drills ({"drill": …} events): it may remove their scratch tables (&lt;table&gt;-drill-*) and read them to compare.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[] DrillTableName { get; set; } = [];
+
     /// <summary>The backup function applies a retention policy (Deploy-BackupFunctions -RetentionKeepLast / -RetentionDays): it may read commit markers.</summary>
     [Parameter]
     public SwitchParameter Retention { get; set; }
@@ -70,7 +75,7 @@ public sealed class GetBackupFunctionPolicyCommand : BackupDRCmdlet
         {
             Region = region, Account = AccountId, FunctionNamePrefix = FunctionNamePrefix, Bucket = BackupBucket, BackupPrefix = BackupPrefix,
             BackupTables = TableName, RestoreTables = RestoreTableName, TopicArns = TopicArn, MetricNamespace = MetricNamespace, Tracing = !NoTracing,
-            KmsKeyArn = KmsKeyArn, Retention = Retention,
+            KmsKeyArn = KmsKeyArn, Retention = Retention, DrillTables = DrillTableName,
         };
         if (RestoreTableName.Length == 0)
         {

@@ -238,6 +238,33 @@ public sealed class LambdaInProcessTests(LocalServices services, ITestOutputHelp
         Assert.Equal("InvalidConfiguration", bad.InitError?.Type);
     }
 
+    /// <summary>The recovery function runs a drill when its event asks: the report in the answer, a failed drill a failed invocation, no scratch table left.</summary>
+    [Fact]
+    public async Task The_recovery_function_runs_a_drill_and_fails_a_stale_one()
+    {
+        var (table, bucket, _, _) = await BackedUpAsync(120, 903);
+        var env = new Dictionary<string, string?> { ["_HANDLER"] = "recovery", ["BACKUP_BUCKET"] = bucket, ["RESTORE_TABLES"] = $"{table}-drill-*" };
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var api = new QueuedRuntimeApi(clock,
+            $"{{\"drill\": {{\"table\": \"{table}\", \"max_rpo_seconds\": 3600}}}}",
+            $"{{\"drill\": {{\"table\": \"{table}\", \"scratch_table\": \"elsewhere\"}}}}");
+        Assert.Equal(0, await new LambdaHost(api, clock, Environment(env), new LogLines(output)).RunAsync(CancellationToken.None));
+        var passed = api.Outcomes[0];
+        Assert.False(passed.Failed, passed.Body.ToJsonString());
+        Assert.True((bool)passed.Body["drill"]!["passed"]!);
+        Assert.Equal(120, (long)passed.Body["drill"]!["itemsVerified"]!);
+        Assert.False(await services.TableExistsAsync((string)passed.Body["drill"]!["scratchTableName"]!));
+        Assert.Equal("TableNotAllowed", api.Outcomes[1].ErrorType);   // a scratch table RESTORE_TABLES does not allow
+
+        clock.Advance(TimeSpan.FromHours(2));   // the backup is now older than the drill's limit
+        var stale = new QueuedRuntimeApi(clock, $"{{\"drill\": {{\"table\": \"{table}\", \"max_rpo_seconds\": 3600}}}}");
+        Assert.Equal(0, await new LambdaHost(stale, clock, Environment(env), new LogLines(output)).RunAsync(CancellationToken.None));
+        var failed = Assert.Single(stale.Outcomes);
+        Assert.True(failed.Failed);
+        Assert.Equal("DrillFailed", failed.ErrorType);
+        Assert.Contains("MaxRpo", (string)failed.Body["errorMessage"]!);
+    }
+
     private async Task<JsonObject> CheckpointAsync(string bucket)
     {
         var list = await services.S3.ListObjectsV2Async(new Amazon.S3.Model.ListObjectsV2Request { BucketName = bucket, Prefix = "checkpoints/" });

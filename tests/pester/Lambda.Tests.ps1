@@ -237,6 +237,10 @@ Describe 'Deploy-BackupFunctions, then the functions end to end' {
         $markers = ($retaining[0].PolicyDocument | ConvertFrom-Json).Statement | Where-Object Sid -eq 'ReadCommitMarkers'
         $markers.Action | Should -Be 's3:GetObject'
         $markers.Resource | Should -Be "arn:aws:s3:::$bucket/backupdr/*/_committed"
+        @($documents.recovery.Statement.Action) | Should -Not -Contain 'dynamodb:DeleteTable'   # no drills named: no table is ever removed
+        $drilling = @(Get-BackupFunctionPolicy -AccountId 000000000000 -Region us-east-1 -BackupBucket $bucket -RestoreTableName "$source-drill-*" -DrillTableName $source)
+        $remove = ($drilling[2].PolicyDocument | ConvertFrom-Json).Statement | Where-Object Sid -eq 'RemoveDrillTables'
+        $remove.Resource | Should -Be "arn:aws:dynamodb:us-east-1:000000000000:table/$source-drill-*"
         $trust = $policies[0].TrustPolicy | ConvertFrom-Json
         $trust.Statement.Principal.Service | Should -Be 'lambda.amazonaws.com'
         $trust.Statement.Condition.StringEquals.'aws:SourceAccount' | Should -Be '000000000000'

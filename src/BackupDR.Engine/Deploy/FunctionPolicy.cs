@@ -24,6 +24,9 @@ public sealed record PolicyScope
     public string MetricNamespace { get; init; } = "BackupDR";
     public bool Tracing { get; init; } = true;
 
+    /// <summary>The tables the recovery function drills: it removes their scratch tables (&lt;table&gt;-drill-*) and reads them to compare (-CompareLive).</summary>
+    public IReadOnlyList<string> DrillTables { get; init; } = [];
+
     /// <summary>The backup function applies a retention policy: it also reads commit markers (to list the backups) and removes old backups.</summary>
     public bool Retention { get; init; }
 
@@ -86,6 +89,13 @@ public static class FunctionPolicy
                         ["dynamodb:DescribeTable", "dynamodb:CreateTable", "dynamodb:TagResource", "dynamodb:Scan", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem",
                          "dynamodb:PutItem", "dynamodb:UpdateTimeToLive", "dynamodb:UpdateContinuousBackups"],
                         TableArns(scope, scope.RestoreTables, everyWhenEmpty: false));
+                }
+                if (scope.DrillTables.Count > 0)
+                {
+                    // A drill restores into <table>-drill-* (RESTORE_TABLES must allow it: WriteRestoreTargets), removes
+                    // only such scratch tables, and reads the drilled table to compare it.
+                    Add("RemoveDrillTables", ["dynamodb:DescribeTable", "dynamodb:DeleteTable"], TableArns(scope, scope.DrillTables.Select(t => t + "-drill-*").ToList(), everyWhenEmpty: false));
+                    Add("ReadDrilledTables", ["dynamodb:DescribeTable", "dynamodb:Scan"], TableArns(scope, scope.DrillTables, everyWhenEmpty: false));
                 }
                 break;
             default:
