@@ -28,6 +28,10 @@ internal sealed class FunctionSettings
     /// <summary>Where and as whom the function calls AWS: its region, and the S3 hygiene of its configuration (EXPECTED_BUCKET_OWNER, BACKUP_SSE, BACKUP_KMS_KEY_ID).</summary>
     public Engine.Aws.AwsOptions Aws { get; init; } = new();
 
+    /// <summary>The replication function's destination bucket (REPLICA_BUCKET); its region (REPLICA_REGION) and owner (REPLICA_EXPECTED_BUCKET_OWNER).</summary>
+    public string? ReplicaBucket { get; init; }
+    public Engine.Aws.AwsOptions ReplicaAws { get; init; } = new();
+
     /// <summary>The backup function's retention policy after each successful run (RETENTION_KEEP_LAST, RETENTION_DAYS); null: none.</summary>
     public Engine.Catalog.RetentionPolicy? Retention { get; init; }
 
@@ -89,8 +93,27 @@ internal sealed class FunctionSettings
         int? Whole(string name) => Env(name) is not { } text ? null
             : int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int n) && n > 0 ? n
             : throw new FunctionException("InvalidConfiguration", $"{name} must be a whole number of at least 1, not '{text}'.");
+        string? replica = Env("REPLICA_BUCKET");
+        if (replica is not null)
+        {
+            try
+            {
+                BackupLocation.ForBucket(replica, prefix);
+            }
+            catch (Engine.BackupDRException e)
+            {
+                throw new FunctionException("InvalidConfiguration", $"REPLICA_BUCKET: {e.Message}");
+            }
+            if (replica == bucket) throw new FunctionException("InvalidConfiguration", "REPLICA_BUCKET is BACKUP_BUCKET: a replica is a second copy elsewhere. Name another bucket.");
+        }
         var settings = new FunctionSettings
         {
+            ReplicaBucket = replica,
+            ReplicaAws = new Engine.Aws.AwsOptions
+            {
+                Region = Env("REPLICA_REGION") ?? Env("AWS_REGION"),
+                S3 = new Engine.Aws.S3Options(Env("REPLICA_EXPECTED_BUCKET_OWNER"), Env("BACKUP_SSE"), Env("BACKUP_KMS_KEY_ID")),
+            },
             BackupBucket = bucket,
             BackupPrefix = prefix,
             CheckpointUri = Env("BACKUPDR_CHECKPOINT_URI") ?? $"s3://{bucket}/backupdr-checkpoints/",

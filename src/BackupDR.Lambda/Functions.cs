@@ -4,7 +4,7 @@ using BackupDR.Engine.Aws;
 
 namespace BackupDR.Lambda;
 
-/// <summary>One of the three functions; _HANDLER names it.</summary>
+/// <summary>One of the functions; _HANDLER names it.</summary>
 internal interface IFunction
 {
     /// <summary>Returns the answer's JSON; throws <see cref="FunctionException"/> for a failed invocation.</summary>
@@ -13,7 +13,7 @@ internal interface IFunction
 
 internal static class Functions
 {
-    public static readonly string[] Names = ["backup", "validation", "recovery"];
+    public static readonly string[] Names = ["backup", "validation", "recovery", "replication"];
 
     /// <summary>The function a handler names (the seed's names too), or the handler itself when it names none.</summary>
     public static string Canonical(string handler) => handler.Trim().ToLowerInvariant() switch
@@ -29,6 +29,8 @@ internal static class Functions
         "backup" => new BackupFunction(settings, log, time),
         "validation" => new ValidationFunction(settings, log, time),
         "recovery" => new RecoveryFunction(settings, log, time),
+        "replication" => settings.ReplicaBucket is not null ? new ReplicationFunction(settings, log, time)
+            : throw new FunctionException("InvalidConfiguration", "REPLICA_BUCKET is not set: the replication function copies each committed backup to the bucket it names."),
         string other => throw new ArgumentException($"'{other}' is not a function", nameof(handler)),
     };
 
@@ -46,6 +48,36 @@ internal static class Functions
                 "Raise the function's timeout, or invoke it again (see docs/lambda.md).");
         }
         return new FunctionException(error.ErrorId, Phrasing.Render($"{error.Message} {doneSoFar}".Trim()));
+    }
+
+    /// <summary>
+    /// The backups an event names: S3 records of commit markers (other keys are ignored), or <c>uri</c> /
+    /// <c>uris</c>; every one confined to BACKUP_BUCKET/BACKUP_PREFIX before any is read (one foreign
+    /// location fails the whole event).
+    /// </summary>
+    public static List<string> CommittedBackupUris(System.Text.Json.Nodes.JsonObject e, FunctionSettings settings, LambdaLog log)
+    {
+        var uris = new List<string>();
+        if (e["Records"] is System.Text.Json.Nodes.JsonArray records)
+        {
+            foreach (var record in records.OfType<System.Text.Json.Nodes.JsonObject>())
+            {
+                string? bucket = record["s3"]?["bucket"]?["name"]?.GetValue<string>();
+                string? encodedKey = record["s3"]?["object"]?["key"]?.GetValue<string>();
+                if (bucket is null || encodedKey is null) continue;
+                // S3 event keys are URL-encoded, with '+' for a space.
+                string key = Uri.UnescapeDataString(encodedKey.Replace('+', ' '));
+                if (!key.EndsWith("/" + Engine.Format.BackupFormat.CommitMarkerKey, StringComparison.Ordinal))
+                {
+                    log.Verbose($"Ignoring s3://{bucket}/{key}: not a commit marker.");
+                    continue;
+                }
+                uris.Add($"s3://{bucket}/{key[..^Engine.Format.BackupFormat.CommitMarkerKey.Length]}");
+            }
+        }
+        if (LambdaJson.String(e, "uri") is { } one) uris.Add(one);
+        uris.AddRange(LambdaJson.Strings(e, "uris") ?? []);
+        return uris.Select(settings.ConfinedUri).Distinct(StringComparer.Ordinal).ToList();
     }
 
     public static void WriteReportFailures(Utf8JsonWriter w, IEnumerable<string> failures, LambdaLog log)

@@ -67,30 +67,5 @@ internal sealed class ValidationFunction(FunctionSettings settings, LambdaLog lo
         });
     }
 
-    /// <summary>The backups an event names: S3 records of commit markers (other keys are ignored), or uri / uris.</summary>
-    private List<string> BackupUris(JsonObject e)
-    {
-        var uris = new List<string>();
-        if (e["Records"] is JsonArray records)
-        {
-            foreach (var record in records.OfType<JsonObject>())
-            {
-                string? bucket = record["s3"]?["bucket"]?["name"]?.GetValue<string>();
-                string? encodedKey = record["s3"]?["object"]?["key"]?.GetValue<string>();
-                if (bucket is null || encodedKey is null) continue;
-                // S3 event keys are URL-encoded, with '+' for a space.
-                string key = Uri.UnescapeDataString(encodedKey.Replace('+', ' '));
-                if (!key.EndsWith("/" + BackupFormat.CommitMarkerKey, StringComparison.Ordinal))
-                {
-                    log.Verbose($"Ignoring s3://{bucket}/{key}: not a commit marker.");
-                    continue;
-                }
-                uris.Add($"s3://{bucket}/{key[..^BackupFormat.CommitMarkerKey.Length]}");
-            }
-        }
-        if (LambdaJson.String(e, "uri") is { } one) uris.Add(one);
-        uris.AddRange(LambdaJson.Strings(e, "uris") ?? []);
-        // Every one confined before any is read: one foreign location fails the whole event.
-        return uris.Select(settings.ConfinedUri).Distinct(StringComparer.Ordinal).ToList();
-    }
+    private List<string> BackupUris(JsonObject e) => Functions.CommittedBackupUris(e, settings, log);
 }

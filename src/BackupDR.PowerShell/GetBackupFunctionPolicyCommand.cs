@@ -53,6 +53,16 @@ public sealed class GetBackupFunctionPolicyCommand : BackupDRCmdlet
     [Parameter]
     public SwitchParameter NoTracing { get; set; }
 
+    /// <summary>The replication function's bucket: a fourth policy is printed, for the function that copies each committed backup there.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? ReplicaBucket { get; set; }
+
+    /// <summary>The account that owns -ReplicaBucket (default: -AccountId).</summary>
+    [Parameter]
+    [ValidatePattern("^[0-9]{12}$")]
+    public string? ReplicaAccountId { get; set; }
+
     /// <summary>The tables the recovery function drills ({"drill": …} events): it may remove their scratch tables (&lt;table&gt;-drill-*) and read them to compare.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
@@ -75,7 +85,7 @@ public sealed class GetBackupFunctionPolicyCommand : BackupDRCmdlet
         {
             Region = region, Account = AccountId, FunctionNamePrefix = FunctionNamePrefix, Bucket = BackupBucket, BackupPrefix = BackupPrefix,
             BackupTables = TableName, RestoreTables = RestoreTableName, TopicArns = TopicArn, MetricNamespace = MetricNamespace, Tracing = !NoTracing,
-            KmsKeyArn = KmsKeyArn, Retention = Retention, DrillTables = DrillTableName,
+            KmsKeyArn = KmsKeyArn, Retention = Retention, DrillTables = DrillTableName, ReplicaBucket = ReplicaBucket, ReplicaAccount = ReplicaAccountId,
         };
         if (RestoreTableName.Length == 0)
         {
@@ -83,7 +93,7 @@ public sealed class GetBackupFunctionPolicyCommand : BackupDRCmdlet
         }
         var options = new System.Text.Json.JsonSerializerOptions { WriteIndented = true };
         string trust = FunctionPolicy.TrustPolicy(AccountId).ToJsonString(options);
-        foreach (string kind in FunctionPolicy.Kinds)
+        foreach (string kind in ReplicaBucket is null ? FunctionPolicy.Kinds : [.. FunctionPolicy.Kinds, "replication"])
         {
             var result = new PSObject();
             result.Properties.Add(new PSNoteProperty("Function", $"{FunctionNamePrefix}-{kind}"));

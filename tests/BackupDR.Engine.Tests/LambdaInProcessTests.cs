@@ -265,6 +265,44 @@ public sealed class LambdaInProcessTests(LocalServices services, ITestOutputHelp
         Assert.Contains("MaxRpo", (string)failed.Body["errorMessage"]!);
     }
 
+    /// <summary>The replication function, fired by a commit marker's S3 event: a replica under the same key that validates Full; a second delivery copies nothing; a damaged backup is not replicated.</summary>
+    [Fact]
+    public async Task The_replication_function_copies_a_committed_backup_under_the_same_key()
+    {
+        var (_, bucket, uri, _) = await BackedUpAsync(500, 904);
+        string replica = await services.CreateBucketAsync();
+        string key = uri[$"s3://{bucket}/".Length..] + "_committed";
+        string record = $"{{\"Records\": [{{\"eventName\": \"ObjectCreated:Put\", \"s3\": {{\"bucket\": {{\"name\": \"{bucket}\"}}, \"object\": {{\"key\": \"{key}\"}}}}}}]}}";
+        var env = new Dictionary<string, string?> { ["_HANDLER"] = "replication", ["BACKUP_BUCKET"] = bucket, ["REPLICA_BUCKET"] = replica };
+        var api = new QueuedRuntimeApi(TimeProvider.System, record, record);
+        Assert.Equal(0, await new LambdaHost(api, TimeProvider.System, Environment(env), new LogLines(output)).RunAsync(CancellationToken.None));
+        Assert.All(api.Outcomes, o => Assert.False(o.Failed, o.Body.ToJsonString()));
+        string copy = uri.Replace($"s3://{bucket}/", $"s3://{replica}/", StringComparison.Ordinal);
+        Assert.Equal(copy, (string)api.Outcomes[0].Body["replicas"]![0]!);
+        Assert.Equal(copy, (string)api.Outcomes[1].Body["replicas"]![0]!);
+        var report = await ForeignFixtures.CheckAsync(copy, Validation.IntegrityLevel.Full);
+        Assert.True(report.IsValid, string.Join("; ", report.Problems));
+        Assert.Equal(500, report.ItemsVerified);
+
+        // A damaged backup: not replicated, the invocation fails with the integrity error, nothing committed at the replica.
+        var (_, bucket2, uri2, _) = await BackedUpAsync(100, 905);
+        var store = new S3BackupStore(new Aws.AwsClientFactory(new()).CreateS3(), bucket2);
+        string dataKey = uri2[$"s3://{bucket2}/".Length..] + "data/s000-f0000.json.gz";
+        byte[] bytes = (await store.TryReadAllAsync(dataKey, 1 << 24, CancellationToken.None))!;
+        bytes[^30] ^= 0x01;
+        await store.PutAsync(dataKey, bytes, CancellationToken.None);
+        var damaged = new QueuedRuntimeApi(TimeProvider.System, $"{{\"uri\": \"{uri2}\"}}");
+        await new LambdaHost(damaged, TimeProvider.System, Environment(new() { ["_HANDLER"] = "replication", ["BACKUP_BUCKET"] = bucket2, ["REPLICA_BUCKET"] = replica }), new LogLines(output))
+            .RunAsync(CancellationToken.None);
+        Assert.Equal("BackupIntegrityFailed", Assert.Single(damaged.Outcomes).ErrorType);
+        Assert.DoesNotContain(await Operations.ListBackupsAsync($"s3://{replica}/", null, new Aws.AwsOptions(), CancellationToken.None), b => uri2.EndsWith(b.BackupId + "/", StringComparison.Ordinal));
+
+        // Without REPLICA_BUCKET the function does not start.
+        var unset = new QueuedRuntimeApi(TimeProvider.System);
+        await new LambdaHost(unset, TimeProvider.System, Environment(new() { ["_HANDLER"] = "replication", ["BACKUP_BUCKET"] = bucket }), new LogLines(output)).RunAsync(CancellationToken.None);
+        Assert.Equal("InvalidConfiguration", unset.InitError?.Type);
+    }
+
     private async Task<JsonObject> CheckpointAsync(string bucket)
     {
         var list = await services.S3.ListObjectsV2Async(new Amazon.S3.Model.ListObjectsV2Request { BucketName = bucket, Prefix = "checkpoints/" });

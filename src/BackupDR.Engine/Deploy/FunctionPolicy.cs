@@ -27,6 +27,10 @@ public sealed record PolicyScope
     /// <summary>The tables the recovery function drills: it removes their scratch tables (&lt;table&gt;-drill-*) and reads them to compare (-CompareLive).</summary>
     public IReadOnlyList<string> DrillTables { get; init; } = [];
 
+    /// <summary>The replication function's destination bucket, and the account that owns it (default: <see cref="Account"/>); null: no replication function.</summary>
+    public string? ReplicaBucket { get; init; }
+    public string? ReplicaAccount { get; init; }
+
     /// <summary>The backup function applies a retention policy: it also reads commit markers (to list the backups) and removes old backups.</summary>
     public bool Retention { get; init; }
 
@@ -97,6 +101,19 @@ public static class FunctionPolicy
                     Add("RemoveDrillTables", ["dynamodb:DescribeTable", "dynamodb:DeleteTable"], TableArns(scope, scope.DrillTables.Select(t => t + "-drill-*").ToList(), everyWhenEmpty: false));
                     Add("ReadDrilledTables", ["dynamodb:DescribeTable", "dynamodb:Scan"], TableArns(scope, scope.DrillTables, everyWhenEmpty: false));
                 }
+                break;
+            case "replication" when scope.ReplicaBucket is { } replica:
+                string replicas = $"arn:aws:s3:::{replica}/{(prefix.Length == 0 ? "" : prefix + "/")}*";
+                var replicaAccount = new JsonObject { ["StringEquals"] = new JsonObject { ["s3:ResourceAccount"] = scope.ReplicaAccount ?? scope.Account } };
+                Add("ListBackups", ["s3:ListBucket"], Strings($"arn:aws:s3:::{scope.Bucket}"), ListUnder(prefix));
+                Add("ReadBackups", ["s3:GetObject"], Strings(backups), inAccount);
+                Add("ListReplicas", ["s3:ListBucket", "s3:ListBucketMultipartUploads"], Strings($"arn:aws:s3:::{replica}"), new JsonObject
+                {
+                    ["StringEquals"] = new JsonObject { ["s3:ResourceAccount"] = scope.ReplicaAccount ?? scope.Account },
+                    ["StringLike"] = new JsonObject { ["s3:prefix"] = Strings(prefix.Length == 0 ? "*" : prefix + "/*") },
+                });
+                // Read: the copy is verified in full; delete and abort: a copy that fails removes what it wrote.
+                Add("WriteReplicas", ["s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"], Strings(replicas), replicaAccount);
                 break;
             default:
                 throw new ArgumentException($"'{kind}' is not one of the functions ({string.Join(", ", Kinds)}).", nameof(kind));

@@ -143,6 +143,19 @@ public sealed class RunReport
         return Build<Drill.DrillReport>("drill", passed, $"drill of {tableName}", drill, ReportJsonContext.Default.DrillReport, effective, metrics, options);
     }
 
+    /// <summary>A copy (a DR copy, a replica): BackupsCopied (1 or 0), CopyBytes and CopyDuration, per table.</summary>
+    public static RunReport ForCopy(string sourceUri, Catalog.CopyResult? copy, BackupDRException? error, ReportingOptions options)
+    {
+        var metrics = new List<MetricDatum> { new("BackupsCopied", error is null ? 1 : 0, "Count") };
+        if (copy is not null)
+        {
+            var table = new Dictionary<string, string> { ["TableName"] = copy.TableName };
+            metrics.Add(new("CopyBytes", copy.BytesCopied, "Bytes", table));
+            metrics.Add(new("CopyDuration", copy.Duration.TotalSeconds, "Seconds", table));
+        }
+        return Build<Catalog.CopyResult>("copy", error is null, $"copy of {copy?.Uri ?? sourceUri}", copy, ReportJsonContext.Default.CopyResult, error, metrics, options);
+    }
+
     private static RunReport Build<T>(string operation, bool succeeded, string what, T? results, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type,
         BackupDRException? error, List<MetricDatum> metrics, ReportingOptions options)
     {
@@ -201,6 +214,7 @@ public sealed class RunReport
 [JsonSerializable(typeof(IntegrityReport))]
 [JsonSerializable(typeof(RestoreResult))]
 [JsonSerializable(typeof(Drill.DrillReport))]
+[JsonSerializable(typeof(Catalog.CopyResult))]
 internal sealed partial class ReportJsonContext : JsonSerializerContext;
 
 /// <summary>What became of a run's report: reporting never fails the run it reports on; it says what it could not send.</summary>
