@@ -67,6 +67,16 @@ public sealed class RestoreDynamoTableCommand : ReportingCmdlet
     [Parameter]
     public SwitchParameter Revert { get; set; }
 
+    /// <summary>The profile that reads the backup, when it is in another account than the table (default: -ProfileName).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? SourceProfileName { get; set; }
+
+    /// <summary>The backup bucket's region, when it is not the table's (default: -Region).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? SourceRegion { get; set; }
+
     [Parameter]
     [ValidateRange(1, 64)]
     public int Parallelism { get; set; } = 4;
@@ -91,6 +101,8 @@ public sealed class RestoreDynamoTableCommand : ReportingCmdlet
             KeySchema = KeySchema is null ? null : Engine.Tables.KeySchemas.Parse(KeySchema),
             PointInTime = PointInTime is { } t ? new DateTimeOffset(t).ToUniversalTime() : null,
             AllowGaps = AllowGaps, Revert = Revert,
+            SourceAws = SourceProfileName is null && SourceRegion is null ? null
+                : AwsOptions with { ProfileName = SourceProfileName ?? AwsOptions.ProfileName, Region = SourceRegion ?? AwsOptions.Region },
         }, bridge, token),
             (result, error) => RunReport.ForRestore(TableName, result, null, error, options), WriteObject);
     }

@@ -457,3 +457,29 @@ Describe 'Copy-DynamoBackup' {
         @(Get-DynamoBackup -Uri "s3://$bucket/second") | Should -BeNullOrEmpty
     }
 }
+
+Describe 'Restore-DynamoTable reading with another identity' {
+    It 'reads the backup as -SourceProfileName and writes the table as the caller' {
+        $source = New-SeededTable 15
+        $target = Join-Path $work 'source-identity'
+        New-Item -ItemType Directory $target | Out-Null
+        $bucket = 'pester-' + [guid]::NewGuid().ToString('N').Substring(0, 10)
+        New-LocalBucket $bucket
+        $backup = Invoke-DynamoBackup -TableName $source -Bucket $bucket
+        # A profile that does not exist is refused before anything is written: the source identity is the one used to read.
+        { Restore-DynamoTable -Uri $backup.Uri -TableName "$source-vault" -SourceProfileName 'no-such-vault' -ErrorAction Stop } |
+            Should -Throw -ErrorId 'ProfileNotFound,BackupDR.PowerShell.RestoreDynamoTableCommand'
+        Test-WireTable "$source-vault" | Should -BeFalse
+        $credentials = Join-Path $work 'vault-credentials'
+        Set-Content $credentials "[vault]`naws_access_key_id = S3RVER`naws_secret_access_key = S3RVER`n"
+        # The SDK reads the credentials file's location once per process: a child pwsh is started with it.
+        $saved = $env:AWS_SHARED_CREDENTIALS_FILE
+        try {
+            $env:AWS_SHARED_CREDENTIALS_FILE = $credentials
+            $script = "Import-Module '$env:BACKUPDR_MODULE'; (Restore-DynamoTable -Uri '$($backup.Uri)' -TableName '$source-vault' -SourceProfileName vault -SourceRegion us-east-1 -ErrorAction Stop).ItemsWritten"
+            $written = & dotnet (Join-Path $PSHOME 'pwsh.dll') -NoProfile -NonInteractive -Command $script
+        } finally { $env:AWS_SHARED_CREDENTIALS_FILE = $saved }
+        $LASTEXITCODE | Should -Be 0
+        $written | Select-Object -Last 1 | Should -Be '15'
+    }
+}

@@ -57,7 +57,11 @@ public sealed class RestoreRequest
     /// <summary>Queue depths and buffer sizes; the defaults suit almost every table.</summary>
     public PipelineOptions Pipeline { get; init; } = PipelineOptions.Default;
 
+    /// <summary>Who writes the table, and where (and, without <see cref="SourceAws"/>, who reads the backup).</summary>
     public AwsOptions Aws { get; init; } = new();
+
+    /// <summary>Who reads the backup, and where, when that is another identity or region than the table's (a DR copy in another account); null: <see cref="Aws"/>.</summary>
+    public AwsOptions? SourceAws { get; init; }
 
     /// <summary>The clock the write cap is held to: the system's, or a host's (tests drive it).</summary>
     public TimeProvider Time { get; init; } = TimeProvider.System;

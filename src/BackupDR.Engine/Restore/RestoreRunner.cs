@@ -53,9 +53,11 @@ public sealed class RestoreRunner
         AwsClientFactory.ValidateRegion(request.Aws.Region);
         var location = BackupLocation.Parse(request.Uri);
         var aws = new AwsClientFactory(request.Aws);
+        if (request.SourceAws is { } sourceAws) AwsClientFactory.ValidateRegion(sourceAws.Region);
         using var dynamo = aws.CreateDynamoDB();
         using var wire = DynamoWireClient.For(dynamo, aws);
-        using var folder = BackupFolder.Open(location, aws);
+        // The backup is read as the source identity when one is given (another account's or region's bucket); the table written as this one.
+        using var folder = BackupFolder.Open(location, request.SourceAws is { } source ? new AwsClientFactory(source) : aws);
         try
         {
             return await new RestoreRunner(dynamo, wire, host, request.Aws.Retry).RestoreAsync(folder, request, cancellationToken).ConfigureAwait(false);
