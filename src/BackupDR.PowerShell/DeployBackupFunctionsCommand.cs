@@ -129,6 +129,24 @@ public sealed class DeployBackupFunctionsCommand : S3Cmdlet
     [Parameter]
     public SwitchParameter NoValidationTrigger { get; set; }
 
+    /// <summary>An EventBridge schedule for DR drills by the recovery function: rate(7 days) or cron(…).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? DrillSchedule { get; set; }
+
+    /// <summary>The tables drilled on the schedule (one to five); the recovery function may then write their scratch tables (&lt;table&gt;-drill-*).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[] DrillTables { get; set; } = [];
+
+    /// <summary>A scheduled drill fails when the backup is older than this.</summary>
+    [Parameter]
+    public TimeSpan? DrillMaxRpo { get; set; }
+
+    /// <summary>A scheduled drill fails when its restore and verification take longer than this.</summary>
+    [Parameter]
+    public TimeSpan? DrillMaxRto { get; set; }
+
     [Parameter]
     [ValidateNotNullOrEmpty]
     public string? FailureDestinationArn { get; set; }
@@ -164,6 +182,7 @@ public sealed class DeployBackupFunctionsCommand : S3Cmdlet
             CanaryPercent = CanaryPercent,
             ScheduleExpression = Schedule,
             ScheduleTables = ScheduleTables,
+            DrillScheduleExpression = DrillSchedule, DrillTables = DrillTables, DrillMaxRpo = DrillMaxRpo, DrillMaxRto = DrillMaxRto,
             ValidateOnCommit = !NoValidationTrigger,
             FailureDestinationArn = FailureDestinationArn,
             Aws = AwsOptions,

@@ -206,6 +206,28 @@ Describe 'Deploy-BackupFunctions, then the functions end to end' {
         @(Deploy-BackupFunctions @deploy -BackupTables $source, "$source-recovered") | ForEach-Object { $_.Changes | Should -BeNullOrEmpty }
     }
 
+    It 'drills on schedule through the recovery function, and unwires the drill when it is no longer asked for' {
+        $drilled = @(Deploy-BackupFunctions @deploy -BackupTables $source, "$source-recovered" -DrillSchedule 'rate(7 days)' -DrillTables $source -DrillMaxRpo '1.00:00:00')
+        $drilled[2].Changes -join "`n" | Should -Match 'drill schedule'
+        $drilled[2].Changes -join "`n" | Should -Match 'environment variables RESTORE_TABLES'
+        $recovery = (Invoke-SignedAwsRequest -Service lambda -Method GET -Uri "$lambda/2015-03-31/functions/$prefix-recovery/configuration").Body | ConvertFrom-Json
+        $recovery.Environment.Variables.RESTORE_TABLES | Should -Be "$source-recovered,$source-drill-*"
+        Invoke-RestMethod -Method Post -Uri "$lambda/__local/reset" | Out-Null
+        $fired = Invoke-RestMethod -Method Post -Uri "$lambda/__local/events/fire" -ContentType 'application/json' -Body (@{ rule = "$prefix-recovery-drill" } | ConvertTo-Json)
+        $fired.invoked | Should -BeTrue
+        Wait-Until { @(Get-Invocations | Where-Object { $_.functionName -eq "$prefix-recovery" }).Count -ge 1 } 'the scheduled drill'
+        $drill = @(Get-Invocations | Where-Object { $_.functionName -eq "$prefix-recovery" })[0]
+        $drill.ok | Should -BeTrue
+        $metrics = @((Invoke-RestMethod "$lambda/__local/metrics") | Where-Object namespace -eq $namespace)
+        ($metrics | Where-Object { $_.name -eq 'Passed' }).value | Should -Be 1
+        ($metrics | Where-Object { $_.name -eq 'RpoSeconds' }).value | Should -BeGreaterThan 0
+        @(Invoke-DynamoWire ListTables @{} | Select-Object -ExpandProperty TableNames | Where-Object { $_ -like "$source-drill-*" }) | Should -BeNullOrEmpty
+
+        $undrilled = @(Deploy-BackupFunctions @deploy -BackupTables $source, "$source-recovered")
+        $undrilled[2].Changes -join "`n" | Should -Match 'remove target backupdr-drill-1'
+        $undrilled[2].Changes -join "`n" | Should -Match 'remove permission backupdr-drill-schedule'
+    }
+
     It 'warns when one role serves all three functions' {
         $shared = $deploy.Clone()
         foreach ($k in 'BackupRoleArn', 'ValidationRoleArn', 'RecoveryRoleArn') { $shared.Remove($k) }

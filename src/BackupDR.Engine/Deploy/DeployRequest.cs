@@ -68,6 +68,15 @@ public sealed class DeployRequest
     public string? ScheduleExpression { get; init; }
     public IReadOnlyList<string> ScheduleTables { get; init; } = [];
 
+    /// <summary>An EventBridge schedule for DR drills by the recovery function, with the tables drilled (at most 5: one rule target each) and the drills' limits.</summary>
+    public string? DrillScheduleExpression { get; init; }
+    public IReadOnlyList<string> DrillTables { get; init; } = [];
+    public TimeSpan? DrillMaxRpo { get; init; }
+    public TimeSpan? DrillMaxRto { get; init; }
+
+    /// <summary>The tables the recovery function may write: RESTORE_TABLES, plus each drilled table's scratch tables (&lt;table&gt;-drill-*).</summary>
+    internal IReadOnlyList<string> RecoveryTables => [.. RestoreTables, .. DrillTables.Select(t => t + "-drill-*").Where(p => !RestoreTables.Contains(p))];
+
     /// <summary>Run the validation function on every backup's commit marker (an S3 event notification).</summary>
     public bool ValidateOnCommit { get; init; } = true;
 
@@ -127,6 +136,19 @@ public sealed class DeployRequest
             }
             if (ScheduleTables.Count == 0) throw Invalid($"{Say.Option("schedule")} needs {Say.Option("schedule-tables")}: the tables the scheduled backup backs up.", ScheduleExpression);
             foreach (string table in ScheduleTables) Tables.TableSchema.ValidateName(table);
+        }
+        if (DrillScheduleExpression is not null)
+        {
+            if (!System.Text.RegularExpressions.Regex.IsMatch(DrillScheduleExpression, @"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$"))
+            {
+                throw Invalid($"{Say.Option("drill-schedule")} '{DrillScheduleExpression}' is not an EventBridge schedule expression: rate(7 days) or cron(0 3 ? * SUN *).", DrillScheduleExpression);
+            }
+            if (DrillTables.Count is < 1 or > 5) throw Invalid($"{Say.Option("drill-schedule")} needs {Say.Option("drill-tables")}: one to five tables (one rule target each).", DrillScheduleExpression);
+            foreach (string table in DrillTables) Tables.TableSchema.ValidateName(table);
+        }
+        else if (DrillTables.Count > 0)
+        {
+            throw Invalid($"{Say.Option("drill-tables")} needs {Say.Option("drill-schedule")}: when the drills run.", DrillTables[0]);
         }
         new Aws.S3Options(ExpectedBucketOwner, ServerSideEncryption, KmsKeyId).Validate();
         if (RetentionKeepLast is not null || RetentionDays is not null)

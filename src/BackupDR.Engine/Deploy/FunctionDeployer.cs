@@ -109,6 +109,11 @@ internal sealed class FunctionDeployer(ILambdaApi lambda, IScheduleApi schedules
             if (request.ScheduleExpression is not null) await ReconcileScheduleAsync(name, result.AliasArn!, statements, changes, apply, cancellationToken).ConfigureAwait(false);
             else await RetireScheduleAsync(name, statements, changes, apply, cancellationToken).ConfigureAwait(false);
         }
+        if (kind == "recovery")
+        {
+            if (request.DrillScheduleExpression is not null) await ReconcileDrillScheduleAsync(name, result.AliasArn!, statements, changes, apply, cancellationToken).ConfigureAwait(false);
+            else await RetireDrillScheduleAsync(name, changes, apply, cancellationToken).ConfigureAwait(false);
+        }
         if (kind == "validation")
         {
             if (request.ValidateOnCommit) await ReconcileTriggerAsync(name, result.AliasArn!, statements, changes, apply, cancellationToken).ConfigureAwait(false);
@@ -141,7 +146,7 @@ internal sealed class FunctionDeployer(ILambdaApi lambda, IScheduleApi schedules
         if (kind == "backup" && request.BackupTables.Count > 0) variables["BACKUP_TABLES"] = string.Join(",", request.BackupTables);
         if (kind == "backup" && request.RetentionKeepLast is { } keep) variables["RETENTION_KEEP_LAST"] = keep.ToString(System.Globalization.CultureInfo.InvariantCulture);
         if (kind == "backup" && request.RetentionDays is { } days) variables["RETENTION_DAYS"] = days.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        if (kind == "recovery" && request.RestoreTables.Count > 0) variables["RESTORE_TABLES"] = string.Join(",", request.RestoreTables);
+        if (kind == "recovery" && request.RecoveryTables.Count > 0) variables["RESTORE_TABLES"] = string.Join(",", request.RecoveryTables);
         variables["EXPECTED_BUCKET_OWNER"] = request.BucketOwner;
         if (request.ServerSideEncryption is not null) variables["BACKUP_SSE"] = request.ServerSideEncryption;
         if (request.KmsKeyId is not null) variables["BACKUP_KMS_KEY_ID"] = request.KmsKeyId;
@@ -290,6 +295,57 @@ internal sealed class FunctionDeployer(ILambdaApi lambda, IScheduleApi schedules
         }
     }
 
+    private const string DrillStatementId = "backupdr-drill-schedule";
+
+    /// <summary>The drill schedule: a rule <c>&lt;recovery&gt;-drill</c> whose targets (one per table) invoke the recovery alias with <c>{"drill": {…}}</c>.</summary>
+    private async Task ReconcileDrillScheduleAsync(string name, string aliasArn, List<JsonObject> statements, List<string> changes, bool apply, CancellationToken cancellationToken)
+    {
+        string rule = $"{name}-drill";
+        var existing = await schedules.DescribeRuleAsync(rule, cancellationToken).ConfigureAwait(false);
+        string ruleArn = existing?["Arn"]?.GetValue<string>() ?? $"arn:aws:events:{region}:{request.Account}:rule/{rule}";
+        if (existing is null || existing["ScheduleExpression"]?.GetValue<string>() != request.DrillScheduleExpression || existing["State"]?.GetValue<string>() != "ENABLED")
+        {
+            changes.Add($"drill schedule {rule}: {request.DrillScheduleExpression}");
+            if (apply) ruleArn = await schedules.PutRuleAsync(rule, request.DrillScheduleExpression!, $"BackupDR: drill {string.Join(", ", request.DrillTables)}", cancellationToken).ConfigureAwait(false);
+        }
+        await EnsurePermissionAsync(name, statements, DrillStatementId, "events.amazonaws.com", ruleArn, "allow the drill schedule to invoke the recovery function", changes, apply, cancellationToken).ConfigureAwait(false);
+        var targets = (existing is null ? [] : await schedules.ListTargetsAsync(rule, cancellationToken).ConfigureAwait(false)).OfType<JsonObject>().ToList();
+        var wanted = new HashSet<string>(StringComparer.Ordinal);
+        for (int i = 0; i < request.DrillTables.Count; i++)
+        {
+            var drill = new JsonObject { ["table"] = request.DrillTables[i] };
+            if (request.DrillMaxRpo is { } rpo) drill["max_rpo_seconds"] = rpo.TotalSeconds;
+            if (request.DrillMaxRto is { } rto) drill["max_rto_seconds"] = rto.TotalSeconds;
+            string input = new JsonObject { ["drill"] = drill }.ToJsonString();
+            string id = $"backupdr-drill-{i + 1}";
+            wanted.Add(id);
+            var target = targets.FirstOrDefault(t => t["Id"]?.GetValue<string>() == id);
+            if (target?["Arn"]?.GetValue<string>() != aliasArn || target["Input"]?.GetValue<string>() != input)
+            {
+                changes.Add($"drill target {id}: {aliasArn} with {input}");
+                if (apply) await schedules.PutTargetAsync(rule, id, aliasArn, input, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        foreach (var stale in targets.Select(t => t["Id"]?.GetValue<string>()).OfType<string>().Where(id => id.StartsWith("backupdr-drill-", StringComparison.Ordinal) && !wanted.Contains(id)))
+        {
+            changes.Add($"drill target {stale}: remove (its table is no longer drilled)");
+            if (apply) await schedules.RemoveTargetAsync(rule, stale, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>No drill schedule asked for: its rule no longer invokes the function (the permission goes with the sweep).</summary>
+    private async Task RetireDrillScheduleAsync(string name, List<string> changes, bool apply, CancellationToken cancellationToken)
+    {
+        string rule = $"{name}-drill";
+        if (await schedules.DescribeRuleAsync(rule, cancellationToken).ConfigureAwait(false) is null) return;
+        foreach (var id in (await schedules.ListTargetsAsync(rule, cancellationToken).ConfigureAwait(false)).OfType<JsonObject>()
+                     .Select(t => t["Id"]?.GetValue<string>()).OfType<string>().Where(id => id.StartsWith("backupdr-drill-", StringComparison.Ordinal)))
+        {
+            changes.Add($"drill schedule {rule}: remove target {id} (no drill schedule asked for; the rule itself is left)");
+            if (apply) await schedules.RemoveTargetAsync(rule, id, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
     private async Task ReconcileTriggerAsync(string name, string aliasArn, List<JsonObject> statements, List<string> changes, bool apply, CancellationToken cancellationToken)
     {
         // S3 checks the permission when the notification is put: it comes first.
@@ -398,13 +454,15 @@ internal sealed class FunctionDeployer(ILambdaApi lambda, IScheduleApi schedules
     private static string? Sid(JsonObject statement) => statement["Sid"]?.GetValue<string>();
 
     /// <summary>A statement BackupDR wrote (also the timestamped ones earlier versions added beside a changed one).</summary>
-    private static bool Ours(string sid) => sid.StartsWith(ScheduleStatementId, StringComparison.Ordinal) || sid.StartsWith(TriggerStatementId, StringComparison.Ordinal);
+    private static bool Ours(string sid) => sid.StartsWith(ScheduleStatementId, StringComparison.Ordinal) || sid.StartsWith(TriggerStatementId, StringComparison.Ordinal)
+                                            || sid.StartsWith(DrillStatementId, StringComparison.Ordinal);
 
     /// <summary>The one statement a function of this kind keeps, when its wiring is asked for.</summary>
     private string? Wanted(string kind) => kind switch
     {
         "backup" when request.ScheduleExpression is not null => ScheduleStatementId,
         "validation" when request.ValidateOnCommit => TriggerStatementId,
+        "recovery" when request.DrillScheduleExpression is not null => DrillStatementId,
         _ => null,
     };
 
