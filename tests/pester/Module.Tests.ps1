@@ -56,3 +56,16 @@ Describe 'Help for <_>' -ForEach @('Invoke-DynamoBackup', 'Test-BackupIntegrity'
         }
     }
 }
+
+Describe 'Format views' {
+    It 'shows every output type as a table by default' {
+        Import-Module $env:BACKUPDR_MODULE -Force
+        foreach ($type in 'BackupDR.Engine.Backup.BackupResult', 'BackupDR.Engine.Validation.IntegrityReport', 'BackupDR.Engine.Restore.RestoreResult',
+                          'BackupDR.Engine.Catalog.BackupInfo', 'BackupDR.Engine.Catalog.RemovedBackup', 'BackupDR.Engine.Catalog.CopyResult',
+                          'BackupDR.Engine.Drill.DrillReport', 'BackupDR.Engine.Deploy.FunctionDeployment') {
+            $data = Get-FormatData -TypeName $type
+            $data | Should -Not -BeNullOrEmpty -Because "$type needs a view"
+            $data.FormatViewDefinition[0].Control.GetType().Name | Should -Be 'TableControl'
+        }
+    }
+}
