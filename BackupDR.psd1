@@ -17,7 +17,8 @@
     AliasesToExport      = @()
     PrivateData          = @{
         PSData = @{
-            Tags       = @('DynamoDB', 'AWS', 'Backup', 'DisasterRecovery', 'S3')
+            Tags         = @('DynamoDB', 'AWS', 'Backup', 'DisasterRecovery', 'S3', 'Lambda', 'PSEdition_Core', 'Linux', 'Windows', 'MacOS')
+            ReleaseNotes = 'Reads DynamoDB exports (full, incremental, chains), the original backup Lambda''s files and dynamodump folders; Invoke-DynamoDrill with RPO/RTO; retention (Remove-DynamoBackup -KeepLast/-OlderThan); Copy-DynamoBackup; the replication function.'
         }
     }
 }

@@ -8,7 +8,7 @@
              and prints one line 'N passed, N failed'. Exits non-zero on any failure.
     demo     build, then starts the emulators and backs a sample table up, verifies it, restores it and
              proves the copy equal; stops the emulators.
-    package  build, then zips out/BackupDR into out/BackupDR-<version>.zip.
+    package  build, then packs out/BackupDR as out/BackupDR.<version>.nupkg (PSResourceGet: Install-PSResource installs it).
     lambda   publishes the Lambda host (src/BackupDR.Lambda) NativeAOT for each -Architecture and zips its
              `bootstrap` into out/lambda/backupdr-lambda-<arch>.zip (executable bit kept, fixed timestamps, so
              the same build gives the same SHA-256), for Deploy-BackupFunctions.
@@ -203,11 +203,24 @@ function Invoke-Demo {
 }
 
 function Invoke-Package {
+    # out/BackupDR.<version>.nupkg: what Install-PSResource installs from a repository (a gallery, a file share).
+    # PSResourceGet (shipped with PowerShell 7.4+) packs it: published to a repository folder of our own, offline.
     Invoke-Build
-    $zip = Join-Path $Out "BackupDR-$(Get-ProjectVersion).zip"
-    if (Test-Path $zip) { Remove-Item $zip }
-    Compress-Archive -Path $ModuleOut -DestinationPath $zip
-    Write-Host "Packaged $zip"
+    $version = Get-ProjectVersion
+    $repository = Join-Path $Out 'package-repository'
+    if (Test-Path $repository) { Remove-Item -Recurse -Force $repository }
+    New-Item -ItemType Directory -Path $repository | Out-Null
+    Invoke-ChildPwsh -Command @"
+`$ErrorActionPreference = 'Stop'
+`$name = 'backupdr-build-' + [guid]::NewGuid().ToString('N').Substring(0, 8)
+Register-PSResourceRepository -Name `$name -Uri '$repository' -Trusted -Force
+try { Publish-PSResource -Path '$ModuleOut' -Repository `$name -SkipDependenciesCheck }
+finally { Unregister-PSResourceRepository -Name `$name }
+"@
+    $nupkg = Join-Path $Out "BackupDR.$version.nupkg"
+    Move-Item -Force (Join-Path $repository "BackupDR.$version.nupkg") $nupkg
+    Remove-Item -Recurse -Force $repository
+    Write-Host "Packaged $nupkg"
 }
 
 function Install-Arm64Toolchain {
