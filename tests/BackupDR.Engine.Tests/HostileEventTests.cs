@@ -83,6 +83,11 @@ public sealed class HostileEventTests(LocalServices services, ITestOutputHelper 
         { "backup", "another bucket", "{\"tables\": [\"{table}\"], \"bucket\": \"{otherBucket}\"}", "LocationNotAllowed" },
         { "backup", "a prefix outside BACKUP_PREFIX", "{\"tables\": [\"{table}\"], \"prefix\": \"elsewhere\"}", "LocationNotAllowed" },
         { "backup", "a prefix that climbs out with ..", "{\"tables\": [\"{table}\"], \"prefix\": \"backupdr/../elsewhere\"}", "LocationNotAllowed" },
+        { "replication", "another bucket", "{\"uri\": \"{other}\"}", "LocationNotAllowed" },
+        { "replication", "a local path", "{\"uri\": \"{local}\"}", "LocationNotAllowed" },
+        { "replication", "an S3 record of another bucket", "{\"Records\":[{\"s3\":{\"bucket\":{\"name\":\"{otherBucket}\"},\"object\":{\"key\":\"{otherKey}_committed\"}}}]}", "LocationNotAllowed" },
+        { "recovery", "a drill of another bucket's backup", "{\"drill\": {\"table\": \"{table}\", \"uri\": \"{other}\", \"scratch_table\": \"{target}\"}}", "LocationNotAllowed" },
+        { "recovery", "a drill into a table RESTORE_TABLES does not allow", "{\"drill\": {\"table\": \"{table}\", \"scratch_table\": \"not-allowed-{target}\"}}", "TableNotAllowed" },
     };
 
     [Theory]
@@ -104,7 +109,11 @@ public sealed class HostileEventTests(LocalServices services, ITestOutputHelper 
             .Replace("{siblingKey}", sibling[0].Uri[$"s3://{bucket}/".Length..]).Replace("{target}", target).Replace("{own}", own).Replace("{table}", table);
         var before = await ObjectsAsync(bucket, otherBucket);
 
-        var outcome = await InvokeAsync(function, new() { ["BACKUP_BUCKET"] = bucket, ["RESTORE_TABLES"] = "evt-*", ["BACKUPDR_CHECKPOINT_URI"] = $"s3://{bucket}/checkpoints/" }, e);
+        // The replica bucket is the other bucket: a replica written there would show in its objects.
+        var outcome = await InvokeAsync(function, new()
+        {
+            ["BACKUP_BUCKET"] = bucket, ["RESTORE_TABLES"] = "evt-*", ["BACKUPDR_CHECKPOINT_URI"] = $"s3://{bucket}/checkpoints/", ["REPLICA_BUCKET"] = otherBucket,
+        }, e);
 
         output.WriteLine($"{function} given {names}: {outcome.ErrorType}: {outcome.Body}");
         Assert.True(outcome.Failed, $"{function} accepted an event naming {names}: {outcome.Body}");
