@@ -69,4 +69,16 @@ public sealed class CopyTests(LocalServices services) : IClassFixture<LocalServi
         Assert.Equal(ErrorIds.BackupNotCommitted, u.ErrorId);
         Assert.Empty(await Operations.ListBackupsAsync($"s3://{bucket}/", null, new AwsOptions(), CancellationToken.None));
     }
+
+    /// <summary>A forged backup whose summary names its table "../escape" (hashes re-chained): the copy would land outside its destination. Refused, nothing written.</summary>
+    [Fact]
+    public async Task A_forged_table_name_cannot_place_a_copy_outside_its_destination()
+    {
+        string source = await ForgedBackup.LocalAsync("hostile",
+            [ForgedBackup.Gzipped("data/s000-f0000.json.gz", ForgedBackup.Lines(ForgedBackup.Items(3)))], s => s.TableName = "../escape");
+        string destination = ForeignFixtures.Folder("bdr-copy-forged");
+        var e = await Assert.ThrowsAsync<BackupDRException>(() => CopyAsync(source, Path.Combine(destination, "dr")));
+        Assert.Equal(ErrorIds.BackupIntegrityFailed, e.ErrorId);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(destination));
+    }
 }
