@@ -230,7 +230,8 @@ public static class BackupFormat
         return result;
     }
 
-    private static IEnumerable<Range> SplitLines(byte[] bytes)
+    /// <summary>The non-empty lines of a JSON Lines file (a trailing '\r' is JSON whitespace, left to the parser).</summary>
+    internal static IEnumerable<Range> SplitLines(byte[] bytes)
     {
         int start = 0;
         for (int i = 0; i <= bytes.Length; i++)

@@ -98,7 +98,7 @@ internal sealed class NativeExportReader(BackupFolder root, IntegrityReport repo
         int lineNumber = 0;
         long total = 0;
         bool manifestOk = true;
-        foreach (var range in Lines(filesBytes))
+        foreach (var range in BackupFormat.SplitLines(filesBytes))
         {
             lineNumber++;
             NativeExportFile file;
@@ -355,20 +355,6 @@ internal sealed class NativeExportReader(BackupFolder root, IntegrityReport repo
         {
             report.Add(problem, key, e.Message);
             return null;
-        }
-    }
-
-    private static IEnumerable<Range> Lines(byte[] bytes)
-    {
-        int start = 0;
-        for (int i = 0; i <= bytes.Length; i++)
-        {
-            if (i == bytes.Length || bytes[i] == (byte)'\n')
-            {
-                int end = i > start && bytes[i - 1] == (byte)'\r' ? i - 1 : i;
-                if (end > start) yield return new Range(start, end);
-                start = i + 1;
-            }
         }
     }
 }
