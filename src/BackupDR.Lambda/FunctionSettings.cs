@@ -106,12 +106,18 @@ internal sealed class FunctionSettings
             }
             if (replica == bucket) throw new FunctionException("InvalidConfiguration", "REPLICA_BUCKET is BACKUP_BUCKET: a replica is a second copy elsewhere. Name another bucket.");
         }
+        string? replicaRole = Env("REPLICA_ROLE_ARN");
+        if (replicaRole is not null && !System.Text.RegularExpressions.Regex.IsMatch(replicaRole, @"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$"))
+        {
+            throw new FunctionException("InvalidConfiguration", $"REPLICA_ROLE_ARN '{replicaRole}' is not an IAM role ARN (arn:aws:iam::<12-digit account>:role/<name>).");
+        }
         var settings = new FunctionSettings
         {
             ReplicaBucket = replica,
             ReplicaAws = new Engine.Aws.AwsOptions
             {
                 Region = Env("REPLICA_REGION") ?? Env("AWS_REGION"),
+                RoleArn = replicaRole,
                 S3 = new Engine.Aws.S3Options(Env("REPLICA_EXPECTED_BUCKET_OWNER"), Env("BACKUP_SSE"), Env("BACKUP_KMS_KEY_ID")),
             },
             BackupBucket = bucket,

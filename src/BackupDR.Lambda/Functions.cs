@@ -75,6 +75,17 @@ internal static class Functions
                 uris.Add($"s3://{bucket}/{key[..^Engine.Format.BackupFormat.CommitMarkerKey.Length]}");
             }
         }
+        // S3's event through EventBridge (the replication function's rule): one object, its key not URL-encoded.
+        if (LambdaJson.String(e, "source") == "aws.s3" && e["detail"] is System.Text.Json.Nodes.JsonObject detail)
+        {
+            string? bucket = detail["bucket"]?["name"] is System.Text.Json.Nodes.JsonValue b && b.TryGetValue<string>(out var bn) ? bn : null;
+            string? key = detail["object"]?["key"] is System.Text.Json.Nodes.JsonValue k && k.TryGetValue<string>(out var kn) ? kn : null;
+            if (bucket is not null && key is not null)
+            {
+                if (key.EndsWith("/" + Engine.Format.BackupFormat.CommitMarkerKey, StringComparison.Ordinal)) uris.Add($"s3://{bucket}/{key[..^Engine.Format.BackupFormat.CommitMarkerKey.Length]}");
+                else log.Verbose($"Ignoring s3://{bucket}/{key}: not a commit marker.");
+            }
+        }
         if (LambdaJson.String(e, "uri") is { } one) uris.Add(one);
         uris.AddRange(LambdaJson.Strings(e, "uris") ?? []);
         return uris.Select(settings.ConfinedUri).Distinct(StringComparer.Ordinal).ToList();

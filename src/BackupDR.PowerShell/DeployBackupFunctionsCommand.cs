@@ -35,6 +35,31 @@ public sealed class DeployBackupFunctionsCommand : S3Cmdlet
     [ValidateNotNullOrEmpty]
     public string? RecoveryRoleArn { get; set; }
 
+    /// <summary>The replication function's own role (with -ReplicaBucket).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? ReplicationRoleArn { get; set; }
+
+    /// <summary>Deploy a fourth function that copies every committed backup to this bucket under the same key, fired by the commit marker through EventBridge.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? ReplicaBucket { get; set; }
+
+    /// <summary>The replica bucket's region (default: the functions' region).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? ReplicaRegion { get; set; }
+
+    /// <summary>The account that must own the replica bucket (default: the functions' account).</summary>
+    [Parameter]
+    [ValidatePattern(@"^\d{12}$")]
+    public string? ReplicaExpectedBucketOwner { get; set; }
+
+    /// <summary>A role in the replica's account that the replication function assumes to write the replicas.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? ReplicaRoleArn { get; set; }
+
     /// <summary>The encryption of every object the functions write: AES256 (SSE-S3) or aws:kms (SSE-KMS, with the bucket key).</summary>
     [Parameter]
     [ValidateSet("AES256", "aws:kms")]
@@ -160,6 +185,8 @@ public sealed class DeployBackupFunctionsCommand : S3Cmdlet
             BackupRoleArn = BackupRoleArn,
             ValidationRoleArn = ValidationRoleArn,
             RecoveryRoleArn = RecoveryRoleArn,
+            ReplicationRoleArn = ReplicationRoleArn,
+            ReplicaBucket = ReplicaBucket, ReplicaRegion = ReplicaRegion, ReplicaExpectedBucketOwner = ReplicaExpectedBucketOwner, ReplicaRoleArn = ReplicaRoleArn,
             RestoreTables = RestoreTables,
             ExpectedBucketOwner = ExpectedBucketOwner,
             ServerSideEncryption = ServerSideEncryption,

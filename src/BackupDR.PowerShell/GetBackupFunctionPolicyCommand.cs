@@ -63,6 +63,11 @@ public sealed class GetBackupFunctionPolicyCommand : BackupDRCmdlet
     [ValidatePattern("^[0-9]{12}$")]
     public string? ReplicaAccountId { get; set; }
 
+    /// <summary>A role in the replica's account the replication function assumes (Deploy-BackupFunctions -ReplicaRoleArn): its policy and trust are printed too ("replica-writer").</summary>
+    [Parameter]
+    [ValidatePattern(@"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")]
+    public string? ReplicaRoleArn { get; set; }
+
     /// <summary>The tables the recovery function drills ({"drill": …} events): it may remove their scratch tables (&lt;table&gt;-drill-*) and read them to compare.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
@@ -85,7 +90,7 @@ public sealed class GetBackupFunctionPolicyCommand : BackupDRCmdlet
         {
             Region = region, Account = AccountId, FunctionNamePrefix = FunctionNamePrefix, Bucket = BackupBucket, BackupPrefix = BackupPrefix,
             BackupTables = TableName, RestoreTables = RestoreTableName, TopicArns = TopicArn, MetricNamespace = MetricNamespace, Tracing = !NoTracing,
-            KmsKeyArn = KmsKeyArn, Retention = Retention, DrillTables = DrillTableName, ReplicaBucket = ReplicaBucket, ReplicaAccount = ReplicaAccountId,
+            KmsKeyArn = KmsKeyArn, Retention = Retention, DrillTables = DrillTableName, ReplicaBucket = ReplicaBucket, ReplicaAccount = ReplicaAccountId ?? (ReplicaRoleArn?.Split(':')[4]), ReplicaRoleArn = ReplicaRoleArn,
         };
         if (RestoreTableName.Length == 0)
         {
@@ -102,6 +107,16 @@ public sealed class GetBackupFunctionPolicyCommand : BackupDRCmdlet
             result.Properties.Add(new PSNoteProperty("PolicyDocument", FunctionPolicy.Build(kind, scope).ToJsonString(options)));
             result.Properties.Add(new PSNoteProperty("TrustPolicy", trust));
             WriteObject(result);
+        }
+        if (ReplicaBucket is not null && ReplicaRoleArn is not null)
+        {
+            var writer = new PSObject();
+            writer.Properties.Add(new PSNoteProperty("Function", $"{FunctionNamePrefix}-replication"));
+            writer.Properties.Add(new PSNoteProperty("Kind", "replica-writer"));
+            writer.Properties.Add(new PSNoteProperty("RoleName", ReplicaRoleArn.Split('/')[^1]));
+            writer.Properties.Add(new PSNoteProperty("PolicyDocument", FunctionPolicy.Build("replica-writer", scope).ToJsonString(options)));
+            writer.Properties.Add(new PSNoteProperty("TrustPolicy", FunctionPolicy.ReplicaWriterTrustPolicy($"arn:aws:iam::{AccountId}:role/{FunctionNamePrefix}-replication").ToJsonString(options)));
+            WriteObject(writer);
         }
     }
 }

@@ -86,6 +86,8 @@ public sealed class HostileEventTests(LocalServices services, ITestOutputHelper 
         { "replication", "another bucket", "{\"uri\": \"{other}\"}", "LocationNotAllowed" },
         { "replication", "a local path", "{\"uri\": \"{local}\"}", "LocationNotAllowed" },
         { "replication", "an S3 record of another bucket", "{\"Records\":[{\"s3\":{\"bucket\":{\"name\":\"{otherBucket}\"},\"object\":{\"key\":\"{otherKey}_committed\"}}}]}", "LocationNotAllowed" },
+        { "replication", "an EventBridge S3 event of another bucket", "{\"source\":\"aws.s3\",\"detail-type\":\"Object Created\",\"detail\":{\"bucket\":{\"name\":\"{otherBucket}\"},\"object\":{\"key\":\"{otherKey}_committed\"}}}", "LocationNotAllowed" },
+        { "validation", "an EventBridge S3 event of another bucket", "{\"source\":\"aws.s3\",\"detail-type\":\"Object Created\",\"detail\":{\"bucket\":{\"name\":\"{otherBucket}\"},\"object\":{\"key\":\"{otherKey}_committed\"}}}", "LocationNotAllowed" },
         { "recovery", "a drill of another bucket's backup", "{\"drill\": {\"table\": \"{table}\", \"uri\": \"{other}\", \"scratch_table\": \"{target}\"}}", "LocationNotAllowed" },
         { "recovery", "a drill into a table RESTORE_TABLES does not allow", "{\"drill\": {\"table\": \"{table}\", \"scratch_table\": \"not-allowed-{target}\"}}", "TableNotAllowed" },
     };

@@ -116,7 +116,7 @@ function Start-LocalServices {
             [ordered]@{
                 AWS_ENDPOINT_URL_DYNAMODB = "http://127.0.0.1:$dynamoPort"; AWS_ENDPOINT_URL_S3 = "http://127.0.0.1:$s3Port"
                 AWS_ENDPOINT_URL_SNS = "http://127.0.0.1:$($apiPorts.fauxqs)"; AWS_ENDPOINT_URL_SQS = "http://127.0.0.1:$($apiPorts.fauxqs)"
-                AWS_ENDPOINT_URL_CLOUDWATCH = "http://127.0.0.1:$($apiPorts.local)"
+                AWS_ENDPOINT_URL_CLOUDWATCH = "http://127.0.0.1:$($apiPorts.local)"; AWS_ENDPOINT_URL_STS = "http://127.0.0.1:$($apiPorts.local)"
                 AWS_ACCESS_KEY_ID = 'S3RVER'; AWS_SECRET_ACCESS_KEY = 'S3RVER'; AWS_EC2_METADATA_DISABLED = 'true'
             } | ConvertTo-Json | Set-Content $functionEnv
             $local = Start-Process -FilePath $node -PassThru -RedirectStandardOutput $log -RedirectStandardError "$log.err" -ArgumentList @(
@@ -152,6 +152,7 @@ function Start-LocalServices {
             AWS_ENDPOINT_URL_CLOUDWATCH  = if ($AwsApis) { "http://127.0.0.1:$($apiPorts.local)" } else { $null }
             AWS_ENDPOINT_URL_LAMBDA      = if ($AwsApis) { "http://127.0.0.1:$($apiPorts.local)" } else { $null }
             AWS_ENDPOINT_URL_EVENTBRIDGE = if ($AwsApis) { "http://127.0.0.1:$($apiPorts.local)" } else { $null }
+            AWS_ENDPOINT_URL_STS         = if ($AwsApis) { "http://127.0.0.1:$($apiPorts.local)" } else { $null }
         }
     }
 }

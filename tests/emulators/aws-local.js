@@ -2,7 +2,8 @@
 // A local endpoint for the AWS APIs nothing installable emulates: CloudWatch PutMetricData (query
 // protocol, 2010-08-01), the Lambda API (aws-local-lambda.js: functions, versions, aliases,
 // permissions, event-invoke configs, Invoke running the uploaded bootstrap) and EventBridge rules
-// (JSON 1.1: PutRule, DescribeRule, PutTargets, RemoveTargets, ListTargetsByRule). It checks every request's SigV4
+// (JSON 1.1: PutRule with a ScheduleExpression or an EventPattern, DescribeRule, PutTargets, RemoveTargets,
+// ListTargetsByRule; events S3 sends to the default bus are matched against the rules' patterns). It checks every request's SigV4
 // signature against the test credentials, answers with each service's own error codes, and lets
 // tests read back what arrived. Test infrastructure only: never shipped in the module.
 //
@@ -14,7 +15,13 @@
 //   GET  /__local/invocations    -> [{requestId, functionName, version, ok, errorType, coldStartMs, initMs, log}]
 //   POST /__local/s3-notification {bucket, functionArn, event}: S3 invoking a function (needs its permission)
 //   POST /__local/events/fire     {rule}: the rule's schedule comes due: its targets are invoked
+//   POST /__local/events/put      {event}: a service (S3) puts an event on the default bus: each rule whose
+//                                 EventPattern matches invokes its targets with the event (or their Input)
+//   GET  /__local/assumed        -> [{roleArn, sessionName, accessKeyId, time}]: the STS AssumeRole calls answered
 //   POST /__local/reset          -> forgets metrics and invocations
+//
+// STS AssumeRole (query protocol, 2011-06-15) answers with temporary credentials for the role. The local S3
+// knows one identity, so the access key and secret are the caller's own; the session token names the role.
 'use strict';
 
 const http = require('http');
@@ -31,6 +38,7 @@ const args = parseArgs(process.argv.slice(2));
 const secrets = new Map(args.credentials.split(',').map((pair) => pair.split(':')));
 const account = args.account || '000000000000';
 let metrics = [];
+let assumed = [];
 const { createLambda } = require('./aws-local-lambda');
 const log = (line) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
 const lambda = createLambda({
@@ -73,8 +81,17 @@ function events(req, res, body) {
       if (json.ScheduleExpression && !/^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$/.test(json.ScheduleExpression)) {
         return jsonError(res, 400, 'ValidationException', 'Parameter ScheduleExpression is not valid.');
       }
+      if (!json.ScheduleExpression && !json.EventPattern) {
+        return jsonError(res, 400, 'ValidationException', 'Parameter(s) ScheduleExpression or EventPattern must be specified.');
+      }
+      if (json.EventPattern) {
+        const problem = patternProblem(json.EventPattern);
+        if (problem) return jsonError(res, 400, 'InvalidEventPatternException', `Event pattern is not valid. Reason: ${problem}`);
+      }
       const existing = rules.get(json.Name);
-      const rule = { Name: json.Name, Arn: ruleArn(json.Name), ScheduleExpression: json.ScheduleExpression, State: json.State || 'ENABLED', Description: json.Description || '', EventBusName: 'default' };
+      const rule = { Name: json.Name, Arn: ruleArn(json.Name), State: json.State || 'ENABLED', Description: json.Description || '', EventBusName: 'default' };
+      if (json.ScheduleExpression) rule.ScheduleExpression = json.ScheduleExpression;
+      if (json.EventPattern) rule.EventPattern = json.EventPattern;
       rules.set(json.Name, { rule, targets: existing ? existing.targets : [] });
       return ok({ RuleArn: rule.Arn });
     }
@@ -105,6 +122,63 @@ function events(req, res, body) {
     default:
       return jsonError(res, 400, 'UnknownOperationException', `Unknown operation ${action}.`);
   }
+}
+
+// ---- event patterns (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-patterns.html):
+// every field of the pattern must match; a leaf is an array of alternatives: a value, or a filter
+// (prefix, suffix, wildcard, anything-but, exists). Only what BackupDR's rules use is needed, but a
+// filter this endpoint does not know is refused, never silently matched.
+
+function patternProblem(text) {
+  let pattern;
+  try { pattern = JSON.parse(text); } catch { return 'Filter is not valid JSON'; }
+  const check = (node) => {
+    if (node === null || typeof node !== 'object' || Array.isArray(node)) return 'Filter is not an object';
+    for (const value of Object.values(node)) {
+      if (Array.isArray(value)) {
+        for (const alt of value) {
+          if (alt !== null && typeof alt === 'object') {
+            const [op] = Object.keys(alt);
+            if (!['prefix', 'suffix', 'wildcard', 'anything-but', 'exists'].includes(op)) return `Unrecognized match type ${op}`;
+          }
+        }
+      } else {
+        const inner = check(value);
+        if (inner) return inner;
+      }
+    }
+    return null;
+  };
+  return check(pattern);
+}
+
+function wildcardMatches(glob, value) {
+  const re = new RegExp('^' + glob.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$', 's');
+  return re.test(value);
+}
+
+function leafMatches(alternatives, value, present) {
+  return alternatives.some((alt) => {
+    if (alt === null || typeof alt !== 'object') return present && value === alt;
+    if ('exists' in alt) return alt.exists === present;
+    if (!present || typeof value !== 'string') return false;
+    if ('prefix' in alt) return value.startsWith(alt.prefix);
+    if ('suffix' in alt) return value.endsWith(alt.suffix);
+    if ('wildcard' in alt) return wildcardMatches(alt.wildcard, value);
+    if ('anything-but' in alt) return ![].concat(alt['anything-but']).includes(value);
+    return false;
+  });
+}
+
+function patternMatches(pattern, event) {
+  return Object.entries(pattern).every(([key, expected]) => {
+    const present = event !== null && typeof event === 'object' && key in event;
+    if (Array.isArray(expected)) {
+      const value = present ? event[key] : undefined;
+      return Array.isArray(value) ? value.some((v) => leafMatches(expected, v, true)) : leafMatches(expected, value, present);
+    }
+    return present && patternMatches(expected, event[key]);
+  });
 }
 
 function readBody(req) {
@@ -180,6 +254,33 @@ const UNITS = new Set(['Seconds', 'Microseconds', 'Milliseconds', 'Bytes', 'Kilo
   'Gigabytes/Second', 'Terabytes/Second', 'Bits/Second', 'Kilobits/Second', 'Megabits/Second', 'Gigabits/Second', 'Terabits/Second',
   'Count/Second', 'None']);
 
+// ---- STS AssumeRole (https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html)
+
+function sts(req, res, form) {
+  const action = form.get('Action');
+  if (action !== 'AssumeRole') return queryError(res, 400, 'InvalidAction', `Could not find operation ${action} for version 2011-06-15`);
+  const roleArn = form.get('RoleArn') || '';
+  const session = form.get('RoleSessionName') || '';
+  const duration = Number(form.get('DurationSeconds') || 3600);
+  const role = /^arn:aws[a-z-]*:iam::(\d{12}):role\/(?:[\w+=,.@-]+\/)*([\w+=,.@-]+)$/.exec(roleArn);
+  if (!role) return queryError(res, 400, 'ValidationError', `${roleArn} is invalid`);
+  if (!/^[\w+=,.@-]{2,64}$/.test(session)) return queryError(res, 400, 'ValidationError', `1 validation error detected: Value '${session}' at 'roleSessionName' failed to satisfy constraint`);
+  if (!(duration >= 900 && duration <= 43200)) return queryError(res, 400, 'ValidationError', `1 validation error detected: Value '${duration}' at 'durationSeconds' failed to satisfy constraint`);
+  // A role named deny-* is one the caller may not assume: STS's AccessDenied.
+  if (role[2].startsWith('deny-')) {
+    return queryError(res, 403, 'AccessDenied', `User: arn:aws:sts::${account}:assumed-role/caller is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`);
+  }
+  const expiration = new Date(Date.now() + duration * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const token = Buffer.from(`role:${roleArn}:${crypto.randomUUID()}`).toString('base64');
+  assumed.push({ roleArn, sessionName: session, accessKeyId: req.signedFor.accessKey, time: new Date().toISOString() });
+  const esc = (t) => String(t).replace(/&/g, '&amp;').replace(/</g, '&lt;');
+  send(res, 200, 'text/xml', `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult>` +
+    `<Credentials><AccessKeyId>${esc(req.signedFor.accessKey)}</AccessKeyId><SecretAccessKey>${esc(secrets.get(req.signedFor.accessKey))}</SecretAccessKey>` +
+    `<SessionToken>${token}</SessionToken><Expiration>${expiration}</Expiration></Credentials>` +
+    `<AssumedRoleUser><AssumedRoleId>AROALOCAL${role[1]}:${esc(session)}</AssumedRoleId><Arn>arn:aws:sts::${role[1]}:assumed-role/${esc(role[2])}/${esc(session)}</Arn></AssumedRoleUser>` +
+    `</AssumeRoleResult><ResponseMetadata><RequestId>${crypto.randomUUID()}</RequestId></ResponseMetadata></AssumeRoleResponse>`);
+}
+
 function cloudWatch(req, res, form) {
   const action = form.get('Action');
   if (action !== 'PutMetricData') return queryError(res, 400, 'InvalidAction', `The action ${action} is not valid for this web service.`);
@@ -216,8 +317,10 @@ async function handle(req, res) {
     try { allowed = lambda.mayInvoke(url.searchParams.get('principal'), url.searchParams.get('source'), url.searchParams.get('function')); } catch { allowed = false; }
     return send(res, 200, 'application/json', JSON.stringify({ allowed }));
   }
+  if (url.pathname === '/__local/assumed' && req.method === 'GET') return send(res, 200, 'application/json', JSON.stringify(assumed));
   if (url.pathname === '/__local/reset' && req.method === 'POST') {
     metrics = [];
+    assumed = [];
     lambda.invocations.length = 0;
     return send(res, 200, 'application/json', '{}');
   }
@@ -238,6 +341,19 @@ async function handle(req, res) {
     }
     return send(res, 200, 'application/json', JSON.stringify(fired));
   }
+  if (url.pathname === '/__local/events/put' && req.method === 'POST') {
+    const { event } = JSON.parse(body.toString('utf8'));
+    const fired = [];
+    for (const entry of rules.values()) {
+      if (!entry.rule.EventPattern || entry.rule.State !== 'ENABLED' || !patternMatches(JSON.parse(entry.rule.EventPattern), event)) continue;
+      for (const target of entry.targets) {
+        const input = target.Input ? JSON.parse(target.Input) : event;
+        fired.push({ rule: entry.rule.Name, target: target.Arn, invoked: await lambda.invokeFromService('events.amazonaws.com', entry.rule.Arn, target.Arn, input) });
+      }
+    }
+    log(`event ${event && event['detail-type']} from ${event && event.source}: ${fired.length} target(s)`);
+    return send(res, 200, 'application/json', JSON.stringify(fired));
+  }
   const refused = verify(req, body);
   if (refused) {
     const service = (/Credential=[^/]+\/\d{8}\/[^/]+\/([^/]+)\//.exec(req.headers.authorization || '') || [])[1];
@@ -248,6 +364,7 @@ async function handle(req, res) {
     }
     return queryError(res, ...refused);
   }
+  if (req.signedFor.service === 'sts') return sts(req, res, new URLSearchParams(body.toString('utf8')));
   if (req.signedFor.service === 'monitoring') return cloudWatch(req, res, new URLSearchParams(body.toString('utf8')));
   if (req.signedFor.service === 'events') return events(req, res, body);
   if (req.signedFor.service === 'lambda') {

@@ -12,7 +12,9 @@
 //  7. Put/GetBucketNotificationConfiguration (Lambda configurations with prefix/suffix filters); like S3,
 //     a put is refused unless each function's policy lets s3.amazonaws.com invoke it for the bucket;
 //  8. after each object created (PutObject, CompleteMultipartUpload, CopyObject), the S3 event goes to
-//     every matching function.
+//     every matching function;
+//  9. <EventBridgeConfiguration/> in the notification configuration: every object created is also sent to
+//     the default event bus as an "Object Created" event (aws-local.js matches it against rules' patterns).
 // Usage: node --openssl-legacy-provider s3rver-shim.js <dir> <port> [address] [aws-local URL]
 const S3rver = require('s3rver');
 const { Transform } = require('stream');
@@ -56,6 +58,7 @@ function uploadExists(bucket, key, uploadId) {
 
 // ---- event notifications (7, 8)
 const notifications = new Map();   // bucket -> [{id, functionArn, events, prefix, suffix}]
+const eventBridge = new Set();     // buckets whose events also go to EventBridge
 
 function xmlValues(xml, tag) {
   return [...xml.matchAll(new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`, 'g'))].map((m) => m[1].trim());
@@ -78,13 +81,13 @@ function parseNotification(xml) {
   return configs;
 }
 
-function notificationXml(configs) {
+function notificationXml(configs, toEventBridge) {
   const esc = (t) => xmlEscape(t);
   return '<?xml version="1.0" encoding="UTF-8"?>\n<NotificationConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
     configs.map((c) => `<CloudFunctionConfiguration><Id>${esc(c.id)}</Id><CloudFunction>${esc(c.functionArn)}</CloudFunction>` +
       c.events.map((e) => `<Event>${esc(e)}</Event>`).join('') +
       `<Filter><S3Key><FilterRule><Name>prefix</Name><Value>${esc(c.prefix)}</Value></FilterRule><FilterRule><Name>suffix</Name><Value>${esc(c.suffix)}</Value></FilterRule></S3Key></Filter>` +
-      '</CloudFunctionConfiguration>').join('') + '</NotificationConfiguration>';
+      '</CloudFunctionConfiguration>').join('') + (toEventBridge ? '<EventBridgeConfiguration></EventBridgeConfiguration>' : '') + '</NotificationConfiguration>';
 }
 
 async function readAll(req) {
@@ -94,7 +97,8 @@ async function readAll(req) {
 }
 
 async function putNotification(ctx, bucket) {
-  const configs = parseNotification(await readAll(ctx.req));
+  const xml = await readAll(ctx.req);
+  const configs = parseNotification(xml);
   for (const c of configs) {
     const allowed = awsLocal && (await (await fetch(`${awsLocal}/__local/can-invoke?principal=s3.amazonaws.com&source=${encodeURIComponent(`arn:aws:s3:::${bucket}`)}&function=${encodeURIComponent(c.functionArn)}`)).json()).allowed;
     if (!allowed) {
@@ -106,6 +110,7 @@ async function putNotification(ctx, bucket) {
     }
   }
   notifications.set(bucket, configs);
+  if (/<EventBridgeConfiguration\s*\/?>/.test(xml)) eventBridge.add(bucket); else eventBridge.delete(bucket);
   ctx.status = 200;
   ctx.body = '';
 }
@@ -115,6 +120,23 @@ function matchesEvent(patterns, eventName) {
 }
 
 async function notify(bucket, key, eventName, size, etag) {
+  if (eventBridge.has(bucket)) {
+    // S3's event on the default bus (https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html).
+    const event = {
+      version: '0', id: require('crypto').randomUUID(), 'detail-type': 'Object Created', source: 'aws.s3', account: '000000000000',
+      time: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'), region: 'us-east-1', resources: [`arn:aws:s3:::${bucket}`],
+      detail: {
+        version: '0', bucket: { name: bucket }, object: { key, size, etag, sequencer: Date.now().toString(16).toUpperCase() },
+        'request-id': require('crypto').randomUUID().slice(0, 16).toUpperCase(), requester: '000000000000', 'source-ip-address': '127.0.0.1',
+        reason: { 'ObjectCreated:Put': 'PutObject', 'ObjectCreated:Copy': 'CopyObject' }[eventName] || 'CompleteMultipartUpload',
+      },
+    };
+    try {
+      await fetch(`${awsLocal}/__local/events/put`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ event }) });
+    } catch (e) {
+      process.stderr.write(`s3rver-shim: the EventBridge event for ${key} failed: ${e.message}\n`);
+    }
+  }
   for (const c of notifications.get(bucket) || []) {
     if (!matchesEvent(c.events, eventName) || !key.startsWith(c.prefix) || !key.endsWith(c.suffix)) continue;
     const event = {
@@ -240,7 +262,7 @@ function sdkV4Compat() {
       if (ctx.method === 'GET') {
         ctx.status = 200;
         ctx.type = 'application/xml';
-        ctx.body = notificationXml(notifications.get(bucketOnly[1]) || []);
+        ctx.body = notificationXml(notifications.get(bucketOnly[1]) || [], eventBridge.has(bucketOnly[1]));
         return undefined;
       }
     }
@@ -274,7 +296,7 @@ function sdkV4Compat() {
     // 8. an object was created: notify the functions configured for it.
     const created = key && ctx.status === 200 && ((ctx.method === 'PUT' && !ctx.query.partNumber)
       || (ctx.method === 'POST' && ctx.query.uploadId !== undefined));
-    if (created && notifications.has(bucket)) {
+    if (created && (notifications.has(bucket) || eventBridge.has(bucket))) {
       const eventName = ctx.method === 'POST' ? 'ObjectCreated:CompleteMultipartUpload' : headers['x-amz-copy-source'] ? 'ObjectCreated:Copy' : 'ObjectCreated:Put';
       // The request's own length: exact for PutObject (aws-chunked is decoded above), 0 for a completion.
       const size = ctx.method === 'PUT' ? Number(headers['content-length'] || 0) : 0;

@@ -228,6 +228,54 @@ Describe 'Deploy-BackupFunctions, then the functions end to end' {
         $undrilled[2].Changes -join "`n" | Should -Match 'remove permission backupdr-drill-schedule'
     }
 
+    It 'replicates each committed backup through EventBridge with -ReplicaBucket (the validation trigger kept), and unwires it when no longer asked for' {
+        $replica = "$bucket-replica"
+        New-LocalBucket $replica
+        $replicating = @{ ReplicaBucket = $replica; ReplicationRoleArn = 'arn:aws:iam::000000000000:role/backupdr-replication'; ReplicaRoleArn = 'arn:aws:iam::111122223333:role/replica-writer' }
+        $wired = @(Deploy-BackupFunctions @deploy -BackupTables $source, "$source-recovered" @replicating)
+        $wired.Count | Should -Be 4
+        $wired[0..2] | ForEach-Object { $_.Changes | Should -BeNullOrEmpty }     # the other three are as they were
+        $wired[3].FunctionName | Should -Be "$prefix-replication"
+        $changes = $wired[3].Changes -join "`n"
+        $changes | Should -Match "s3://${bucket}: send its events to EventBridge"
+        $changes | Should -Match "rule $prefix-replication-on-commit"
+        $changes | Should -Match 'allow the commit-marker rule'
+        $configuration = (Invoke-SignedAwsRequest -Service lambda -Method GET -Uri "$lambda/2015-03-31/functions/$prefix-replication/configuration").Body | ConvertFrom-Json
+        $configuration.Handler | Should -Be 'replication'
+        $configuration.Role | Should -Be $replicating.ReplicationRoleArn
+        $configuration.Environment.Variables.REPLICA_BUCKET | Should -Be $replica
+        $configuration.Environment.Variables.REPLICA_ROLE_ARN | Should -Be $replicating.ReplicaRoleArn
+        $statement = @(((Invoke-SignedAwsRequest -Service lambda -Method GET -Uri "$lambda/2015-03-31/functions/$prefix-replication/policy?Qualifier=live").Body | ConvertFrom-Json).Policy | ConvertFrom-Json).Statement
+        $statement.Condition.ArnLike.'AWS:SourceArn' | Should -Be "arn:aws:events:us-east-1:000000000000:rule/$prefix-replication-on-commit"
+        @(Deploy-BackupFunctions @deploy -BackupTables $source, "$source-recovered" @replicating) | ForEach-Object { $_.Changes | Should -BeNullOrEmpty }
+
+        # A scheduled backup: its commit marker fires the validation (S3 notification) and the replication (EventBridge).
+        $before = @(Get-DynamoBackup -Uri "s3://$bucket/backupdr" -TableName $source).BackupId
+        Invoke-RestMethod -Method Post -Uri "$lambda/__local/reset" | Out-Null
+        $null = Invoke-RestMethod -Method Post -Uri "$lambda/__local/events/fire" -ContentType 'application/json' -Body (@{ rule = "$prefix-backup-schedule" } | ConvertTo-Json)
+        Wait-Until { @(Get-Invocations | Where-Object { $_.functionName -eq "$prefix-replication" -and $_.ok }).Count -ge 1 -and
+                     @(Get-Invocations | Where-Object { $_.functionName -eq "$prefix-validation" -and $_.ok }).Count -ge 1 } 'the new backup''s validation and replication'
+        $new = @(Get-DynamoBackup -Uri "s3://$bucket/backupdr" -TableName $source | Where-Object { $_.BackupId -notin $before })
+        $new.Count | Should -Be 1
+        $copies = @(Get-DynamoBackup -Uri "s3://$replica/backupdr" -TableName $source)
+        $copies.Count | Should -Be 1
+        $copies[0].BackupId | Should -Be $new[0].BackupId
+        $copies[0].Status | Should -Be 'Committed'
+        $check = Test-BackupIntegrity -Uri $copies[0].Uri -Level Full
+        $check.IsValid | Should -BeTrue
+        $check.ItemsVerified | Should -Be 40
+        $check.BackupId | Should -Be $new[0].BackupId
+        @(Get-Invocations | Where-Object { $_.functionName -eq "$prefix-replication" }).Count | Should -Be 1    # only the commit marker fired it
+        # The replica was written as the replica account's role (STS AssumeRole from the function's own credentials).
+        @((Invoke-RestMethod "$lambda/__local/assumed").roleArn) | Should -Contain $replicating.ReplicaRoleArn
+
+        $unwired = @(Deploy-BackupFunctions @deploy -BackupTables $source, "$source-recovered")
+        $unwired.Count | Should -Be 4
+        $unwired[3].Changes -join "`n" | Should -Match "rule $prefix-replication-on-commit: remove its target"
+        $unwired[3].Changes -join "`n" | Should -Match 'remove permission backupdr-replicate-on-commit'
+        @(Deploy-BackupFunctions @deploy -BackupTables $source, "$source-recovered").Count | Should -Be 3
+    }
+
     It 'warns when one role serves all three functions' {
         $shared = $deploy.Clone()
         foreach ($k in 'BackupRoleArn', 'ValidationRoleArn', 'RecoveryRoleArn') { $shared.Remove($k) }
@@ -263,6 +311,18 @@ Describe 'Deploy-BackupFunctions, then the functions end to end' {
         $drilling = @(Get-BackupFunctionPolicy -AccountId 000000000000 -Region us-east-1 -BackupBucket $bucket -RestoreTableName "$source-drill-*" -DrillTableName $source)
         $remove = ($drilling[2].PolicyDocument | ConvertFrom-Json).Statement | Where-Object Sid -eq 'RemoveDrillTables'
         $remove.Resource | Should -Be "arn:aws:dynamodb:us-east-1:000000000000:table/$source-drill-*"
+        # Replication into another account through a role there: the function may only assume it; the role holds the replica writes.
+        $crossAccount = @(Get-BackupFunctionPolicy -AccountId 000000000000 -Region us-east-1 -BackupBucket $bucket -RestoreTableName "$source-recovered" `
+            -ReplicaBucket "$bucket-dr" -ReplicaRoleArn 'arn:aws:iam::111122223333:role/replica-writer')
+        $crossAccount.Kind | Should -Be @('backup', 'validation', 'recovery', 'replication', 'replica-writer')
+        $replication = $crossAccount[3].PolicyDocument | ConvertFrom-Json
+        ($replication.Statement | Where-Object Sid -eq 'AssumeReplicaRole').Resource | Should -Be 'arn:aws:iam::111122223333:role/replica-writer'
+        @($replication.Statement.Action) | Should -Not -Contain 's3:PutObject'
+        $writer = $crossAccount[4].PolicyDocument | ConvertFrom-Json
+        ($writer.Statement | Where-Object Sid -eq 'WriteReplicas').Resource | Should -Be "arn:aws:s3:::$bucket-dr/backupdr/*"
+        ($writer.Statement | Where-Object Sid -eq 'WriteReplicas').Condition.StringEquals.'s3:ResourceAccount' | Should -Be '111122223333'
+        ($crossAccount[4].TrustPolicy | ConvertFrom-Json).Statement.Principal.AWS | Should -Be "arn:aws:iam::000000000000:role/backupdr-replication"
+
         $trust = $policies[0].TrustPolicy | ConvertFrom-Json
         $trust.Statement.Principal.Service | Should -Be 'lambda.amazonaws.com'
         $trust.Statement.Condition.StringEquals.'aws:SourceAccount' | Should -Be '000000000000'

@@ -12,6 +12,9 @@ public sealed record AwsOptions(string? Region = null, string? ProfileName = nul
     /// <summary>A DynamoDB endpoint URL (a VPC endpoint, a local emulator); overrides AWS_ENDPOINT_URL_DYNAMODB.</summary>
     public string? DynamoDbEndpoint { get; init; }
 
+    /// <summary>A role to assume (STS AssumeRole) from the profile's or the default chain's credentials, e.g. to write into another account; null: none.</summary>
+    public string? RoleArn { get; init; }
+
     /// <summary>An S3 endpoint URL (path-style addressing is then used); overrides AWS_ENDPOINT_URL_S3.</summary>
     public string? S3Endpoint { get; init; }
 
@@ -122,10 +125,22 @@ public sealed class AwsClientFactory(AwsOptions options)
         if (region is not null) config.AuthenticationRegion = region;
     }
 
-    /// <summary>The named profile's credentials; null when no profile was named (then the SDK's default chain applies).</summary>
+    /// <summary>The named profile's (or assumed role's) credentials; null when neither was named (then the SDK's default chain applies).</summary>
     public AWSCredentials? ProfileCredentials() => ResolveProfileCredentials();
 
+    private AWSCredentials? _assumed;
+
     private AWSCredentials? ResolveProfileCredentials()
+    {
+        if (Options.RoleArn is { } role)
+        {
+            return _assumed ??= new AssumedRoleCredentials(NamedProfileCredentials() ?? Amazon.Runtime.Credentials.DefaultAWSCredentialsIdentityResolver.GetCredentials(null),
+                role, Options.Region, null);
+        }
+        return NamedProfileCredentials();
+    }
+
+    private AWSCredentials? NamedProfileCredentials()
     {
         if (string.IsNullOrEmpty(Options.ProfileName)) return null;
         var chain = new CredentialProfileStoreChain();

@@ -22,6 +22,20 @@ public sealed class DeployRequest
     public string? BackupRoleArn { get; init; }
     public string? ValidationRoleArn { get; init; }
     public string? RecoveryRoleArn { get; init; }
+    public string? ReplicationRoleArn { get; init; }
+
+    /// <summary>
+    /// A fourth function, &lt;prefix&gt;-replication, copies every committed backup to this bucket under the same
+    /// key (REPLICA_BUCKET), fired through EventBridge by the commit marker's S3 event; null: no replication.
+    /// </summary>
+    public string? ReplicaBucket { get; init; }
+
+    /// <summary>The replica bucket's region (REPLICA_REGION; default: the functions' region) and the account that must own it (REPLICA_EXPECTED_BUCKET_OWNER; default: the functions' account).</summary>
+    public string? ReplicaRegion { get; init; }
+    public string? ReplicaExpectedBucketOwner { get; init; }
+
+    /// <summary>A role in the replica's account the replication function assumes to write there (REPLICA_ROLE_ARN); null: it writes as itself (the replica bucket's policy must allow it).</summary>
+    public string? ReplicaRoleArn { get; init; }
 
     /// <summary>The account that must own the backup bucket (sent on every S3 request, by the functions too); null: the functions' own account.</summary>
     public string? ExpectedBucketOwner { get; init; }
@@ -87,13 +101,16 @@ public sealed class DeployRequest
 
     public static readonly string[] Kinds = ["backup", "validation", "recovery"];
 
+    /// <summary>The functions this request deploys: the three, and replication when a replica bucket is named.</summary>
+    public IReadOnlyList<string> DeployedKinds => ReplicaBucket is null ? Kinds : [.. Kinds, "replication"];
+
     public string FunctionName(string kind) => $"{FunctionNamePrefix}-{kind}";
 
     /// <summary>The role <paramref name="kind"/> runs as: its own, else the shared one.</summary>
-    public string RoleFor(string kind) => (kind switch { "backup" => BackupRoleArn, "validation" => ValidationRoleArn, _ => RecoveryRoleArn }) ?? RoleArn ?? "";
+    public string RoleFor(string kind) => (kind switch { "backup" => BackupRoleArn, "validation" => ValidationRoleArn, "replication" => ReplicationRoleArn, _ => RecoveryRoleArn }) ?? RoleArn ?? "";
 
     /// <summary>True when at least two functions share a role (each then holds the others' permissions).</summary>
-    public bool SharesRoles => Kinds.Select(RoleFor).Distinct(StringComparer.Ordinal).Count() < Kinds.Length;
+    public bool SharesRoles => DeployedKinds.Select(RoleFor).Distinct(StringComparer.Ordinal).Count() < DeployedKinds.Count;
 
     /// <summary>The account of the roles: the functions, the rule and the permissions are in it.</summary>
     public string Account => RoleFor("backup").Split(':') is { Length: >= 6 } parts ? parts[4] : "";
@@ -103,25 +120,25 @@ public sealed class DeployRequest
     {
         static BackupDRException Invalid(string message, string? target) => new(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument, message, target);
         if (Architecture is not ("x86_64" or "arm64")) throw Invalid($"{Say.Option("architecture")} must be x86_64 or arm64, not '{Architecture}'.", Architecture);
-        foreach (string kind in Kinds)
+        foreach (string kind in DeployedKinds)
         {
             string role = RoleFor(kind);
             if (role.Length == 0)
             {
-                throw Invalid($"The {kind} function has no role: give {Say.Option($"{kind}-role-arn")} (each function its own, as the policy for each prints it), or {Say.Option("role-arn")} for all three.", null);
+                throw Invalid($"The {kind} function has no role: give {Say.Option($"{kind}-role-arn")} (each function its own, as the policy for each prints it), or {Say.Option("role-arn")} for all of them.", null);
             }
             if (!System.Text.RegularExpressions.Regex.IsMatch(role, @"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$"))
             {
                 throw Invalid($"'{role}' is not an IAM role ARN (arn:aws:iam::<12-digit account>:role/<name>).", role);
             }
         }
-        if (Kinds.Select(k => RoleFor(k).Split(':')[4]).Distinct().Count() > 1)
+        if (DeployedKinds.Select(k => RoleFor(k).Split(':')[4]).Distinct().Count() > 1)
         {
             throw Invalid("The functions' roles are in different accounts; the functions, their roles and their permissions must be in one account.", RoleFor("backup"));
         }
-        if (!System.Text.RegularExpressions.Regex.IsMatch(FunctionNamePrefix, "^[A-Za-z0-9_-]{1,50}$"))
+        if (!System.Text.RegularExpressions.Regex.IsMatch(FunctionNamePrefix, "^[A-Za-z0-9_-]{1,40}$"))
         {
-            throw Invalid($"{Say.Option("function-name-prefix")} '{FunctionNamePrefix}' must be 1-50 letters, digits, '-' or '_'.", FunctionNamePrefix);
+            throw Invalid($"{Say.Option("function-name-prefix")} '{FunctionNamePrefix}' must be 1-40 letters, digits, '-' or '_' (the longest name made from it, <prefix>-replication-on-commit, must fit EventBridge's 64 characters).", FunctionNamePrefix);
         }
         if (MemorySize is < 128 or > 10240) throw Invalid($"{Say.Option("memory-size")} must be 128 to 10240 MB, not {MemorySize}.", null);
         if (TimeoutSeconds is < 1 or > 900) throw Invalid($"{Say.Option("timeout-seconds")} must be 1 to 900, not {TimeoutSeconds}.", null);
@@ -151,6 +168,21 @@ public sealed class DeployRequest
             throw Invalid($"{Say.Option("drill-tables")} needs {Say.Option("drill-schedule")}: when the drills run.", DrillTables[0]);
         }
         new Aws.S3Options(ExpectedBucketOwner, ServerSideEncryption, KmsKeyId).Validate();
+        if (ReplicaBucket is not null)
+        {
+            Storage.BackupLocation.ForBucket(ReplicaBucket, BackupPrefix);
+            if (ReplicaBucket == BackupBucket) throw Invalid($"{Say.Option("replica-bucket")} is the backup bucket: a replica is a second copy elsewhere. Name another bucket.", ReplicaBucket);
+            AwsClientFactory.ValidateRegion(ReplicaRegion);
+            new Aws.S3Options(ReplicaExpectedBucketOwner).Validate();
+            if (ReplicaRoleArn is not null && !System.Text.RegularExpressions.Regex.IsMatch(ReplicaRoleArn, @"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$"))
+            {
+                throw Invalid($"'{ReplicaRoleArn}' is not an IAM role ARN (arn:aws:iam::<12-digit account>:role/<name>).", ReplicaRoleArn);
+            }
+        }
+        else if (ReplicaRegion is not null || ReplicaExpectedBucketOwner is not null || ReplicaRoleArn is not null || ReplicationRoleArn is not null)
+        {
+            throw Invalid($"The replica's region, owner and roles need {Say.Option("replica-bucket")}: the bucket the replication function copies backups to.", null);
+        }
         if (RetentionKeepLast is not null || RetentionDays is not null)
         {
             new Catalog.RetentionPolicy(RetentionKeepLast, RetentionDays is { } days ? TimeSpan.FromDays(days) : null).Validate();

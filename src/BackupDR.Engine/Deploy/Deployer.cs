@@ -2,7 +2,7 @@ using BackupDR.Engine.Aws;
 
 namespace BackupDR.Engine.Deploy;
 
-/// <summary>Deploy-BackupFunctions: the three functions, one after the other, each only after the host agrees to its changes.</summary>
+/// <summary>Deploy-BackupFunctions: the functions (three, and replication when asked), one after the other, each only after the host agrees to its changes.</summary>
 public static class Deployer
 {
     public static async Task<IReadOnlyList<FunctionDeployment>> DeployAsync(DeployRequest request, IOperationHost host, Action<FunctionDeployment> deployed,
@@ -26,7 +26,7 @@ public static class Deployer
             using var s3 = factory.CreateS3();
             var deployer = new FunctionDeployer(new LambdaApi(http, region), new EventBridgeApi(http, region), s3, request, region.SystemName, package, sha, host);
             var results = new List<FunctionDeployment>();
-            foreach (string kind in DeployRequest.Kinds)
+            foreach (string kind in request.DeployedKinds)
             {
                 var plan = await deployer.RunAsync(kind, apply: false, cancellationToken).ConfigureAwait(false);
                 var result = plan;
@@ -43,6 +43,14 @@ public static class Deployer
                 }
                 results.Add(result);
                 deployed(result);
+            }
+            if (request.ReplicaBucket is null && await deployer.RetireReplicationAsync(apply: false, cancellationToken).ConfigureAwait(false) is { } retire)
+            {
+                var retired = await host.ConfirmAsync($"function {retire.FunctionName}", "Deploy: " + string.Join("; ", retire.Changes), cancellationToken).ConfigureAwait(false)
+                    ? await deployer.RetireReplicationAsync(apply: true, cancellationToken).ConfigureAwait(false) ?? retire
+                    : retire;
+                results.Add(retired);
+                deployed(retired);
             }
             return results;
         }

@@ -7,7 +7,7 @@ using Amazon.S3.Model;
 namespace BackupDR.Engine.Deploy;
 
 /// <summary>
-/// Brings one of the three functions to what the request asks, step by step, and says what each step
+/// Brings one of the functions to what the request asks, step by step, and says what each step
 /// changed. The same walk runs as a dry run (-WhatIf: only reads, the changes are what would be done)
 /// and for real. Nothing that already matches is touched: a second run with nothing changed changes
 /// nothing, and a changed setting updates just that.
@@ -19,6 +19,8 @@ internal sealed class FunctionDeployer(ILambdaApi lambda, IScheduleApi schedules
     private const string ScheduleStatementId = "backupdr-schedule";
     private const string TriggerStatementId = "backupdr-validate-on-commit";
     private const string TriggerConfigurationId = "backupdr-validate-on-commit";
+    private const string ReplicationStatementId = "backupdr-replicate-on-commit";
+    private const string ReplicationTargetId = "backupdr-replication";
     private static readonly TimeSpan StateTimeout = TimeSpan.FromMinutes(5);
 
     public async Task<FunctionDeployment> RunAsync(string kind, bool apply, CancellationToken cancellationToken)
@@ -114,6 +116,7 @@ internal sealed class FunctionDeployer(ILambdaApi lambda, IScheduleApi schedules
             if (request.DrillScheduleExpression is not null) await ReconcileDrillScheduleAsync(name, result.AliasArn!, statements, changes, apply, cancellationToken).ConfigureAwait(false);
             else await RetireDrillScheduleAsync(name, changes, apply, cancellationToken).ConfigureAwait(false);
         }
+        if (kind == "replication") await ReconcileReplicationTriggerAsync(name, result.AliasArn!, statements, changes, apply, cancellationToken).ConfigureAwait(false);
         if (kind == "validation")
         {
             if (request.ValidateOnCommit) await ReconcileTriggerAsync(name, result.AliasArn!, statements, changes, apply, cancellationToken).ConfigureAwait(false);
@@ -147,6 +150,13 @@ internal sealed class FunctionDeployer(ILambdaApi lambda, IScheduleApi schedules
         if (kind == "backup" && request.RetentionKeepLast is { } keep) variables["RETENTION_KEEP_LAST"] = keep.ToString(System.Globalization.CultureInfo.InvariantCulture);
         if (kind == "backup" && request.RetentionDays is { } days) variables["RETENTION_DAYS"] = days.ToString(System.Globalization.CultureInfo.InvariantCulture);
         if (kind == "recovery" && request.RecoveryTables.Count > 0) variables["RESTORE_TABLES"] = string.Join(",", request.RecoveryTables);
+        if (kind == "replication")
+        {
+            variables["REPLICA_BUCKET"] = request.ReplicaBucket;
+            if (request.ReplicaRegion is not null) variables["REPLICA_REGION"] = request.ReplicaRegion;
+            variables["REPLICA_EXPECTED_BUCKET_OWNER"] = request.ReplicaExpectedBucketOwner ?? request.Account;
+            if (request.ReplicaRoleArn is not null) variables["REPLICA_ROLE_ARN"] = request.ReplicaRoleArn;
+        }
         variables["EXPECTED_BUCKET_OWNER"] = request.BucketOwner;
         if (request.ServerSideEncryption is not null) variables["BACKUP_SSE"] = request.ServerSideEncryption;
         if (request.KmsKeyId is not null) variables["BACKUP_KMS_KEY_ID"] = request.KmsKeyId;
@@ -386,6 +396,95 @@ internal sealed class FunctionDeployer(ILambdaApi lambda, IScheduleApi schedules
         }, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>The rule that fires the replication function: <c>&lt;replication&gt;-on-commit</c>.</summary>
+    private static string ReplicationRule(string name) => $"{name}-on-commit";
+
+    /// <summary>
+    /// What the rule matches: S3's "Object Created" event for a commit marker under the backup prefix of the
+    /// backup bucket. EventBridge, not a second S3 notification: S3 refuses two notifications whose prefix and
+    /// suffix overlap for one event type, and the validation trigger already holds <c>…/_committed</c>.
+    /// </summary>
+    private string ReplicationPattern()
+    {
+        string prefix = request.BackupPrefix.Trim('/');
+        return new JsonObject
+        {
+            ["source"] = new JsonArray("aws.s3"),
+            ["detail-type"] = new JsonArray("Object Created"),
+            ["detail"] = new JsonObject
+            {
+                ["bucket"] = new JsonObject { ["name"] = new JsonArray(request.BackupBucket) },
+                ["object"] = new JsonObject { ["key"] = new JsonArray(new JsonObject { ["wildcard"] = $"{(prefix.Length == 0 ? "" : prefix + "/")}*/{Format.BackupFormat.CommitMarkerKey}" }) },
+            },
+        }.ToJsonString();
+    }
+
+    /// <summary>
+    /// The replication function's wiring: the bucket sends its events to EventBridge (its notifications are
+    /// kept), a rule matches the commit markers, the rule may invoke the alias (permission first), and the
+    /// rule's target is the alias, which receives S3's event as it is.
+    /// </summary>
+    private async Task ReconcileReplicationTriggerAsync(string name, string aliasArn, List<JsonObject> statements, List<string> changes, bool apply, CancellationToken cancellationToken)
+    {
+        var configuration = await s3.GetBucketNotificationAsync(new GetBucketNotificationRequest { BucketName = request.BackupBucket, ExpectedBucketOwner = request.BucketOwner }, cancellationToken).ConfigureAwait(false);
+        if (configuration.EventBridgeConfiguration is null)
+        {
+            changes.Add($"s3://{request.BackupBucket}: send its events to EventBridge (its notifications are kept)");
+            if (apply)
+            {
+                await s3.PutBucketNotificationAsync(new PutBucketNotificationRequest
+                {
+                    BucketName = request.BackupBucket,
+                    ExpectedBucketOwner = request.BucketOwner,
+                    LambdaFunctionConfigurations = configuration.LambdaFunctionConfigurations,
+                    QueueConfigurations = configuration.QueueConfigurations,
+                    TopicConfigurations = configuration.TopicConfigurations,
+                    EventBridgeConfiguration = new EventBridgeConfiguration(),
+                }, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        string rule = ReplicationRule(name);
+        string pattern = ReplicationPattern();
+        var existing = await schedules.DescribeRuleAsync(rule, cancellationToken).ConfigureAwait(false);
+        string ruleArn = existing?["Arn"]?.GetValue<string>() ?? $"arn:aws:events:{region}:{request.Account}:rule/{rule}";
+        bool samePattern = existing?["EventPattern"]?.GetValue<string>() is { } now && JsonNode.DeepEquals(JsonNode.Parse(now), JsonNode.Parse(pattern));
+        if (!samePattern || existing!["State"]?.GetValue<string>() != "ENABLED")
+        {
+            changes.Add($"rule {rule}: S3 commit markers s3://{request.BackupBucket}/{request.BackupPrefix.Trim('/')}/…/{Format.BackupFormat.CommitMarkerKey}");
+            if (apply) ruleArn = await schedules.PutPatternRuleAsync(rule, pattern, $"BackupDR: replicate each committed backup of s3://{request.BackupBucket} to s3://{request.ReplicaBucket}", cancellationToken).ConfigureAwait(false);
+        }
+        await EnsurePermissionAsync(name, statements, ReplicationStatementId, "events.amazonaws.com", ruleArn, "allow the commit-marker rule to invoke the replication function", changes, apply, cancellationToken).ConfigureAwait(false);
+        var targets = existing is null ? [] : await schedules.ListTargetsAsync(rule, cancellationToken).ConfigureAwait(false);
+        var target = targets.OfType<JsonObject>().FirstOrDefault(t => t["Id"]?.GetValue<string>() == ReplicationTargetId);
+        if (target?["Arn"]?.GetValue<string>() != aliasArn || target["Input"] is not null)
+        {
+            changes.Add($"rule target: {aliasArn} with the S3 event");
+            if (apply) await schedules.PutTargetAsync(rule, ReplicationTargetId, aliasArn, null, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// No replica asked for, where an earlier deployment wired one: the rule loses its target and the function
+    /// its permission (the function, the rule and the bucket's EventBridge setting are left: others may use them).
+    /// </summary>
+    public async Task<FunctionDeployment?> RetireReplicationAsync(bool apply, CancellationToken cancellationToken)
+    {
+        string name = request.FunctionName("replication");
+        if (await lambda.GetFunctionAsync(name, cancellationToken).ConfigureAwait(false) is null) return null;
+        var result = new FunctionDeployment { FunctionName = name, Kind = "replication", Alias = request.AliasName, CodeSha256 = "", Applied = apply };
+        string rule = ReplicationRule(name);
+        if (await schedules.DescribeRuleAsync(rule, cancellationToken).ConfigureAwait(false) is not null
+            && (await schedules.ListTargetsAsync(rule, cancellationToken).ConfigureAwait(false)).OfType<JsonObject>().Any(t => t["Id"]?.GetValue<string>() == ReplicationTargetId))
+        {
+            result.Changes.Add($"rule {rule}: remove its target (no replica bucket asked for; the rule and the function are left)");
+            if (apply) await schedules.RemoveTargetAsync(rule, ReplicationTargetId, cancellationToken).ConfigureAwait(false);
+        }
+        var statements = (await lambda.GetPolicyStatementsAsync(name, request.AliasName, cancellationToken).ConfigureAwait(false)).OfType<JsonObject>();
+        await RemoveStatementsAsync(name, statements.Where(s => Sid(s) is { } sid && sid.StartsWith(ReplicationStatementId, StringComparison.Ordinal)),
+            "no replica bucket asked for", result.Changes, apply, cancellationToken).ConfigureAwait(false);
+        return result.Changes.Count == 0 ? null : result;
+    }
+
     private static string? Rule(LambdaFunctionConfiguration configuration, string name) =>
         configuration.Filter?.S3KeyFilter?.FilterRules?.FirstOrDefault(r => string.Equals(r.Name, name, StringComparison.OrdinalIgnoreCase))?.Value ?? "";
 
@@ -455,7 +554,7 @@ internal sealed class FunctionDeployer(ILambdaApi lambda, IScheduleApi schedules
 
     /// <summary>A statement BackupDR wrote (also the timestamped ones earlier versions added beside a changed one).</summary>
     private static bool Ours(string sid) => sid.StartsWith(ScheduleStatementId, StringComparison.Ordinal) || sid.StartsWith(TriggerStatementId, StringComparison.Ordinal)
-                                            || sid.StartsWith(DrillStatementId, StringComparison.Ordinal);
+                                            || sid.StartsWith(DrillStatementId, StringComparison.Ordinal) || sid.StartsWith(ReplicationStatementId, StringComparison.Ordinal);
 
     /// <summary>The one statement a function of this kind keeps, when its wiring is asked for.</summary>
     private string? Wanted(string kind) => kind switch
@@ -463,6 +562,7 @@ internal sealed class FunctionDeployer(ILambdaApi lambda, IScheduleApi schedules
         "backup" when request.ScheduleExpression is not null => ScheduleStatementId,
         "validation" when request.ValidateOnCommit => TriggerStatementId,
         "recovery" when request.DrillScheduleExpression is not null => DrillStatementId,
+        "replication" => ReplicationStatementId,
         _ => null,
     };
 

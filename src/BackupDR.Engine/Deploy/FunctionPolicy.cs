@@ -31,6 +31,9 @@ public sealed record PolicyScope
     public string? ReplicaBucket { get; init; }
     public string? ReplicaAccount { get; init; }
 
+    /// <summary>A role in the replica's account the replication function assumes to write there: the function then only assumes it, and the role holds the replica statements ("replica-writer").</summary>
+    public string? ReplicaRoleArn { get; init; }
+
     /// <summary>The backup function applies a retention policy: it also reads commit markers (to list the backups) and removes old backups.</summary>
     public bool Retention { get; init; }
 
@@ -102,22 +105,39 @@ public static class FunctionPolicy
                     Add("ReadDrilledTables", ["dynamodb:DescribeTable", "dynamodb:Scan"], TableArns(scope, scope.DrillTables, everyWhenEmpty: false));
                 }
                 break;
-            case "replication" when scope.ReplicaBucket is { } replica:
-                string replicas = $"arn:aws:s3:::{replica}/{(prefix.Length == 0 ? "" : prefix + "/")}*";
-                var replicaAccount = new JsonObject { ["StringEquals"] = new JsonObject { ["s3:ResourceAccount"] = scope.ReplicaAccount ?? scope.Account } };
+            case "replication" when scope.ReplicaBucket is not null:
                 Add("ListBackups", ["s3:ListBucket"], Strings($"arn:aws:s3:::{scope.Bucket}"), ListUnder(prefix));
                 Add("ReadBackups", ["s3:GetObject"], Strings(backups), inAccount);
-                Add("ListReplicas", ["s3:ListBucket", "s3:ListBucketMultipartUploads"], Strings($"arn:aws:s3:::{replica}"), new JsonObject
-                {
-                    ["StringEquals"] = new JsonObject { ["s3:ResourceAccount"] = scope.ReplicaAccount ?? scope.Account },
-                    ["StringLike"] = new JsonObject { ["s3:prefix"] = Strings(prefix.Length == 0 ? "*" : prefix + "/*") },
-                });
-                // Read: the copy is verified in full; delete and abort: a copy that fails removes what it wrote.
-                Add("WriteReplicas", ["s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"], Strings(replicas), replicaAccount);
+                if (scope.ReplicaRoleArn is { } writer) Add("AssumeReplicaRole", ["sts:AssumeRole"], Strings(writer));
+                else AddReplicaStatements(scope, prefix, Add);
                 break;
+            case "replica-writer" when scope.ReplicaRoleArn is not null:
+                // The role in the replica's account: only the replicas, nothing of the backups, no logs or metrics.
+                AddReplicaStatements(scope, prefix, Add);
+                return new JsonObject { ["Version"] = "2012-10-17", ["Statement"] = statements };
             default:
                 throw new ArgumentException($"'{kind}' is not one of the functions ({string.Join(", ", Kinds)}).", nameof(kind));
         }
+        return Common(kind, scope, statements, Add);
+    }
+
+    private static void AddReplicaStatements(PolicyScope scope, string prefix, Action<string, string[], JsonArray, JsonObject?> add)
+    {
+        string replica = scope.ReplicaBucket!;
+        string replicas = $"arn:aws:s3:::{replica}/{(prefix.Length == 0 ? "" : prefix + "/")}*";
+        var replicaAccount = new JsonObject { ["StringEquals"] = new JsonObject { ["s3:ResourceAccount"] = scope.ReplicaAccount ?? scope.Account } };
+        add("ListReplicas", ["s3:ListBucket", "s3:ListBucketMultipartUploads"], Strings($"arn:aws:s3:::{replica}"), new JsonObject
+        {
+            ["StringEquals"] = new JsonObject { ["s3:ResourceAccount"] = scope.ReplicaAccount ?? scope.Account },
+            ["StringLike"] = new JsonObject { ["s3:prefix"] = Strings(prefix.Length == 0 ? "*" : prefix + "/*") },
+        });
+        // Read: the copy is verified in full; delete and abort: a copy that fails removes what it wrote.
+        add("WriteReplicas", ["s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"], Strings(replicas), replicaAccount);
+    }
+
+    private static JsonObject Common(string kind, PolicyScope scope, JsonArray statements, Action<string, string[], JsonArray, JsonObject?> add)
+    {
+        void Add(string sid, string[] actions, JsonArray resources, JsonObject? condition = null) => add(sid, actions, resources, condition);
         if (scope.KmsKeyArn is { } key)
         {
             string[] actions = kind == "backup" ? ["kms:GenerateDataKey", "kms:Decrypt"] : ["kms:Decrypt"];
@@ -132,6 +152,18 @@ public static class FunctionPolicy
         if (scope.Tracing) Add("Trace", ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], Strings("*"));
         return new JsonObject { ["Version"] = "2012-10-17", ["Statement"] = statements };
     }
+
+    /// <summary>The replica-writer role's trust: only the replication function's role may assume it.</summary>
+    public static JsonObject ReplicaWriterTrustPolicy(string replicationRoleArn) => new()
+    {
+        ["Version"] = "2012-10-17",
+        ["Statement"] = new JsonArray(new JsonObject
+        {
+            ["Effect"] = "Allow",
+            ["Principal"] = new JsonObject { ["AWS"] = replicationRoleArn },
+            ["Action"] = "sts:AssumeRole",
+        }),
+    };
 
     /// <summary>Lets Lambda assume the role, for functions of this account only (aws:SourceAccount, against a confused deputy).</summary>
     public static JsonObject TrustPolicy(string account) => new()

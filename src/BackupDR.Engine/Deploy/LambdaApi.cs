@@ -138,8 +138,12 @@ public interface IScheduleApi
 {
     Task<JsonObject?> DescribeRuleAsync(string name, CancellationToken cancellationToken);
     Task<string> PutRuleAsync(string name, string scheduleExpression, string description, CancellationToken cancellationToken);
+
+    /// <summary>A rule on the default event bus that matches events by <paramref name="eventPattern"/> (JSON) rather than by a schedule.</summary>
+    Task<string> PutPatternRuleAsync(string name, string eventPattern, string description, CancellationToken cancellationToken);
     Task<JsonArray> ListTargetsAsync(string rule, CancellationToken cancellationToken);
-    Task PutTargetAsync(string rule, string id, string arn, string input, CancellationToken cancellationToken);
+    /// <summary>A target of the rule; <paramref name="input"/> null: the target receives the matched event itself.</summary>
+    Task PutTargetAsync(string rule, string id, string arn, string? input, CancellationToken cancellationToken);
     Task RemoveTargetAsync(string rule, string id, CancellationToken cancellationToken);
 }
 
@@ -163,16 +167,18 @@ internal sealed class EventBridgeApi(SignedHttpClient http, RegionEndpoint regio
         (await CallAsync("PutRule", new JsonObject { ["Name"] = name, ["ScheduleExpression"] = scheduleExpression, ["State"] = "ENABLED", ["Description"] = description }, cancellationToken)
             .ConfigureAwait(false))["RuleArn"]!.GetValue<string>();
 
+    public async Task<string> PutPatternRuleAsync(string name, string eventPattern, string description, CancellationToken cancellationToken) =>
+        (await CallAsync("PutRule", new JsonObject { ["Name"] = name, ["EventPattern"] = eventPattern, ["State"] = "ENABLED", ["Description"] = description }, cancellationToken)
+            .ConfigureAwait(false))["RuleArn"]!.GetValue<string>();
+
     public async Task<JsonArray> ListTargetsAsync(string rule, CancellationToken cancellationToken) =>
         (await CallAsync("ListTargetsByRule", new JsonObject { ["Rule"] = rule }, cancellationToken).ConfigureAwait(false))["Targets"] as JsonArray ?? [];
 
-    public async Task PutTargetAsync(string rule, string id, string arn, string input, CancellationToken cancellationToken)
+    public async Task PutTargetAsync(string rule, string id, string arn, string? input, CancellationToken cancellationToken)
     {
-        var answer = await CallAsync("PutTargets", new JsonObject
-        {
-            ["Rule"] = rule,
-            ["Targets"] = new JsonArray(new JsonObject { ["Id"] = id, ["Arn"] = arn, ["Input"] = input }),
-        }, cancellationToken).ConfigureAwait(false);
+        var target = new JsonObject { ["Id"] = id, ["Arn"] = arn };
+        if (input is not null) target["Input"] = input;
+        var answer = await CallAsync("PutTargets", new JsonObject { ["Rule"] = rule, ["Targets"] = new JsonArray(target) }, cancellationToken).ConfigureAwait(false);
         if (answer["FailedEntryCount"]?.GetValue<int>() is > 0)
         {
             throw new AmazonServiceException($"EventBridge refused the target of rule {rule}: {answer["FailedEntries"]?.ToJsonString()}");
