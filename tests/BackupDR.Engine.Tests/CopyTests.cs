@@ -35,6 +35,17 @@ public sealed class CopyTests(LocalServices services) : IClassFixture<LocalServi
         Assert.True(report.IsValid, string.Join("; ", report.Problems));
         Assert.Equal(backup.BackupId, report.BackupId);
         Assert.Equal(1500, report.ItemsVerified);
+        Assert.Equal(0, copy.ObjectsCopiedInS3);   // from a folder: every byte streamed
+
+        // Bucket to bucket as one identity: S3 copies the objects itself, and the copy is still read back in full.
+        string second = await services.CreateBucketAsync();
+        var inS3 = await CopyAsync(copy.Uri, $"s3://{second}/dr2");
+        Assert.True(inS3.ObjectsCopied > 3);
+        Assert.Equal(inS3.ObjectsCopied, inS3.ObjectsCopiedInS3);
+        var replica = await ForeignFixtures.CheckAsync(inS3.Uri, IntegrityLevel.Full);
+        Assert.True(replica.IsValid, string.Join("; ", replica.Problems));
+        Assert.Equal(1500, replica.ItemsVerified);
+        Assert.Equal(backup.BackupId, replica.BackupId);
 
         // And back from the bucket to a folder: the copy of a copy is the same backup.
         string back = ForeignFixtures.Folder("bdr-copy-back");

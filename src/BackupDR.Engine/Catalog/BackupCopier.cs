@@ -32,6 +32,9 @@ public sealed class CopyResult
     public required string TableName { get; init; }
     public long ItemCount { get; init; }
     public int ObjectsCopied { get; init; }
+
+    /// <summary>How many of them S3 copied itself (CopyObject: same identity on both sides); the rest were streamed through this machine.</summary>
+    public int ObjectsCopiedInS3 { get; init; }
     public long BytesCopied { get; init; }
     public TimeSpan Duration { get; init; }
 }
@@ -39,8 +42,9 @@ public sealed class CopyResult
 /// <summary>
 /// Copies a backup the way a backup is written: the source is verified in full first (a backup that
 /// fails is not copied, and nothing is written), every object but the commit marker is streamed to the
-/// destination, the copy is verified in full against the same manifests, and only then is the commit
-/// marker written — so an interrupted or failed copy is never a committed backup. A destination that
+/// destination (inside S3 with CopyObject when one identity reads the source and writes the copy, streamed
+/// through this machine otherwise), the copy is verified in full against the same manifests — read back
+/// either way — and only then is the commit marker written — so an interrupted or failed copy is never a committed backup. A destination that
 /// already holds anything at that backup's place is refused: a copy never overwrites.
 /// </summary>
 public static class BackupCopier
@@ -89,13 +93,31 @@ public static class BackupCopier
             var keys = new List<string> { BackupFormat.ManifestSummaryKey, BackupFormat.ManifestFilesKey, BackupFormat.TableDescriptionKey };
             keys.AddRange(loaded.Files.Select(f => f.DataFile));
             long bytes = 0;
+            int inS3 = 0;
             bool committed = false;
+            // Inside S3 when both sides are buckets reached as one identity (S3 checks that identity's read of the source).
+            bool serverSide = source.Store is S3BackupStore && copy.Store is S3BackupStore
+                              && request.SourceAws.ProfileName == request.DestinationAws.ProfileName && request.SourceAws.RoleArn == request.DestinationAws.RoleArn;
+            async Task<long> CopyOneAsync(string key)
+            {
+                if (serverSide)
+                {
+                    if (await ((S3BackupStore)copy.Store).TryCopyFromAsync((S3BackupStore)source.Store, source.Key(key), copy.Key(key), cancellationToken).ConfigureAwait(false) is { } size)
+                    {
+                        inS3++;
+                        return size;
+                    }
+                    serverSide = false;
+                    host.Verbose($"S3 did not copy {source.Key(key)} itself (access to the source from the destination's side, or its size); streaming it and the rest instead.");
+                }
+                return await CopyObjectAsync(source, copy, key, cancellationToken).ConfigureAwait(false);
+            }
             try
             {
                 int done = 0;
                 foreach (string key in keys)
                 {
-                    bytes += await CopyObjectAsync(source, copy, key, cancellationToken).ConfigureAwait(false);
+                    bytes += await CopyOneAsync(key).ConfigureAwait(false);
                     host.Progress(new OperationProgress(4, $"Copying backup {id}", $"{++done}/{keys.Count + 1} objects", done * 100 / (keys.Count + 1)));
                 }
 
@@ -107,7 +129,7 @@ public static class BackupCopier
                     throw new BackupDRException(ErrorIds.BackupIntegrityFailed, ErrorKind.InvalidData,
                         $"The copy at {copy.Uri} does not verify ({string.Join("; ", wrong.Take(5))}); it was removed and not committed.", copy.Uri);
                 }
-                bytes += await CopyObjectAsync(source, copy, BackupFormat.CommitMarkerKey, cancellationToken).ConfigureAwait(false);
+                bytes += await CopyOneAsync(BackupFormat.CommitMarkerKey).ConfigureAwait(false);
                 committed = true;
             }
             finally
@@ -124,7 +146,7 @@ public static class BackupCopier
             return new CopyResult
             {
                 Uri = copy.Uri, SourceUri = source.Uri, BackupId = id, TableName = table, ItemCount = loaded.Summary.ItemCount,
-                ObjectsCopied = keys.Count + 1, BytesCopied = bytes, Duration = clock.Elapsed,
+                ObjectsCopied = keys.Count + 1, ObjectsCopiedInS3 = inS3, BytesCopied = bytes, Duration = clock.Elapsed,
             };
         }
         catch (Exception e)

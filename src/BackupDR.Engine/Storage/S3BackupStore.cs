@@ -22,6 +22,9 @@ public sealed class S3BackupStore(IAmazonS3 s3, string bucket, RetryPolicy? retr
 
     public string Root => "s3://" + bucket;
 
+    /// <summary>The bucket's name.</summary>
+    public string Bucket => bucket;
+
     public string UriOf(string key) => $"s3://{bucket}/{key}";
 
     public async Task EnsureAvailableAsync(CancellationToken cancellationToken)
@@ -115,6 +118,40 @@ public sealed class S3BackupStore(IAmazonS3 s3, string bucket, RetryPolicy? retr
             return new StoredObject(key, meta.ContentLength, FullObjectSha256(meta.ChecksumSHA256));
         }
         catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound && e.ErrorCode != "NoSuchBucket")
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The largest object one CopyObject request copies.</summary>
+    private const long MaxServerSideCopyBytes = 5L * 1024 * 1024 * 1024;
+
+    /// <summary>
+    /// Copies <paramref name="sourceKey"/> of <paramref name="source"/> to <paramref name="key"/> inside S3 (CopyObject:
+    /// no bytes through this machine), with both buckets' expected owners and this store's encryption. Returns the
+    /// object's size, or null when S3 will not do it for this identity (access denied, or an object past 5 GiB):
+    /// the caller then streams it.
+    /// </summary>
+    public async Task<long?> TryCopyFromAsync(S3BackupStore source, string sourceKey, string key, CancellationToken cancellationToken)
+    {
+        StoreKeys.Check(sourceKey);
+        StoreKeys.Check(key);
+        var head = await source.HeadAsync(sourceKey, cancellationToken).ConfigureAwait(false)
+            ?? throw new FileNotFoundException($"{source.UriOf(sourceKey)} does not exist.", source.UriOf(sourceKey));
+        if (head.Size > MaxServerSideCopyBytes) return null;
+        var request = new CopyObjectRequest
+        {
+            SourceBucket = source.Bucket, SourceKey = sourceKey, ExpectedSourceBucketOwner = source.Owner,
+            DestinationBucket = bucket, DestinationKey = key, ExpectedBucketOwner = Owner,
+            MetadataDirective = S3MetadataDirective.COPY,
+        };
+        (request.ServerSideEncryptionMethod, request.ServerSideEncryptionKeyManagementServiceKeyId, request.BucketKeyEnabled) = Sse(_options);
+        try
+        {
+            await s3.CopyObjectAsync(request, cancellationToken).ConfigureAwait(false);
+            return head.Size;
+        }
+        catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.Forbidden || e.ErrorCode == "AccessDenied")
         {
             return null;
         }
