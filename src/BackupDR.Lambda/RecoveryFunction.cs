@@ -92,27 +92,37 @@ internal sealed class RecoveryFunction(FunctionSettings settings, LambdaLog log,
     /// "compare_live": true, "uri": …, "scratch_table": …}}</c>): the latest committed backup of the table
     /// under BACKUP_ROOT (or <c>uri</c>, confined there) restored into a scratch table RESTORE_TABLES allows
     /// (default <c>&lt;table&gt;-drill-&lt;time&gt;</c>), verified, removed. A failed drill fails the invocation
-    /// (DrillFailed) after logging its report, so the failure destination and alarms see it.
+    /// (DrillFailed) after logging its report, so the failure destination and alarms see it. A drill that runs
+    /// out of time keeps its scratch table and its state beside the checkpoints; the same event continues it.
     /// </summary>
     private async Task<byte[]> DrillAsync(Invocation invocation, System.Text.Json.Nodes.JsonObject d, CancellationToken cancellationToken)
     {
         string table = LambdaJson.String(d, "table") ?? throw new FunctionException("InvalidEvent", "\"drill\" needs \"table\": the table whose backups are drilled.");
-        string scratch = LambdaJson.String(d, "scratch_table") ?? Engine.Drill.DrillRunner.ScratchName(table, time.GetUtcNow());
+        string? named = LambdaJson.String(d, "scratch_table");
+        // The default scratch name differs only by its time from a continued drill's (<table>-drill-<time>), so
+        // RESTORE_TABLES allows both or neither.
+        string scratch = named ?? Engine.Drill.DrillRunner.ScratchName(table, time.GetUtcNow());
         settings.AllowRestoreInto(scratch);
         string? uri = LambdaJson.String(d, "uri") is { } u ? settings.ConfinedUri(u) : null;
         TimeSpan? Seconds(string name) => LambdaJson.Number(d, name) is { } n ? TimeSpan.FromSeconds(n) : null;
         var request = new Engine.Drill.DrillRequest
         {
-            TableName = table, TargetUri = uri is null ? settings.BackupRoot : null, BackupUri = uri, ScratchTableName = scratch,
+            TableName = table, TargetUri = uri is null ? settings.BackupRoot : null, BackupUri = uri, ScratchTableName = named, Resumable = true,
             CompareLive = LambdaJson.Bool(d, "compare_live") ?? false, MaxRpo = Seconds("max_rpo_seconds"), MaxRto = Seconds("max_rto_seconds"),
             KeySchema = LambdaJson.String(d, "key_schema") is { } keys ? Engine.Tables.KeySchemas.Parse([keys]) : null,
+            Parallelism = LambdaJson.Int(d, "parallelism") is int p ? p is >= 1 and <= 64 ? p : throw new FunctionException("InvalidEvent", $"\"parallelism\" must be 1 to 64, not {p}.") : 4,
             CheckpointUri = settings.CheckpointUri, Aws = settings.Aws, Time = time,
         };
         using var deadline = Functions.Deadline(invocation, settings.DeadlineMargin, time, cancellationToken);
         log.Verbose($"Drilling the backups of '{table}' into '{scratch}'.");
         var outcome = await ReportedRun.RunAsync(token => Engine.Drill.DrillRunner.RunAsync(request, log, token),
             (report, error) => RunReport.ForDrill(table, report, error, settings.Reporting), settings.Reporting, settings.Aws, deadline.Token).ConfigureAwait(false);
-        if (outcome.Error is { } failure) throw Functions.Failure(failure, deadline, settings, "The drill's scratch table is removed when the drill ends.");
+        if (outcome.Error is { } failure)
+        {
+            throw Functions.Failure(failure, deadline, settings, deadline.Reached
+                ? "The drill's scratch table and state are kept: the same drill event continues it (Lambda's retries of an asynchronous invocation do)."
+                : "The drill's scratch table is removed when the drill ends.");
+        }
         var drill = outcome.Result!;
         string json = JsonSerializer.Serialize(drill, LambdaJsonContext.Default.DrillReport);
         if (!drill.Passed)

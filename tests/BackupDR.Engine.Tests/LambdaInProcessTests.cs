@@ -265,6 +265,102 @@ public sealed class LambdaInProcessTests(LocalServices services, ITestOutputHelp
         Assert.Contains("MaxRpo", (string)failed.Body["errorMessage"]!);
     }
 
+    /// <summary>
+    /// A drill longer than one invocation: stopped by its deadline mid-restore, it keeps its scratch table and
+    /// its state, and the same event continues it — the restore from its checkpoint, the RPO from the first
+    /// run's start, the runs counted — and then removes the scratch table and the state.
+    /// </summary>
+    [Fact]
+    public async Task A_drill_stopped_by_its_deadline_is_continued_by_the_next_invocation()
+    {
+        var (table, bucket, _, _) = await BackedUpAsync(2000, 905);
+        var env = new Dictionary<string, string?>
+        {
+            ["_HANDLER"] = "recovery", ["BACKUP_BUCKET"] = bucket, ["RESTORE_TABLES"] = $"{table}-drill-*", ["BACKUPDR_CHECKPOINT_URI"] = $"s3://{bucket}/checkpoints/",
+        };
+        string drillEvent = $"{{\"drill\": {{\"table\": \"{table}\", \"parallelism\": 1}}}}";
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        int reports = 0;
+        bool jumped = false;
+        var log = new LogLines(output, line =>
+        {
+            if (jumped || !line.Contains("\"progress\"", StringComparison.Ordinal) || !line.Contains("Restoring into table", StringComparison.Ordinal)) return;
+            if (++reports < 8)
+            {
+                clock.Advance(TimeSpan.FromSeconds(11));
+                return;
+            }
+            jumped = true;
+            clock.Advance(TimeSpan.FromMinutes(20));
+        });
+        var first = new QueuedRuntimeApi(clock, drillEvent);
+        Assert.Equal(0, await new LambdaHost(first, clock, Environment(env), log).RunAsync(CancellationToken.None));
+        var stopped = Assert.Single(first.Outcomes);
+        Assert.True(jumped, "the drill's restore never reported progress");
+        Assert.Equal("DeadlineReached", stopped.ErrorType);
+        Assert.Contains("the same drill event continues it", (string)stopped.Body["errorMessage"]!);
+        var stateStore = new S3BackupStore(new Aws.AwsClientFactory(new Aws.AwsOptions()).CreateS3(), bucket);
+        var state = JsonNode.Parse((await stateStore.TryReadAllAsync($"checkpoints/drill-{table}.json", 65536, CancellationToken.None))!)!;
+        string scratch = (string)state["scratchTable"]!;
+        Assert.Equal("restore", (string)state["phase"]!);
+        int partial = (await services.ReadTableAsync(scratch)).Count;
+        Assert.InRange(partial, 200, 1999);   // kept, part-restored
+
+        // The retry: the same event, 20 minutes later on the clock.
+        var second = new QueuedRuntimeApi(clock, drillEvent);
+        Assert.Equal(0, await new LambdaHost(second, clock, Environment(env), new LogLines(output)).RunAsync(CancellationToken.None));
+        var done = Assert.Single(second.Outcomes);
+        Assert.False(done.Failed, done.Body.ToJsonString());
+        var drill = done.Body["drill"]!;
+        Assert.True((bool)drill["passed"]!);
+        Assert.Equal(2, (int)drill["runs"]!);
+        Assert.Equal(scratch, (string)drill["scratchTableName"]!);
+        Assert.Equal(2000, (long)drill["itemsVerified"]!);
+        Assert.Equal(2000, (long)drill["itemsRestored"]!);
+        // RPO from the first run's start: the backup was minutes old then, though the clock is now past 20 minutes on.
+        Assert.True(TimeSpan.Parse((string)drill["rpo"]!, System.Globalization.CultureInfo.InvariantCulture) < TimeSpan.FromMinutes(10), drill.ToJsonString());
+        Assert.True((bool)drill["scratchTableRemoved"]!);
+        Assert.False(await services.TableExistsAsync(scratch));
+        Assert.Null(await stateStore.TryReadAllAsync($"checkpoints/drill-{table}.json", 65536, CancellationToken.None));
+    }
+
+    /// <summary>A forged drill state naming another table as the scratch table (which a drill removes) is set aside: the drill runs afresh and that table is untouched.</summary>
+    [Fact]
+    public async Task A_forged_drill_state_cannot_point_a_drill_at_another_table()
+    {
+        var (table, bucket, uri, items) = await BackedUpAsync(150, 906);
+        string backupId = uri.TrimEnd('/').Split('/')[^1];
+        var env = new Dictionary<string, string?>
+        {
+            ["_HANDLER"] = "recovery", ["BACKUP_BUCKET"] = bucket, ["RESTORE_TABLES"] = $"{table}*", ["BACKUPDR_CHECKPOINT_URI"] = $"s3://{bucket}/checkpoints/",
+        };
+        var stateStore = new S3BackupStore(new Aws.AwsClientFactory(new Aws.AwsOptions()).CreateS3(), bucket);
+        // The drilled table itself, then a table RESTORE_TABLES allows, each named as the "scratch table" of a drill in progress.
+        foreach (string victim in new[] { table, table + "-prod" })
+        {
+            if (victim != table)
+            {
+                await services.CreateTableAsync(victim);
+                await services.PutItemsAsync(victim, TestItems.Random(906, 150));
+            }
+            string forged = new JsonObject
+            {
+                ["format"] = "backupdr-drill-state", ["version"] = 1, ["table"] = table, ["scratchTable"] = victim, ["backupId"] = backupId,
+                ["started"] = DateTimeOffset.UtcNow.AddMinutes(-5).ToString("O"), ["phase"] = "verify", ["restoreSeconds"] = 1, ["verifySeconds"] = 0, ["itemsRestored"] = 150, ["invocations"] = 1,
+            }.ToJsonString();
+            await stateStore.PutAsync($"checkpoints/drill-{table}.json", Encoding.UTF8.GetBytes(forged), CancellationToken.None);
+            var log = new LogLines(output);
+            var api = new QueuedRuntimeApi(TimeProvider.System, $"{{\"drill\": {{\"table\": \"{table}\"}}}}");
+            Assert.Equal(0, await new LambdaHost(api, TimeProvider.System, Environment(env), log).RunAsync(CancellationToken.None));
+            var outcome = Assert.Single(api.Outcomes);
+            Assert.False(outcome.Failed, outcome.Body.ToJsonString());
+            Assert.NotEqual(victim, (string)outcome.Body["drill"]!["scratchTableName"]!);
+            Assert.Equal(1, (int)outcome.Body["drill"]!["runs"]!);
+            Assert.Contains(log.Lines, l => l.Contains("is not used", StringComparison.Ordinal) && l.Contains("is not the one this drill would make", StringComparison.Ordinal));
+            Assert.Equal(items, await services.ReadTableAsync(victim));   // untouched
+        }
+    }
+
     /// <summary>The replication function, fired by a commit marker's S3 event: a replica under the same key that validates Full; a second delivery copies nothing; a damaged backup is not replicated.</summary>
     [Fact]
     public async Task The_replication_function_copies_a_committed_backup_under_the_same_key()

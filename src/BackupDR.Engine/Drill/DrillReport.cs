@@ -38,6 +38,14 @@ public sealed class DrillRequest
     /// <summary>Where the restore's checkpoint is kept (as for a restore).</summary>
     public string? CheckpointUri { get; init; }
 
+    /// <summary>
+    /// A drill that runs out of time (its cancellation) keeps its scratch table and writes its state beside the
+    /// checkpoints, and the next run of the same drill continues it — the restore from its checkpoint — with RPO
+    /// from the first run's start and RTO summed over the runs' working time. For hosts whose runs are cut
+    /// short by design (a Lambda invocation); otherwise a stopped drill removes its scratch table.
+    /// </summary>
+    public bool Resumable { get; init; }
+
     public AwsOptions Aws { get; init; } = new();
 
     /// <summary>The clock RPO and RTO are measured on.</summary>
@@ -78,6 +86,12 @@ public sealed class DrillReport
     public bool ScratchTableRemoved { get; set; }
     public DateTimeOffset StartTime { get; init; }
     public DateTimeOffset EndTime { get; set; }
+
+    /// <summary>How many runs the drill took (more than one when a resumable drill ran out of time and was continued).</summary>
+    public int Runs { get; set; } = 1;
+
+    /// <summary>The phase the drill is in (restore or verify): what a resumable drill's state records.</summary>
+    internal string Phase { get; set; } = DrillState.Restoring;
 
     /// <summary>Why the drill failed: each failed check's detail (empty when it passed).</summary>
     public IReadOnlyList<string> Failures => Checks.Where(c => !c.Passed).Select(c => $"{c.Name}: {c.Detail}").ToList();

@@ -4,6 +4,7 @@ using BackupDR.Engine.Aws;
 using BackupDR.Engine.Catalog;
 using BackupDR.Engine.Format;
 using BackupDR.Engine.Restore;
+using BackupDR.Engine.Storage;
 using BackupDR.Engine.Tables;
 using BackupDR.Engine.Validation;
 
@@ -35,8 +36,13 @@ public static class DrillRunner
             }
         }
         AwsClientFactory.ValidateRegion(request.Aws.Region);
-        var start = request.Time.GetUtcNow();
-        string scratch = request.ScratchTableName ?? ScratchName(request.TableName, start);
+        var now = request.Time.GetUtcNow();
+        using var stateFolder = request.Resumable
+            ? BackupFolder.Open(BackupLocation.Parse(request.CheckpointUri ?? CheckpointStore.DefaultLocation), new AwsClientFactory(request.Aws))
+            : null;
+        var state = stateFolder is null ? null : await DrillState.LoadAsync(stateFolder, request, now, host, cancellationToken).ConfigureAwait(false);
+        var start = state?.Started ?? now;
+        string scratch = state?.ScratchTableName ?? request.ScratchTableName ?? ScratchName(request.TableName, start);
         TableSchema.ValidateName(scratch);
         if (scratch == request.TableName)
         {
@@ -44,38 +50,55 @@ public static class DrillRunner
         }
 
         using var dynamo = new AwsClientFactory(request.Aws).CreateDynamoDB();
+        bool scratchExists;
         try
         {
-            if (await TableSchema.TryDescribeAsync(dynamo, scratch, cancellationToken).ConfigureAwait(false) is not null)
-            {
-                throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument,
-                    $"Table '{scratch}' already exists: a drill restores only into a table it creates, and removes only that. Name another scratch table, or remove '{scratch}' yourself.", scratch);
-            }
+            scratchExists = await TableSchema.TryDescribeAsync(dynamo, scratch, cancellationToken).ConfigureAwait(false) is not null;
         }
         catch (Exception e) when (e is not BackupDRException)
         {
             throw AwsErrors.Translate(e, scratch);
         }
-        if (!await host.ConfirmAsync($"table '{scratch}'", $"Drill: restore a backup of '{request.TableName}' into the new table '{scratch}', verify it, then remove it" +
+        // A table that exists is refused, unless this drill's own state says an earlier run of it made that table.
+        if (scratchExists && state is null)
+        {
+            throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument,
+                $"Table '{scratch}' already exists: a drill restores only into a table it creates, and removes only that. Name another scratch table, or remove '{scratch}' yourself.", scratch);
+        }
+        if (state is not null && !scratchExists) state = state with { Phase = DrillState.Restoring };
+        if (!await host.ConfirmAsync($"table '{scratch}'", $"Drill: {(state is null ? "restore" : "continue restoring")} a backup of '{request.TableName}' into the new table '{scratch}', verify it, then remove it" +
                                                            (request.KeepTable ? " (kept: the table is left in place)" : ""), cancellationToken).ConfigureAwait(false))
         {
             throw new BackupDRException(ErrorIds.NotConfirmed, ErrorKind.OperationStopped, "The drill was not confirmed: nothing was created.", scratch);
         }
 
-        var report = new DrillReport { TableName = request.TableName, ScratchTableName = scratch, StartTime = start };
-        bool created = false;
+        var report = new DrillReport { TableName = request.TableName, ScratchTableName = scratch, StartTime = start, Runs = (state?.Invocations ?? 0) + 1 };
+        if (state is not null) host.Verbose($"Continuing the drill of '{request.TableName}' begun at {start:u} (run {report.Runs}): backup {state.BackupId}, scratch table '{scratch}', {state.Phase} phase.");
+        bool created = scratchExists, kept = false;
         try
         {
-            created = await DrillAsync(request, scratch, report, new DrillHost(host), dynamo, cancellationToken).ConfigureAwait(false);
+            created = await DrillAsync(request, scratch, report, state, new DrillHost(host), dynamo, cancellationToken).ConfigureAwait(false) || created;
+        }
+        catch (Exception e) when (stateFolder is not null && cancellationToken.IsCancellationRequested && report.BackupId is not null
+                                  && (e is OperationCanceledException || e is BackupDRException { ErrorId: ErrorIds.OperationCancelled }))
+        {
+            // Out of time: keep what was done for the next run. Not the drill's token: it is cancelled.
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await new DrillState(request.TableName, scratch, report.BackupId, start, report.Phase, report.RestoreDuration.TotalSeconds, report.VerifyDuration.TotalSeconds,
+                report.ItemsRestored, report.Runs).SaveAsync(stateFolder, deadline.Token).ConfigureAwait(false);
+            kept = true;
+            throw new BackupDRException(ErrorIds.OperationCancelled, ErrorKind.OperationStopped,
+                $"The drill of '{request.TableName}' stopped in its {report.Phase} phase (run {report.Runs}); its scratch table '{scratch}' and its state are kept: run the same drill again to continue it.", scratch, e);
         }
         finally
         {
             // The scratch table goes, whatever happened (unless kept): a drill leaves nothing behind. It did
             // not exist when the drill began, so if it exists now, the drill made it.
-            if (!request.KeepTable && (created || await ExistsAsync(dynamo, scratch).ConfigureAwait(false)))
+            if (!kept && !request.KeepTable && (created || await ExistsAsync(dynamo, scratch).ConfigureAwait(false)))
             {
                 await RemoveAsync(dynamo, scratch, report, host).ConfigureAwait(false);
             }
+            if (!kept && stateFolder is not null && state is not null) await DrillState.RemoveAsync(stateFolder, request.TableName, host).ConfigureAwait(false);
         }
         report.EndTime = request.Time.GetUtcNow();
         report.Passed = report.Checks.Count > 0 && report.Checks.All(c => c.Passed);
@@ -83,8 +106,12 @@ public static class DrillRunner
     }
 
     /// <summary>The phases; returns true once the scratch table exists (so it is removed).</summary>
-    private static async Task<bool> DrillAsync(DrillRequest request, string scratch, DrillReport report, IOperationHost host, Amazon.DynamoDBv2.IAmazonDynamoDB dynamo, CancellationToken ct)
+    private static async Task<bool> DrillAsync(DrillRequest request, string scratch, DrillReport report, DrillState? state, IOperationHost host, Amazon.DynamoDBv2.IAmazonDynamoDB dynamo, CancellationToken ct)
     {
+        // Working time of earlier runs of this drill, and what they found.
+        var priorRestore = TimeSpan.FromSeconds(state?.RestoreSeconds ?? 0);
+        var priorVerify = TimeSpan.FromSeconds(state?.VerifySeconds ?? 0);
+        bool interrupted(Exception e) => request.Resumable && ct.IsCancellationRequested && e is BackupDRException { ErrorId: ErrorIds.OperationCancelled };
         // The backup: the one named, or the latest committed of the table.
         if (request.BackupUri is { } named)
         {
@@ -96,10 +123,13 @@ public static class DrillRunner
         else
         {
             var backups = await Operations.ListBackupsAsync(request.TargetUri!, request.TableName, request.Aws, ct).ConfigureAwait(false);
-            var latest = backups.Where(b => b.Status == BackupStatus.Committed).MaxBy(b => b.BackupId, StringComparer.Ordinal);
+            // A continued drill keeps to the backup it began with, even when a newer one has been committed since.
+            var latest = backups.Where(b => b.Status == BackupStatus.Committed && (state is null || b.BackupId == state.BackupId)).MaxBy(b => b.BackupId, StringComparer.Ordinal);
             if (latest is null)
             {
-                report.Checks.Add(new DrillCheck("Backup", false, $"There is no committed backup of '{request.TableName}' under {request.TargetUri}."));
+                report.Checks.Add(new DrillCheck("Backup", false, state is null
+                    ? $"There is no committed backup of '{request.TableName}' under {request.TargetUri}."
+                    : $"Backup {state.BackupId} of '{request.TableName}', which this drill began with, is no longer a committed backup under {request.TargetUri}."));
                 return false;
             }
             report.BackupUri = latest.Uri;
@@ -109,35 +139,49 @@ public static class DrillRunner
         report.Rpo = report.BackupTime is { } point ? report.StartTime - point : null;
         host.Verbose($"Drilling backup {report.BackupId} of '{request.TableName}' ({report.BackupUri}) into '{scratch}'.");
 
-        // Restore: the backup is verified in full before its first write, as any restore.
+        // Restore: the backup is verified in full before its first write, as any restore; a continued drill
+        // resumes the restore from its checkpoint, or goes straight to verifying when an earlier run finished it.
         var clock = Stopwatch.StartNew();
         bool created = false;
-        try
+        report.RestoreDuration = priorRestore;
+        if (state?.Phase == DrillState.Verifying)
         {
-            var restored = await RestoreRunner.RunAsync(new RestoreRequest
-            {
-                Uri = report.BackupUri, TableName = scratch, Mode = RestoreMode.New, Parallelism = request.Parallelism, CheckpointUri = request.CheckpointUri,
-                KeySchema = request.KeySchema, Aws = request.Aws, Time = request.Time,
-            }, host, ct).ConfigureAwait(false);
-            created = restored.TableCreated;
-            report.ItemsRestored = restored.ItemsWritten;
-            report.RestoreDuration = clock.Elapsed;
-            report.Checks.Add(new DrillCheck("Restore", true, $"{restored.ItemsWritten:N0} items restored into '{scratch}' in {clock.Elapsed.TotalSeconds:N1} s."));
+            created = true;
+            report.ItemsRestored = state.ItemsRestored;
+            report.Checks.Add(new DrillCheck("Restore", true, $"{state.ItemsRestored:N0} items restored into '{scratch}' in {priorRestore.TotalSeconds:N1} s (an earlier run)."));
         }
-        catch (BackupDRException e)
+        else
         {
-            report.RestoreDuration = clock.Elapsed;
-            created = await TableSchema.TryDescribeAsync(dynamo, scratch, ct).ConfigureAwait(false) is not null;   // it did not exist before the drill
-            report.Checks.Add(new DrillCheck("Restore", false, $"{e.ErrorId}: {e.Message}"));
-            return created;
+            try
+            {
+                var restored = await RestoreRunner.RunAsync(new RestoreRequest
+                {
+                    Uri = report.BackupUri, TableName = scratch, Mode = state is null ? RestoreMode.New : null, Resume = state is not null, Parallelism = request.Parallelism,
+                    CheckpointUri = request.CheckpointUri, KeySchema = request.KeySchema, Aws = request.Aws, Time = request.Time,
+                }, host, ct).ConfigureAwait(false);
+                created = restored.TableCreated || state is not null;
+                report.ItemsRestored = restored.ItemsWritten;   // a resumed restore counts what earlier runs wrote too
+                report.RestoreDuration = priorRestore + clock.Elapsed;
+                report.Checks.Add(new DrillCheck("Restore", true, $"{report.ItemsRestored:N0} items restored into '{scratch}' in {report.RestoreDuration.TotalSeconds:N1} s."));
+            }
+            catch (BackupDRException e)
+            {
+                report.RestoreDuration = priorRestore + clock.Elapsed;
+                if (interrupted(e)) throw;
+                created = await TableSchema.TryDescribeAsync(dynamo, scratch, ct).ConfigureAwait(false) is not null;   // it did not exist before the drill
+                report.Checks.Add(new DrillCheck("Restore", false, $"{e.ErrorId}: {e.Message}"));
+                return created;
+            }
         }
 
         // Verify: the scratch table against the backup, item by item.
         clock.Restart();
+        report.Phase = DrillState.Verifying;
+        report.VerifyDuration = priorVerify;
         try
         {
             var verified = await Operations.CheckIntegrityAsync(report.BackupUri, IntegrityLevel.Live, request.Aws, host, ct, scratch).ConfigureAwait(false);
-            report.VerifyDuration = clock.Elapsed;
+            report.VerifyDuration = priorVerify + clock.Elapsed;
             report.ItemsVerified = verified.Live is { } live ? live.BackupItems - live.Missing - live.Different : 0;
             report.Checks.Add(verified.IsValid
                 ? new DrillCheck("Verify", true, $"All {report.ItemsVerified:N0} items of the backup are in '{scratch}' as the backup holds them, and nothing else is.")
@@ -145,7 +189,8 @@ public static class DrillRunner
         }
         catch (BackupDRException e)
         {
-            report.VerifyDuration = clock.Elapsed;
+            report.VerifyDuration = priorVerify + clock.Elapsed;
+            if (interrupted(e)) throw;
             report.Checks.Add(new DrillCheck("Verify", false, $"{e.ErrorId}: {e.Message}"));
         }
         report.Rto = report.RestoreDuration + report.VerifyDuration;
