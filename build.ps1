@@ -82,6 +82,7 @@ function Invoke-Build {
     $manifest = (Get-Content -Raw (Join-Path $Root 'BackupDR.psd1')) -replace "ModuleVersion\s*=\s*'[^']*'", "ModuleVersion        = '$version'"
     Set-Content -Path (Join-Path $ModuleOut 'BackupDR.psd1') -Value $manifest -NoNewline
     Copy-Item (Join-Path $Root 'src/BackupDR.PowerShell/BackupDR.format.ps1xml') $ModuleOut
+    Copy-Item (Join-Path $Root 'LICENSE') $ModuleOut
     Get-ChildItem $ModuleOut -Filter '*.deps.json' | Remove-Item
 
     Invoke-ChildPwsh -File (Join-Path $Root 'build/New-MamlHelp.ps1') -ModuleManifest (Join-Path $ModuleOut 'BackupDR.psd1') `

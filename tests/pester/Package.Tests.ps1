@@ -25,7 +25,7 @@ Install-PSResource -Name BackupDR -Repository local -Scope CurrentUser -TrustRep
 Import-Module BackupDR
 `$m = Get-Module BackupDR
 `$r = Invoke-DynamoBackup -TableName '$table' -Path '$backups'
-"`$(`$r.ItemCount)|`$(`$m.ModuleBase)|`$((Get-ChildItem '$repository' -Filter *.nupkg).Name)"
+"`$(`$r.ItemCount)|`$(`$m.ModuleBase)|`$((Get-ChildItem '$repository' -Filter *.nupkg).Name)|`$(`$m.ProjectUri)|`$(`$m.LicenseUri)|`$(Test-Path (Join-Path `$m.ModuleBase LICENSE))|`$(`$m.Tags -join ',')"
 "@
         $saved = $env:HOME, $env:PSModulePath
         try {
@@ -37,9 +37,14 @@ Import-Module BackupDR
             try { $output = & dotnet (Join-Path $PSHOME 'pwsh.dll') -NoProfile -NonInteractive -Command $script 2>&1 } finally { Pop-Location }
         } finally { $env:HOME, $env:PSModulePath = $saved }
         $LASTEXITCODE | Should -Be 0 -Because ($output -join "`n")
-        $items, $base, $package = ($output | Select-Object -Last 1) -split '\|'
+        $items, $base, $package, $project, $license, $licenseFile, $tags = ($output | Select-Object -Last 1) -split '\|'
         $items | Should -Be '12'
         $base | Should -BeLike "$home_*"          # imported from the installed package, not the build folder
         $package | Should -Match '^BackupDR\.\d+\.\d+\.\d+\.nupkg$'
+        # What a gallery shows: the project, its licence (the file is in the package), the editions and platforms.
+        $project | Should -Be 'https://github.com/backupdr/backupdr'
+        $license | Should -Be 'https://github.com/backupdr/backupdr/blob/main/LICENSE'
+        $licenseFile | Should -Be 'True'
+        foreach ($tag in 'PSEdition_Core', 'Linux', 'Windows', 'MacOS') { $tags -split ',' | Should -Contain $tag }
     }
 }
