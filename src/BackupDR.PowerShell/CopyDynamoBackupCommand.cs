@@ -37,7 +37,11 @@ public sealed class CopyDynamoBackupCommand : S3Cmdlet
     protected override void ProcessRecord()
     {
         var source = AwsOptions;
-        var destination = source with { Region = DestinationRegion ?? source.Region, ProfileName = DestinationProfileName ?? source.ProfileName };
+        var destination = source with
+        {
+            Region = DestinationRegion ?? source.Region, ProfileName = DestinationProfileName ?? source.ProfileName,
+            ProfileOption = DestinationProfileName is null ? source.ProfileOption : "destination-profile-name",
+        };
         var request = new CopyRequest { SourceUri = ResolveUri(Uri), DestinationUri = ResolveUri(Destination), SourceAws = source, DestinationAws = destination };
         var result = RunEngine((bridge, token) => Operations.CopyBackupAsync(request, bridge, token));
         if (result is not null) WriteObject(result);

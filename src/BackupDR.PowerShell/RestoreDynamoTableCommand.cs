@@ -102,7 +102,11 @@ public sealed class RestoreDynamoTableCommand : ReportingCmdlet
             PointInTime = PointInTime is { } t ? new DateTimeOffset(t).ToUniversalTime() : null,
             AllowGaps = AllowGaps, Revert = Revert,
             SourceAws = SourceProfileName is null && SourceRegion is null ? null
-                : AwsOptions with { ProfileName = SourceProfileName ?? AwsOptions.ProfileName, Region = SourceRegion ?? AwsOptions.Region },
+                : AwsOptions with
+                {
+                    ProfileName = SourceProfileName ?? AwsOptions.ProfileName, Region = SourceRegion ?? AwsOptions.Region,
+                    ProfileOption = SourceProfileName is null ? AwsOptions.ProfileOption : "source-profile-name",
+                },
         }, bridge, token),
             (result, error) => RunReport.ForRestore(TableName, result, null, error, options), WriteObject);
     }

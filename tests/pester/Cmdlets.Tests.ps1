@@ -467,8 +467,9 @@ Describe 'Restore-DynamoTable reading with another identity' {
         New-LocalBucket $bucket
         $backup = Invoke-DynamoBackup -TableName $source -Bucket $bucket
         # A profile that does not exist is refused before anything is written: the source identity is the one used to read.
-        { Restore-DynamoTable -Uri $backup.Uri -TableName "$source-vault" -SourceProfileName 'no-such-vault' -ErrorAction Stop } |
-            Should -Throw -ErrorId 'ProfileNotFound,BackupDR.PowerShell.RestoreDynamoTableCommand'
+        $refused = { Restore-DynamoTable -Uri $backup.Uri -TableName "$source-vault" -SourceProfileName 'no-such-vault' -ErrorAction Stop } |
+            Should -Throw -ErrorId 'ProfileNotFound,BackupDR.PowerShell.RestoreDynamoTableCommand' -PassThru
+        $refused.Exception.Message | Should -Match 'leave out -SourceProfileName'   # the option that named it, not -ProfileName
         Test-WireTable "$source-vault" | Should -BeFalse
         $credentials = Join-Path $work 'vault-credentials'
         Set-Content $credentials "[vault]`naws_access_key_id = S3RVER`naws_secret_access_key = S3RVER`n"

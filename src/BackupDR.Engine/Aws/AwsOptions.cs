@@ -12,6 +12,9 @@ public sealed record AwsOptions(string? Region = null, string? ProfileName = nul
     /// <summary>A DynamoDB endpoint URL (a VPC endpoint, a local emulator); overrides AWS_ENDPOINT_URL_DYNAMODB.</summary>
     public string? DynamoDbEndpoint { get; init; }
 
+    /// <summary>The option that named <see cref="ProfileName"/>, for messages (another identity's profile is another option).</summary>
+    public string ProfileOption { get; init; } = Say.Names.Profile;
+
     /// <summary>A role to assume (STS AssumeRole) from the profile's or the default chain's credentials, e.g. to write into another account; null: none.</summary>
     public string? RoleArn { get; init; }
 
@@ -147,7 +150,7 @@ public sealed class AwsClientFactory(AwsOptions options)
         if (chain.TryGetAWSCredentials(Options.ProfileName, out var credentials)) return credentials;
         throw new BackupDRException(ErrorIds.ProfileNotFound, ErrorKind.ObjectNotFound,
             $"The AWS profile '{Options.ProfileName}' was not found in the shared config or credentials files. " +
-            $"Check the name with 'aws configure list-profiles', or leave out {Say.Profile} to use the default credential chain.",
+            $"Check the name with 'aws configure list-profiles', or leave out {Say.Option(Options.ProfileOption)} to use the default credential chain.",
             Options.ProfileName);
     }
 
