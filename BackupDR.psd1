@@ -11,7 +11,8 @@
     PowerShellVersion    = '7.4'
     FormatsToProcess     = @('BackupDR.format.ps1xml')
     CmdletsToExport      = @('Invoke-DynamoBackup', 'Test-BackupIntegrity', 'Restore-DynamoTable', 'Get-DynamoBackup', 'Remove-DynamoBackup',
-                             'Deploy-BackupFunctions', 'Get-BackupFunctionPolicy', 'Invoke-DynamoDrill', 'Copy-DynamoBackup')
+                             'Deploy-BackupFunctions', 'Get-BackupFunctionPolicy', 'Invoke-DynamoDrill', 'Copy-DynamoBackup',
+                             'Sync-DynamoBackupLedger', 'Test-DynamoBackupCompliance')
     FunctionsToExport    = @()
     VariablesToExport    = @()
     AliasesToExport      = @()

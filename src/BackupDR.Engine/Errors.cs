@@ -63,6 +63,9 @@ public static class ErrorIds
     public const string CheckpointMismatch = "CheckpointMismatch";
     public const string TableDiffersFromBackup = "TableDiffersFromBackup";
     public const string ReportNotSent = "ReportNotSent";
+    public const string LedgerNotWritten = "LedgerNotWritten";
+    public const string LedgerInvalid = "LedgerInvalid";
+    public const string ComplianceFailed = "ComplianceFailed";
     public const string InvalidPackage = "InvalidPackage";
     public const string DeployFailed = "DeployFailed";
     public const string UnsafeObjectKey = "UnsafeObjectKey";

@@ -77,6 +77,24 @@ public abstract class BackupDRCmdlet : PSCmdlet
     }
 
     /// <summary>The engine's error as a PowerShell error: its stable id, and its remedy phrased as this module's parameters.</summary>
+    /// <summary>
+    /// Records what the run did in the ledger <paramref name="ledgerTable"/> (and its target's journal), after
+    /// its result was output: what could not be recorded is a non-terminating LedgerNotWritten each, the run's
+    /// own outcome standing. Nothing under -WhatIf, nor without a ledger.
+    /// </summary>
+    internal void RecordInLedger(string? ledgerTable, IEnumerable<Engine.Ledger.LedgerWrite?> writes)
+    {
+        if (ledgerTable is null || IsWhatIf) return;
+        var list = writes.OfType<Engine.Ledger.LedgerWrite>().ToList();
+        if (list.Count == 0) return;
+        var ledger = new Engine.Ledger.LedgerOptions(ledgerTable) { Aws = AwsOptions };
+        var failures = RunEngine((bridge, _) => Engine.Ledger.LedgerWriter.WriteAsync(ledger, list, bridge));
+        foreach (string failure in failures)
+        {
+            WriteError(ToErrorRecord(new BackupDRException(ErrorIds.LedgerNotWritten, ErrorKind.ConnectionError, failure, ledgerTable)));
+        }
+    }
+
     internal static ErrorRecord ToErrorRecord(BackupDRException e) => new(Say.Rendered(e, Phrasing.Phrase), e.ErrorId, Category(e.Kind), e.Target);
 
     internal static ErrorCategory Category(ErrorKind kind) => kind switch

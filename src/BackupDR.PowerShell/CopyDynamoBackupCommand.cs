@@ -34,6 +34,11 @@ public sealed class CopyDynamoBackupCommand : S3Cmdlet
     [ValidateNotNullOrEmpty]
     public string? DestinationProfileName { get; set; }
 
+    /// <summary>A DynamoDB table (created on first use) where the run is recorded, with the journal beside the backups (docs/ledger.md).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? LedgerTableName { get; set; }
+
     protected override void ProcessRecord()
     {
         var source = AwsOptions;
@@ -44,6 +49,8 @@ public sealed class CopyDynamoBackupCommand : S3Cmdlet
         };
         var request = new CopyRequest { SourceUri = ResolveUri(Uri), DestinationUri = ResolveUri(Destination), SourceAws = source, DestinationAws = destination };
         var result = RunEngine((bridge, token) => Operations.CopyBackupAsync(request, bridge, token));
-        if (result is not null) WriteObject(result);
+        if (result is null) return;
+        WriteObject(result);
+        RecordInLedger(LedgerTableName, [Engine.Ledger.LedgerWriter.ForCopy(result, MyInvocation.MyCommand.Name, source)]);
     }
 }

@@ -23,10 +23,20 @@ public sealed class GetDynamoBackupCommand : S3Cmdlet
     [ValidateSet("Committed", "Incomplete")]
     public string? Status { get; set; }
 
+    /// <summary>A ledger (docs/ledger.md): each backup listed comes with its last validation, last Full validation, last drill and last restore on record.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? LedgerTableName { get; set; }
+
     protected override void ProcessRecord()
     {
         string uri = ResolveUri(Uri);
-        var backups = RunEngine((_, token) => Operations.ListBackupsAsync(uri, TableName, AwsOptions, token));
+        var backups = RunEngine(async (bridge, token) =>
+        {
+            var listed = await Operations.ListBackupsAsync(uri, TableName, AwsOptions, token).ConfigureAwait(false);
+            return LedgerTableName is null ? listed
+                : await Engine.Ledger.LedgerSync.JoinAsync(uri, listed, TableName, new Engine.Ledger.LedgerOptions(LedgerTableName) { Aws = AwsOptions }, bridge, token).ConfigureAwait(false);
+        });
         foreach (var backup in backups)
         {
             if (Status is null || string.Equals(backup.Status.ToString(), Status, StringComparison.OrdinalIgnoreCase)) WriteObject(backup);

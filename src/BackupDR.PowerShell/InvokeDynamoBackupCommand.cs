@@ -82,6 +82,8 @@ public sealed class InvokeDynamoBackupCommand : ReportingCmdlet
                 bridge.Post(() => WriteObject(result));
             }, token).ConfigureAwait(false);
             return results;
-        }, (_, error) => RunReport.ForBackup(tables, results, error, options), _ => { });
+        }, (_, error) => RunReport.ForBackup(tables, results, error, options), _ => { },
+            // Every committed backup, also when a later table failed.
+            _ => results.Select(r => Engine.Ledger.LedgerWriter.ForBackup(r, AwsOptions)));
     }
 }

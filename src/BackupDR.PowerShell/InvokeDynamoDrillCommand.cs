@@ -92,7 +92,7 @@ public sealed class InvokeDynamoDrillCommand : ReportingCmdlet
                 done = drill;
                 if (reportPath is not null) DrillReportWriter.Write(drill, reportPath);
                 WriteObject(drill);
-            });
+            }, drill => drill is null ? [] : [Engine.Ledger.LedgerWriter.ForDrill(drill, MyInvocation.MyCommand.Name, AwsOptions)]);
         if (done is { Passed: false })
         {
             ThrowTerminatingError(ToErrorRecord(new BackupDRException(ErrorIds.DrillFailed, ErrorKind.InvalidData,

@@ -39,6 +39,11 @@ public sealed class RemoveDynamoBackupCommand : S3Cmdlet
     [ValidateNotNullOrEmpty]
     public string? TableName { get; set; }
 
+    /// <summary>A DynamoDB table (created on first use) where each removed backup's entry is marked Removed (docs/ledger.md).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? LedgerTableName { get; set; }
+
     /// <summary>Removes without asking for confirmation (-WhatIf still only shows what would be removed).</summary>
     [Parameter]
     public SwitchParameter Force { get; set; }
@@ -50,7 +55,9 @@ public sealed class RemoveDynamoBackupCommand : S3Cmdlet
         if (ParameterSetName == OneSet)
         {
             if (!skipConfirmation && !ShouldProcess(uri, "Remove backup (every object, then pending uploads)")) return;
-            WriteObject(RunEngine((_, token) => Operations.RemoveBackupAsync(uri, AwsOptions, token)));
+            var one = RunEngine((_, token) => Operations.RemoveBackupAsync(uri, AwsOptions, token));
+            WriteObject(one);
+            MarkRemoved([one]);
             return;
         }
         var policy = ParameterSetName == KeepLastSet ? new RetentionPolicy(KeepLast: KeepLast) : new RetentionPolicy(OlderThan: OlderThan);
@@ -61,6 +68,17 @@ public sealed class RemoveDynamoBackupCommand : S3Cmdlet
                 $"Remove {doomed.Count} backup(s) under the retention policy ({Describe(policy)}):{Environment.NewLine}{list}", token).ConfigureAwait(false);
         }, TimeProvider.System, token));
         foreach (var backup in removed) WriteObject(backup);
+        MarkRemoved(removed);
+    }
+
+    private void MarkRemoved(IReadOnlyList<RemovedBackup> removed)
+    {
+        if (LedgerTableName is null || removed.Count == 0) return;
+        var ledger = new Engine.Ledger.LedgerOptions(LedgerTableName) { Aws = AwsOptions };
+        foreach (string failure in RunEngine((bridge, _) => Engine.Ledger.LedgerWriter.MarkRemovedAsync(ledger, removed, bridge)))
+        {
+            WriteError(ToErrorRecord(new BackupDRException(ErrorIds.LedgerNotWritten, ErrorKind.ConnectionError, failure, LedgerTableName)));
+        }
     }
 
     private static string Describe(RetentionPolicy policy) => policy.KeepLast is { } n ? $"keep the last {n} committed per table" : $"remove committed backups older than {policy.OlderThan}";

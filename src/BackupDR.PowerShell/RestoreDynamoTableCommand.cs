@@ -93,6 +93,12 @@ public sealed class RestoreDynamoTableCommand : ReportingCmdlet
         // backup and counting the items it would overwrite or delete), and ShouldContinue when that
         // changes items the table already holds, unless -Force.
         var options = Reporting;
+        var sourceAws = SourceProfileName is null && SourceRegion is null ? null
+            : AwsOptions with
+            {
+                ProfileName = SourceProfileName ?? AwsOptions.ProfileName, Region = SourceRegion ?? AwsOptions.Region,
+                ProfileOption = SourceProfileName is null ? AwsOptions.ProfileOption : "source-profile-name",
+            };
         RunReported((bridge, token) => RestoreRunner.RunAsync(new RestoreRequest
         {
             Uri = uri, TableName = TableName, Force = Force, Mode = mode, Resume = Resume,
@@ -101,13 +107,9 @@ public sealed class RestoreDynamoTableCommand : ReportingCmdlet
             KeySchema = KeySchema is null ? null : Engine.Tables.KeySchemas.Parse(KeySchema),
             PointInTime = PointInTime is { } t ? new DateTimeOffset(t).ToUniversalTime() : null,
             AllowGaps = AllowGaps, Revert = Revert,
-            SourceAws = SourceProfileName is null && SourceRegion is null ? null
-                : AwsOptions with
-                {
-                    ProfileName = SourceProfileName ?? AwsOptions.ProfileName, Region = SourceRegion ?? AwsOptions.Region,
-                    ProfileOption = SourceProfileName is null ? AwsOptions.ProfileOption : "source-profile-name",
-                },
+            SourceAws = sourceAws,
         }, bridge, token),
-            (result, error) => RunReport.ForRestore(TableName, result, null, error, options), WriteObject);
+            (result, error) => RunReport.ForRestore(TableName, result, null, error, options), WriteObject,
+            result => result is null ? [] : [Engine.Ledger.LedgerWriter.ForRestore(result, MyInvocation.MyCommand.Name, sourceAws ?? AwsOptions)]);
     }
 }

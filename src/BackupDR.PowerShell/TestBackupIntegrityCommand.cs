@@ -40,7 +40,9 @@ public sealed class TestBackupIntegrityCommand : ReportingCmdlet
         var options = Reporting;
         var read = new ReadOptions(PointInTime is { } t ? new DateTimeOffset(t).ToUniversalTime() : null, AllowGaps);
         RunReported((bridge, token) => Operations.CheckIntegrityAsync(uri, level, AwsOptions, bridge, token, TableName, read),
-            (report, error) => RunReport.ForValidation(uri, report, error, options), WriteReport);
+            (report, error) => RunReport.ForValidation(uri, report, error, options), WriteReport,
+            // A proof of the backup (not a comparison with a table) goes on record.
+            report => report is null || TableName is not null ? [] : [Engine.Ledger.LedgerWriter.ForValidation(report, MyInvocation.MyCommand.Name, AwsOptions, DateTimeOffset.UtcNow)]);
     }
 
     private void WriteReport(IntegrityReport report)

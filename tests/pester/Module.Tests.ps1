@@ -10,7 +10,7 @@ Describe 'Module manifest' {
         $m = Test-ModuleManifest $manifestPath
         $m.Version | Should -Not -Be ([version]'0.0.0')
         $m.CompatiblePSEditions | Should -Be @('Core')
-        @($m.ExportedCmdlets.Keys | Sort-Object) | Should -Be @('Copy-DynamoBackup', 'Deploy-BackupFunctions', 'Get-BackupFunctionPolicy', 'Get-DynamoBackup', 'Invoke-DynamoBackup', 'Invoke-DynamoDrill', 'Remove-DynamoBackup', 'Restore-DynamoTable', 'Test-BackupIntegrity')
+        @($m.ExportedCmdlets.Keys | Sort-Object) | Should -Be @('Copy-DynamoBackup', 'Deploy-BackupFunctions', 'Get-BackupFunctionPolicy', 'Get-DynamoBackup', 'Invoke-DynamoBackup', 'Invoke-DynamoDrill', 'Remove-DynamoBackup', 'Restore-DynamoTable', 'Sync-DynamoBackupLedger', 'Test-BackupIntegrity', 'Test-DynamoBackupCompliance')
         $m.ExportedFunctions.Count | Should -Be 0
         $m.ExportedAliases.Count | Should -Be 0
     }

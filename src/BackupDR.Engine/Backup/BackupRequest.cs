@@ -51,4 +51,7 @@ public sealed class BackupResult
     /// </summary>
     public double? ConsumedReadCapacityUnits { get; init; }
     public string Status { get; init; } = "Committed";
+
+    /// <summary>The SHA-256 (base64) of the manifest summary the commit marker commits.</summary>
+    public string? SummarySha256 { get; init; }
 }

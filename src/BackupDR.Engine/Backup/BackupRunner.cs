@@ -175,6 +175,7 @@ public sealed class BackupRunner
                 StartTime = start,
                 EndTime = marker.CommittedAt,
                 ConsumedReadCapacityUnits = capacity.ServiceReportsCapacity ? capacity.Consumed : null,
+                SummarySha256 = marker.ManifestSummarySha256,
             };
         }
         catch (Exception e)

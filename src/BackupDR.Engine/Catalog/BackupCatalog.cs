@@ -30,6 +30,9 @@ public sealed class BackupInfo
     /// <summary>From the commit marker; null when incomplete.</summary>
     public long? ItemCount { get; init; }
 
+    /// <summary>From the commit marker: the SHA-256 (base64) of the manifest summary it commits; null when incomplete.</summary>
+    public string? SummarySha256 { get; init; }
+
     /// <summary>Objects in the folder and their total size.</summary>
     public int ObjectCount { get; init; }
     public long SizeBytes { get; init; }
@@ -38,12 +41,22 @@ public sealed class BackupInfo
     public int PendingUploads { get; init; }
 
     internal string Prefix { get; init; } = "";
+
+    /// <summary>From a ledger (when listed with one), for this backup's content: its latest validation, latest Full validation that passed, and latest drill.</summary>
+    public DateTimeOffset? LastValidationAt { get; set; }
+    public string? LastValidationLevel { get; set; }
+    public bool? LastValidationPassed { get; set; }
+    public DateTimeOffset? LastFullValidationAt { get; set; }
+    public DateTimeOffset? LastDrillAt { get; set; }
+    public bool? LastDrillPassed { get; set; }
+    public DateTimeOffset? LastRestoreAt { get; set; }
 }
 
 /// <summary>What <see cref="BackupCatalog.RemoveAsync"/> removed.</summary>
 public sealed class RemovedBackup
 {
     public required string Uri { get; init; }
+    public string TableName { get; init; } = "";
     public required string BackupId { get; init; }
     public BackupStatus Status { get; init; }
     public int ObjectsDeleted { get; init; }
@@ -91,6 +104,7 @@ public sealed class BackupCatalog(BackupFolder root)
                 StartTime = StartOf(entry.Id),
                 CommittedAt = marker?.CommittedAt,
                 ItemCount = marker?.ItemCount,
+                SummarySha256 = marker?.ManifestSummarySha256,
                 ObjectCount = entry.Objects,
                 SizeBytes = entry.Bytes,
                 PendingUploads = uploads.GetValueOrDefault(folder),
@@ -121,7 +135,7 @@ public sealed class BackupCatalog(BackupFolder root)
             await root.Store.AbortUploadAsync(upload, cancellationToken).ConfigureAwait(false);
             aborted++;
         }
-        return new RemovedBackup { Uri = backup.Uri, BackupId = backup.BackupId, Status = backup.Status, ObjectsDeleted = deleted, UploadsAborted = aborted };
+        return new RemovedBackup { Uri = backup.Uri, TableName = backup.TableName, BackupId = backup.BackupId, Status = backup.Status, ObjectsDeleted = deleted, UploadsAborted = aborted };
     }
 
     // "<root prefix><table>/<backup id>/<rest>"

@@ -31,6 +31,9 @@ public sealed class CopyResult
     public required string BackupId { get; init; }
     public required string TableName { get; init; }
     public long ItemCount { get; init; }
+
+    /// <summary>The SHA-256 (base64) of the backup's manifest summary, the same in the copy.</summary>
+    public string? SummarySha256 { get; init; }
     public int ObjectsCopied { get; init; }
 
     /// <summary>How many of them S3 copied itself (CopyObject: same identity on both sides); the rest were streamed through this machine.</summary>
@@ -145,7 +148,7 @@ public static class BackupCopier
             host.Progress(new OperationProgress(4, $"Copying backup {id}", "done", 100, Completed: true));
             return new CopyResult
             {
-                Uri = copy.Uri, SourceUri = source.Uri, BackupId = id, TableName = table, ItemCount = loaded.Summary.ItemCount,
+                Uri = copy.Uri, SourceUri = source.Uri, BackupId = id, TableName = table, ItemCount = loaded.Summary.ItemCount, SummarySha256 = loaded.SummarySha256,
                 ObjectsCopied = keys.Count + 1, ObjectsCopiedInS3 = inS3, BytesCopied = bytes, Duration = clock.Elapsed,
             };
         }

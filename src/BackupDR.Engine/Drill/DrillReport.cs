@@ -61,6 +61,9 @@ public sealed class DrillReport
     public bool Passed { get; set; }
     public required string TableName { get; init; }
     public string? BackupId { get; set; }
+
+    /// <summary>The SHA-256 (base64) of the drilled backup's manifest summary: which content was drilled.</summary>
+    public string? SummarySha256 { get; set; }
     public string? BackupUri { get; set; }
 
     /// <summary>The point the backup holds the table at (its start: a scan backup holds each item as it was when read, at or after this).</summary>

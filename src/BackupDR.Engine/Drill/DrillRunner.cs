@@ -160,6 +160,7 @@ public static class DrillRunner
                     CheckpointUri = request.CheckpointUri, KeySchema = request.KeySchema, Aws = request.Aws, Time = request.Time,
                 }, host, ct).ConfigureAwait(false);
                 created = restored.TableCreated || state is not null;
+                report.SummarySha256 = restored.SummarySha256;
                 report.ItemsRestored = restored.ItemsWritten;   // a resumed restore counts what earlier runs wrote too
                 report.RestoreDuration = priorRestore + clock.Elapsed;
                 report.Checks.Add(new DrillCheck("Restore", true, $"{report.ItemsRestored:N0} items restored into '{scratch}' in {report.RestoreDuration.TotalSeconds:N1} s."));
@@ -182,6 +183,7 @@ public static class DrillRunner
         {
             var verified = await Operations.CheckIntegrityAsync(report.BackupUri, IntegrityLevel.Live, request.Aws, host, ct, scratch).ConfigureAwait(false);
             report.VerifyDuration = priorVerify + clock.Elapsed;
+            report.SummarySha256 ??= verified.SummarySha256;
             report.ItemsVerified = verified.Live is { } live ? live.BackupItems - live.Missing - live.Different : 0;
             report.Checks.Add(verified.IsValid
                 ? new DrillCheck("Verify", true, $"All {report.ItemsVerified:N0} items of the backup are in '{scratch}' as the backup holds them, and nothing else is.")

@@ -156,6 +156,22 @@ public sealed class RunReport
         return Build<Catalog.CopyResult>("copy", error is null, $"copy of {copy?.Uri ?? sourceUri}", copy, ReportJsonContext.Default.CopyResult, error, metrics, options);
     }
 
+    /// <summary>A compliance check: TablesChecked and TablesNonCompliant; failed when any table is not compliant.</summary>
+    public static RunReport ForCompliance(IReadOnlyList<Ledger.ComplianceRow>? rows, BackupDRException? error, ReportingOptions options)
+    {
+        int failing = rows?.Count(r => !r.Compliant) ?? 0;
+        var metrics = new List<MetricDatum>
+        {
+            new("TablesChecked", rows?.Count ?? 0, "Count"),
+            new("TablesNonCompliant", failing, "Count"),
+        };
+        var effective = error ?? (failing == 0 ? null
+            : new BackupDRException(ErrorIds.ComplianceFailed, ErrorKind.InvalidData,
+                $"{failing} of {rows!.Count} table(s) are not compliant: {string.Join("; ", rows.Where(r => !r.Compliant).Take(10).Select(r => $"{r.TableName} ({string.Join(", ", r.Reasons.Select(x => x.Split(':')[0]))})"))}", null));
+        return Build<IReadOnlyList<Ledger.ComplianceRow>>("compliance", effective is null, $"compliance of {rows?.Count ?? 0} table(s)", rows, ReportJsonContext.Default.IReadOnlyListComplianceRow,
+            effective, metrics, options);
+    }
+
     private static RunReport Build<T>(string operation, bool succeeded, string what, T? results, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type,
         BackupDRException? error, List<MetricDatum> metrics, ReportingOptions options)
     {
@@ -215,6 +231,7 @@ public sealed class RunReport
 [JsonSerializable(typeof(RestoreResult))]
 [JsonSerializable(typeof(Drill.DrillReport))]
 [JsonSerializable(typeof(Catalog.CopyResult))]
+[JsonSerializable(typeof(IReadOnlyList<Ledger.ComplianceRow>))]
 internal sealed partial class ReportJsonContext : JsonSerializerContext;
 
 /// <summary>What became of a run's report: reporting never fails the run it reports on; it says what it could not send.</summary>

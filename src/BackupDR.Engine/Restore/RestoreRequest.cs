@@ -74,6 +74,9 @@ public sealed class RestoreResult
     public string? BackupId { get; init; }
     public string? SourceTableName { get; init; }
 
+    /// <summary>The SHA-256 (base64) of the backup's manifest summary: which content was restored.</summary>
+    public string? SummarySha256 { get; init; }
+
     /// <summary>The layout the backup was read as: BackupDR, NativeExport, NativeExportChain, SeedV2 or Dynamodump.</summary>
     public Format.SourceFormat Format { get; init; }
     public RestoreMode Mode { get; init; }

@@ -212,6 +212,7 @@ public sealed class RestoreRunner
             SourceUri = folder.Uri,
             BackupId = backup.Summary.BackupId,
             SourceTableName = backup.Summary.TableName,
+            SummarySha256 = backup.SummarySha256,
             Format = backup.Format,
             Losses = backup.Losses,
             Mode = apply == ApplyKind.Restore ? mode : RestoreMode.Upsert,

@@ -10,14 +10,15 @@ public static class TableSchema
     /// <summary>DynamoDB's rule for table names: 3 to 255 of A-Z a-z 0-9 _ - . ; refused before anything is sent or written.</summary>
     public static void ValidateName(string tableName)
     {
-        bool ok = tableName.Length is >= 3 and <= 255
-                  && tableName.All(c => c is (>= 'a' and <= 'z') or (>= 'A' and <= 'Z') or (>= '0' and <= '9') or '_' or '-' or '.');
-        if (!ok)
+        if (!IsValidName(tableName))
         {
             throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument,
                 $"'{tableName}' is not a valid DynamoDB table name: it needs 3 to 255 characters, each a letter, a digit, '_', '-' or '.'.", tableName);
         }
     }
+
+    public static bool IsValidName(string tableName) => tableName.Length is >= 3 and <= 255
+        && tableName.All(c => c is (>= 'a' and <= 'z') or (>= 'A' and <= 'Z') or (>= '0' and <= '9') or '_' or '-' or '.');
 
     /// <summary>DescribeTable; TableNotFound when the table does not exist.</summary>
     public static async Task<TableDescription> DescribeAsync(IAmazonDynamoDB dynamo, string tableName, CancellationToken cancellationToken)

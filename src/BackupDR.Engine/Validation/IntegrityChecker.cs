@@ -133,6 +133,7 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host, R
         }
         report.BackupId = summary.BackupId;
         report.TableName = summary.TableName;
+        report.SummarySha256 = BackupFormat.Sha256Base64(summaryBytes);
         report.ExpectedItemCount = summary.ItemCount;
         if (summary.Format != BackupFormat.FormatName)
         {

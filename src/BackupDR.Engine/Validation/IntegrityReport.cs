@@ -25,6 +25,9 @@ public sealed class IntegrityReport
     public string? BackupId { get; set; }
     public string? TableName { get; set; }
 
+    /// <summary>The SHA-256 (base64) of the manifest summary checked: which content this report is about (a BackupDR backup).</summary>
+    public string? SummarySha256 { get; set; }
+
     /// <summary>The layout the backup was read as: BackupDR, NativeExport, NativeExportChain, SeedV2 or Dynamodump.</summary>
     public Format.SourceFormat Format { get; set; }
     public IntegrityLevel Level { get; init; }
