@@ -1,4 +1,5 @@
 using System.Text.Json;
+using BackupDR.Engine;
 using BackupDR.Engine.Backup;
 using BackupDR.Engine.Reporting;
 using BackupDR.Engine.Storage;
@@ -44,9 +45,11 @@ internal sealed class BackupFunction(FunctionSettings settings, LambdaLog log, T
             await BackupRunner.RunAsync(request, log, r => { lock (results) results.Add(r); }, token).ConfigureAwait(false);
             return results;
         }, (_, error) => RunReport.ForBackup(tables, results, error, settings.Reporting), settings.Reporting, request.Aws, deadline.Token).ConfigureAwait(false);
+        // Every committed backup goes on record, also when a later table failed.
+        var reportFailures = outcome.Report.Failures.Concat(await Functions.RecordAsync(settings, log, results.Select(r => Engine.Ledger.LedgerWriter.ForBackup(r, settings.Aws))).ConfigureAwait(false)).ToList();
         if (outcome.Error is { } failure)
         {
-            foreach (string f in outcome.Report.Failures) log.Error(f);
+            foreach (string f in reportFailures) log.Error(f);
             var done = results.Select(r => r.TableName).ToList();
             string summary = $"Backed up: {(done.Count == 0 ? "none" : string.Join(", ", results.Select(r => $"{r.TableName} ({r.Uri})")))}. " +
                              $"Not backed up: {string.Join(", ", tables.Except(done))}.";
@@ -54,6 +57,7 @@ internal sealed class BackupFunction(FunctionSettings settings, LambdaLog log, T
         }
         // Retention after a successful run, for the tables just backed up: never their newest committed backup (the one just made).
         var removed = new List<string>();
+        var removedBackups = new List<Engine.Catalog.RemovedBackup>();
         if (settings.Retention is { } policy)
         {
             string target = BackupLocation.ForBucket(bucket, prefix) is var t && t.Prefix.Length > 0 ? $"s3://{bucket}/{t.Prefix}/" : $"s3://{bucket}/";
@@ -61,8 +65,13 @@ internal sealed class BackupFunction(FunctionSettings settings, LambdaLog log, T
             {
                 var gone = await Engine.Operations.ApplyRetentionAsync(target, table, policy, settings.Aws, _ => Task.FromResult(true), time, deadline.Token).ConfigureAwait(false);
                 removed.AddRange(gone.Select(g => g.Uri));
+                removedBackups.AddRange(gone);
             }
             if (removed.Count > 0) log.Verbose($"Retention removed {removed.Count} backup(s): {string.Join(", ", removed)}.");
+            if (settings.Ledger is { } ledger && removedBackups.Count > 0)
+            {
+                reportFailures.AddRange((await Engine.Ledger.LedgerWriter.MarkRemovedAsync(ledger, removedBackups, log).ConfigureAwait(false)).Select(f => $"{ErrorIds.LedgerNotWritten}: {f}"));
+            }
         }
         return LambdaJson.Response(w =>
         {
@@ -75,7 +84,7 @@ internal sealed class BackupFunction(FunctionSettings settings, LambdaLog log, T
                 foreach (string uri in removed) w.WriteStringValue(uri);
                 w.WriteEndArray();
             }
-            Functions.WriteReportFailures(w, outcome.Report.Failures, log);
+            Functions.WriteReportFailures(w, reportFailures, log);
         });
     }
 }

@@ -35,6 +35,9 @@ internal sealed class FunctionSettings
     /// <summary>The backup function's retention policy after each successful run (RETENTION_KEEP_LAST, RETENTION_DAYS); null: none.</summary>
     public Engine.Catalog.RetentionPolicy? Retention { get; init; }
 
+    /// <summary>The ledger every run is recorded in (LEDGER_TABLE, docs/ledger.md); null: none.</summary>
+    public Engine.Ledger.LedgerOptions? Ledger { get; init; }
+
     /// <summary>Work stops this long before the invocation's deadline, so the answer (what was done) still gets out.</summary>
     public TimeSpan DeadlineMargin { get; init; } = TimeSpan.FromSeconds(10);
 
@@ -130,6 +133,7 @@ internal sealed class FunctionSettings
                 Region = Env("AWS_REGION"),
                 S3 = new Engine.Aws.S3Options(Env("EXPECTED_BUCKET_OWNER"), Env("BACKUP_SSE"), Env("BACKUP_KMS_KEY_ID")),
             },
+            Ledger = Env("LEDGER_TABLE") is { } ledger ? new Engine.Ledger.LedgerOptions(ledger) { Aws = new Engine.Aws.AwsOptions { Region = Env("AWS_REGION") } } : null,
             DeadlineMargin = TimeSpan.FromSeconds(Math.Clamp(margin, 1, 300)),
             Reporting = new ReportingOptions
             {
@@ -145,6 +149,7 @@ internal sealed class FunctionSettings
         {
             settings.Reporting.Validate();
             settings.Aws.S3.Validate();
+            settings.Ledger?.Validate();
             BackupLocation.Parse(settings.CheckpointUri);
         }
         catch (Engine.BackupDRException e)

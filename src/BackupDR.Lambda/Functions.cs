@@ -91,6 +91,20 @@ internal static class Functions
         return uris.Select(settings.ConfinedUri).Distinct(StringComparer.Ordinal).ToList();
     }
 
+    /// <summary>
+    /// Records the run in LEDGER_TABLE (and the journal beside the backups), after its work is done; what
+    /// could not be recorded is logged and answered with the report failures (LedgerNotWritten), never a
+    /// failed invocation.
+    /// </summary>
+    public static async Task<List<string>> RecordAsync(FunctionSettings settings, LambdaLog log, IEnumerable<Engine.Ledger.LedgerWrite?> writes)
+    {
+        if (settings.Ledger is not { } ledger) return [];
+        var list = writes.OfType<Engine.Ledger.LedgerWrite>().ToList();
+        if (list.Count == 0) return [];
+        var failures = await Engine.Ledger.LedgerWriter.WriteAsync(ledger, list, log).ConfigureAwait(false);
+        return failures.Select(f => $"{ErrorIds.LedgerNotWritten}: {f}").ToList();
+    }
+
     public static void WriteReportFailures(Utf8JsonWriter w, IEnumerable<string> failures, LambdaLog log)
     {
         w.WriteStartArray("reportFailures");

@@ -14,6 +14,7 @@ namespace BackupDR.Lambda;
 [JsonSerializable(typeof(List<IntegrityReport>))]
 [JsonSerializable(typeof(RestoreResult))]
 [JsonSerializable(typeof(BackupDR.Engine.Drill.DrillReport))]
+[JsonSerializable(typeof(IReadOnlyList<BackupDR.Engine.Ledger.ComplianceRow>))]
 internal sealed partial class LambdaJsonContext : JsonSerializerContext;
 
 /// <summary>JSON for the Runtime API and the handlers' answers, without reflection (the host is NativeAOT).</summary>

@@ -77,13 +77,15 @@ internal sealed class RecoveryFunction(FunctionSettings settings, LambdaLog log,
             throw Functions.Failure(failure, deadline, settings,
                 $"The restore's progress is in its checkpoint ({settings.CheckpointUri}); invoking again with the same event continues it.");
         }
+        var reportFailures = outcome.Report.Failures
+            .Concat(await Functions.RecordAsync(settings, log, [Engine.Ledger.LedgerWriter.ForRestore(outcome.Result!, settings.Reporting.Host, settings.Aws)]).ConfigureAwait(false)).ToList();
         return LambdaJson.Response(w =>
         {
             w.WriteString("status", "succeeded");
             w.WriteString("backupUri", uri);
             w.WritePropertyName("result");
             JsonSerializer.Serialize(w, outcome.Result!, LambdaJsonContext.Default.RestoreResult);
-            Functions.WriteReportFailures(w, outcome.Report.Failures, log);
+            Functions.WriteReportFailures(w, reportFailures, log);
         });
     }
 
@@ -125,8 +127,11 @@ internal sealed class RecoveryFunction(FunctionSettings settings, LambdaLog log,
         }
         var drill = outcome.Result!;
         string json = JsonSerializer.Serialize(drill, LambdaJsonContext.Default.DrillReport);
+        var reportFailures = outcome.Report.Failures
+            .Concat(await Functions.RecordAsync(settings, log, [Engine.Ledger.LedgerWriter.ForDrill(drill, settings.Reporting.Host, settings.Aws)]).ConfigureAwait(false)).ToList();
         if (!drill.Passed)
         {
+            foreach (string f in reportFailures) log.Error(f);
             log.Error(json);
             throw new FunctionException(ErrorIds.DrillFailed, $"The drill of '{table}' failed: {string.Join("; ", drill.Failures)}");
         }
@@ -135,7 +140,7 @@ internal sealed class RecoveryFunction(FunctionSettings settings, LambdaLog log,
             w.WriteString("status", "succeeded");
             w.WritePropertyName("drill");
             JsonSerializer.Serialize(w, drill, LambdaJsonContext.Default.DrillReport);
-            Functions.WriteReportFailures(w, outcome.Report.Failures, log);
+            Functions.WriteReportFailures(w, reportFailures, log);
         });
     }
 

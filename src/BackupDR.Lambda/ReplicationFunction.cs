@@ -55,6 +55,7 @@ internal sealed class ReplicationFunction(FunctionSettings settings, LambdaLog l
                 continue;
             }
             copies.Add(outcome.Result!.Uri);
+            foreach (string f in await Functions.RecordAsync(settings, log, [Engine.Ledger.LedgerWriter.ForCopy(outcome.Result, settings.Reporting.Host, settings.Aws)]).ConfigureAwait(false)) log.Error(f);
         }
         if (failures.Count > 0)
         {

@@ -20,6 +20,7 @@ internal sealed class ValidationFunction(FunctionSettings settings, LambdaLog lo
     public async Task<byte[]> HandleAsync(Invocation invocation, CancellationToken cancellationToken)
     {
         var e = LambdaJson.ParseEvent(invocation.Event);
+        if (e["compliance"] is JsonObject compliance) return await ComplianceAsync(invocation, compliance, cancellationToken).ConfigureAwait(false);
         var uris = BackupUris(e);
         if (uris.Count == 0)
         {
@@ -53,6 +54,8 @@ internal sealed class ValidationFunction(FunctionSettings settings, LambdaLog lo
             reports.Add(outcome.Result!);
             if (!outcome.Result!.IsValid) failures.Add($"{uri}: {string.Join("; ", outcome.Result.Problems.Take(10))}");
         }
+        reportFailures.AddRange(await Functions.RecordAsync(settings, log,
+            reports.Select(r => Engine.Ledger.LedgerWriter.ForValidation(r, settings.Reporting.Host, settings.Aws, time.GetUtcNow()))).ConfigureAwait(false));
         foreach (string f in reportFailures) log.Error(f);
         if (failures.Count > 0)
         {
@@ -68,4 +71,43 @@ internal sealed class ValidationFunction(FunctionSettings settings, LambdaLog lo
     }
 
     private List<string> BackupUris(JsonObject e) => Functions.CommittedBackupUris(e, settings, log);
+
+    /// <summary>
+    /// Compliance (<c>{"compliance": {"tables": ["orders*"], "exclude": [...], "max_age_seconds": 86400,
+    /// "max_validation_age_seconds": …, "max_drill_age_seconds": …, "max_rto_seconds": …}}</c>) of the backups under
+    /// BACKUP_ROOT, from LEDGER_TABLE when set: the rows in the answer; any table not compliant fails the
+    /// invocation (ComplianceFailed) after the rows are logged.
+    /// </summary>
+    private async Task<byte[]> ComplianceAsync(Invocation invocation, JsonObject c, CancellationToken cancellationToken)
+    {
+        TimeSpan? Seconds(string name) => LambdaJson.Number(c, name) is { } n
+            ? n > 0 && n <= 3.0e9 ? TimeSpan.FromSeconds(n) : throw new FunctionException("InvalidEvent", $"\"{name}\" must be a number of seconds above 0.")
+            : null;
+        var request = new Engine.Ledger.ComplianceRequest
+        {
+            TargetUri = settings.BackupRoot, TableNames = LambdaJson.Strings(c, "tables") ?? [], Exclude = LambdaJson.Strings(c, "exclude") ?? [],
+            MaxAge = Seconds("max_age_seconds") ?? TimeSpan.FromDays(1), MaxValidationAge = Seconds("max_validation_age_seconds"),
+            MaxDrillAge = Seconds("max_drill_age_seconds"), MaxRto = Seconds("max_rto_seconds"), Ledger = settings.Ledger, Aws = settings.Aws, Time = time,
+        };
+        using var deadline = Functions.Deadline(invocation, settings.DeadlineMargin, time, cancellationToken);
+        var outcome = await ReportedRun.RunAsync(token => Engine.Ledger.ComplianceChecker.CheckAsync(request, log, token),
+            (rows, error) => RunReport.ForCompliance(rows, error, settings.Reporting), settings.Reporting, settings.Aws, deadline.Token).ConfigureAwait(false);
+        foreach (string f in outcome.Report.Failures) log.Error(f);
+        if (outcome.Error is { } failure) throw Functions.Failure(failure, deadline, settings, "No compliance answer was given.");
+        var rows = outcome.Result!;
+        var failing = rows.Where(r => !r.Compliant).ToList();
+        if (failing.Count > 0)
+        {
+            log.Error(JsonSerializer.Serialize(rows, LambdaJsonContext.Default.IReadOnlyListComplianceRow));
+            throw new FunctionException(ErrorIds.ComplianceFailed,
+                $"{failing.Count} of {rows.Count} table(s) are not compliant: {string.Join(" | ", failing.Select(r => $"{r.TableName}: {string.Join("; ", r.Reasons)}"))}");
+        }
+        return LambdaJson.Response(w =>
+        {
+            w.WriteString("status", "compliant");
+            w.WritePropertyName("rows");
+            JsonSerializer.Serialize(w, rows, LambdaJsonContext.Default.IReadOnlyListComplianceRow);
+            Functions.WriteReportFailures(w, outcome.Report.Failures, log);
+        });
+    }
 }

@@ -176,6 +176,37 @@ public sealed class DeployBackupFunctionsCommand : S3Cmdlet
     [ValidateNotNullOrEmpty]
     public string? FailureDestinationArn { get; set; }
 
+    /// <summary>The ledger every function records its runs in (LEDGER_TABLE); created when it does not exist.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? LedgerTableName { get; set; }
+
+    /// <summary>An EventBridge schedule on which the validation function checks compliance.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? ComplianceSchedule { get; set; }
+
+    /// <summary>The tables (names or wildcard patterns) the scheduled compliance check covers; none: every table.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[] ComplianceTables { get; set; } = [];
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[] ComplianceExclude { get; set; } = [];
+
+    [Parameter]
+    public TimeSpan? ComplianceMaxAge { get; set; }
+
+    [Parameter]
+    public TimeSpan? ComplianceMaxValidationAge { get; set; }
+
+    [Parameter]
+    public TimeSpan? ComplianceMaxDrillAge { get; set; }
+
+    [Parameter]
+    public TimeSpan? ComplianceMaxRto { get; set; }
+
     protected override void ProcessRecord()
     {
         var request = new DeployRequest
@@ -212,6 +243,9 @@ public sealed class DeployBackupFunctionsCommand : S3Cmdlet
             DrillScheduleExpression = DrillSchedule, DrillTables = DrillTables, DrillMaxRpo = DrillMaxRpo, DrillMaxRto = DrillMaxRto,
             ValidateOnCommit = !NoValidationTrigger,
             FailureDestinationArn = FailureDestinationArn,
+            LedgerTableName = LedgerTableName,
+            ComplianceScheduleExpression = ComplianceSchedule, ComplianceTables = ComplianceTables, ComplianceExclude = ComplianceExclude,
+            ComplianceMaxAge = ComplianceMaxAge, ComplianceMaxValidationAge = ComplianceMaxValidationAge, ComplianceMaxDrillAge = ComplianceMaxDrillAge, ComplianceMaxRto = ComplianceMaxRto,
             Aws = AwsOptions,
         };
         RunEngine((bridge, token) => Deployer.DeployAsync(request, bridge, result => bridge.Post(() => WriteObject(result)), token));

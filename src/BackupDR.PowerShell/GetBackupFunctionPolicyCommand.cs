@@ -68,6 +68,15 @@ public sealed class GetBackupFunctionPolicyCommand : BackupDRCmdlet
     [ValidatePattern(@"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")]
     public string? ReplicaRoleArn { get; set; }
 
+    /// <summary>The ledger the functions record in (Deploy-BackupFunctions -LedgerTableName): each function's ledger and journal statements.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? LedgerTableName { get; set; }
+
+    /// <summary>The validation function answers compliance on a schedule (Deploy-BackupFunctions -ComplianceSchedule): it lists the tables and reads the ledger.</summary>
+    [Parameter]
+    public SwitchParameter Compliance { get; set; }
+
     /// <summary>The tables the recovery function drills ({"drill": …} events): it may remove their scratch tables (&lt;table&gt;-drill-*) and read them to compare.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
@@ -90,7 +99,7 @@ public sealed class GetBackupFunctionPolicyCommand : BackupDRCmdlet
         {
             Region = region, Account = AccountId, FunctionNamePrefix = FunctionNamePrefix, Bucket = BackupBucket, BackupPrefix = BackupPrefix,
             BackupTables = TableName, RestoreTables = RestoreTableName, TopicArns = TopicArn, MetricNamespace = MetricNamespace, Tracing = !NoTracing,
-            KmsKeyArn = KmsKeyArn, Retention = Retention, DrillTables = DrillTableName, ReplicaBucket = ReplicaBucket, ReplicaAccount = ReplicaAccountId ?? (ReplicaRoleArn?.Split(':')[4]), ReplicaRoleArn = ReplicaRoleArn,
+            KmsKeyArn = KmsKeyArn, Retention = Retention, DrillTables = DrillTableName, ReplicaBucket = ReplicaBucket, ReplicaAccount = ReplicaAccountId ?? (ReplicaRoleArn?.Split(':')[4]), ReplicaRoleArn = ReplicaRoleArn, LedgerTable = LedgerTableName, Compliance = Compliance,
         };
         if (RestoreTableName.Length == 0)
         {

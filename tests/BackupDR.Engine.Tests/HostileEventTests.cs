@@ -88,6 +88,8 @@ public sealed class HostileEventTests(LocalServices services, ITestOutputHelper 
         { "replication", "an S3 record of another bucket", "{\"Records\":[{\"s3\":{\"bucket\":{\"name\":\"{otherBucket}\"},\"object\":{\"key\":\"{otherKey}_committed\"}}}]}", "LocationNotAllowed" },
         { "replication", "an EventBridge S3 event of another bucket", "{\"source\":\"aws.s3\",\"detail-type\":\"Object Created\",\"detail\":{\"bucket\":{\"name\":\"{otherBucket}\"},\"object\":{\"key\":\"{otherKey}_committed\"}}}", "LocationNotAllowed" },
         { "validation", "an EventBridge S3 event of another bucket", "{\"source\":\"aws.s3\",\"detail-type\":\"Object Created\",\"detail\":{\"bucket\":{\"name\":\"{otherBucket}\"},\"object\":{\"key\":\"{otherKey}_committed\"}}}", "LocationNotAllowed" },
+        { "validation", "a compliance check naming a table pattern with a path", "{\"compliance\": {\"tables\": [\"../*\"], \"max_age_seconds\": 60}}", "InvalidArgument" },
+        { "validation", "a compliance check with a limit of no time", "{\"compliance\": {\"max_rto_seconds\": 0}}", "InvalidEvent" },
         { "recovery", "a drill of another bucket's backup", "{\"drill\": {\"table\": \"{table}\", \"uri\": \"{other}\", \"scratch_table\": \"{target}\"}}", "LocationNotAllowed" },
         { "recovery", "a drill into a table RESTORE_TABLES does not allow", "{\"drill\": {\"table\": \"{table}\", \"scratch_table\": \"not-allowed-{target}\"}}", "TableNotAllowed" },
     };

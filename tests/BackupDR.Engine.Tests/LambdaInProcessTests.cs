@@ -238,6 +238,57 @@ public sealed class LambdaInProcessTests(LocalServices services, ITestOutputHelp
         Assert.Equal("InvalidConfiguration", bad.InitError?.Type);
     }
 
+    /// <summary>
+    /// The functions with LEDGER_TABLE: the backup function records the backup, the validation function its
+    /// validation (in the ledger and the journal), and the validation function answers compliance from the ledger —
+    /// the validated table compliant, a table never backed up failing the invocation (ComplianceFailed).
+    /// </summary>
+    [Fact]
+    public async Task The_functions_record_in_the_ledger_and_the_validation_function_answers_compliance()
+    {
+        string table = await services.CreateTableAsync();
+        await services.PutItemsAsync(table, TestItems.Random(907, 80));
+        string never = await services.CreateTableAsync();
+        string bucket = await services.CreateBucketAsync();
+        string ledger = LocalServices.UniqueName("fn-ledger");
+        await new Ledger.LedgerTable(services.DynamoDB, ledger).EnsureAsync(NullOperationHost.Instance, CancellationToken.None);   // as Deploy-BackupFunctions creates it
+        Dictionary<string, string?> Env(string handler) => new() { ["_HANDLER"] = handler, ["BACKUP_BUCKET"] = bucket, ["LEDGER_TABLE"] = ledger };
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+
+        var backup = new QueuedRuntimeApi(clock, $"{{\"tables\": [\"{table}\"]}}");
+        Assert.Equal(0, await new LambdaHost(backup, clock, Environment(Env("backup")), new LogLines(output)).RunAsync(CancellationToken.None));
+        var backedUp = Assert.Single(backup.Outcomes);
+        Assert.False(backedUp.Failed, backedUp.Body.ToJsonString());
+        Assert.Empty(backedUp.Body["reportFailures"]!.AsArray());
+        string uri = (string)backedUp.Body["results"]![0]!["uri"]!;
+
+        var validation = new QueuedRuntimeApi(clock, $"{{\"uri\": \"{uri}\"}}");
+        Assert.Equal(0, await new LambdaHost(validation, clock, Environment(Env("validation")), new LogLines(output)).RunAsync(CancellationToken.None));
+        Assert.False(Assert.Single(validation.Outcomes).Failed);
+        var (entries, records) = await new Ledger.LedgerTable(services.DynamoDB, ledger).ReadAsync(table, _ => { }, CancellationToken.None);
+        var entry = Assert.Single(entries);
+        Assert.Equal(Ledger.LedgerStatus.Committed, entry.Status);
+        Assert.NotNull(entry.LastFullValidationAt);
+        Assert.StartsWith("lambda:", Assert.Single(records).Host);
+        var journal = new Ledger.RecordJournal(new BackupFolder(new S3BackupStore(services.S3, bucket), "backupdr"));
+        Assert.Single(await journal.ReadAsync(table, _ => { }, CancellationToken.None));
+
+        // Compliance: the validated table passes; with a table never backed up the invocation fails, rows logged.
+        string limits = "\"max_validation_age_seconds\": 3600";
+        var compliant = new QueuedRuntimeApi(clock, $"{{\"compliance\": {{\"tables\": [\"{table}\"], {limits}}}}}",
+            $"{{\"compliance\": {{\"tables\": [\"{table}\", \"{never}\"], {limits}}}}}");
+        var log = new LogLines(output);
+        Assert.Equal(0, await new LambdaHost(compliant, clock, Environment(Env("validation")), log).RunAsync(CancellationToken.None));
+        var ok = compliant.Outcomes[0];
+        Assert.False(ok.Failed, ok.Body.ToJsonString());
+        Assert.Equal("compliant", (string)ok.Body["status"]!);
+        Assert.Equal("Ledger", (string)ok.Body["rows"]![0]!["source"]!);
+        var failed = compliant.Outcomes[1];
+        Assert.True(failed.Failed);
+        Assert.Equal("ComplianceFailed", failed.ErrorType);
+        Assert.Contains($"{never}: NoBackup", (string)failed.Body["errorMessage"]!);
+    }
+
     /// <summary>The recovery function runs a drill when its event asks: the report in the answer, a failed drill a failed invocation, no scratch table left.</summary>
     [Fact]
     public async Task The_recovery_function_runs_a_drill_and_fails_a_stale_one()

@@ -276,6 +276,38 @@ Describe 'Deploy-BackupFunctions, then the functions end to end' {
         @(Deploy-BackupFunctions @deploy -BackupTables $source, "$source-recovered").Count | Should -Be 3
     }
 
+    It 'records every run in the ledger and answers compliance on schedule, then unwires the schedule' {
+        $ledgerName = "$prefix-ledger"
+        $ledgered = @{ LedgerTableName = $ledgerName; ComplianceSchedule = 'rate(1 day)'; ComplianceTables = @($source); ComplianceMaxValidationAge = '1.00:00:00' }
+        $wired = @(Deploy-BackupFunctions @deploy -BackupTables $source, "$source-recovered" @ledgered)
+        $wired.Count | Should -Be 3
+        $wired | ForEach-Object { $_.Changes -join "`n" | Should -Match 'environment variables .*LEDGER_TABLE' }
+        $wired[1].Changes -join "`n" | Should -Match "compliance schedule $prefix-validation-compliance: rate\(1 day\)"
+        Test-WireTable $ledgerName | Should -BeTrue     # created by the deployment: the functions only describe and write it
+
+        # A scheduled backup: the backup function records it, the validation on its commit marker records the proof.
+        Invoke-RestMethod -Method Post -Uri "$lambda/__local/reset" | Out-Null
+        $null = Invoke-RestMethod -Method Post -Uri "$lambda/__local/events/fire" -ContentType 'application/json' -Body (@{ rule = "$prefix-backup-schedule" } | ConvertTo-Json)
+        Wait-Until { @(Get-Invocations | Where-Object { $_.functionName -eq "$prefix-validation" -and $_.ok }).Count -ge 1 } 'the backup and its validation'
+        $listed = @(Get-DynamoBackup -Uri "s3://$bucket/backupdr" -TableName $source -LedgerTableName $ledgerName | Sort-Object BackupId)[-1]
+        $listed.LastFullValidationAt | Should -Not -BeNullOrEmpty
+        $listed.LastValidationPassed | Should -BeTrue
+
+        # The compliance schedule comes due: the validation function answers from the ledger, compliant.
+        Invoke-RestMethod -Method Post -Uri "$lambda/__local/reset" | Out-Null
+        $fired = Invoke-RestMethod -Method Post -Uri "$lambda/__local/events/fire" -ContentType 'application/json' -Body (@{ rule = "$prefix-validation-compliance" } | ConvertTo-Json)
+        $fired.invoked | Should -BeTrue
+        Wait-Until { @(Get-Invocations | Where-Object { $_.functionName -eq "$prefix-validation" }).Count -ge 1 } 'the compliance check'
+        @(Get-Invocations | Where-Object { $_.functionName -eq "$prefix-validation" })[0].ok | Should -BeTrue
+        $metrics = @((Invoke-RestMethod "$lambda/__local/metrics") | Where-Object namespace -eq $namespace)
+        ($metrics | Where-Object { $_.name -eq 'TablesChecked' }).value | Should -Be 1
+        ($metrics | Where-Object { $_.name -eq 'TablesNonCompliant' }).value | Should -Be 0
+
+        $unwired = @(Deploy-BackupFunctions @deploy -BackupTables $source, "$source-recovered")
+        $unwired[1].Changes -join "`n" | Should -Match 'compliance schedule .*remove its target'
+        $unwired[1].Changes -join "`n" | Should -Match 'remove permission backupdr-compliance-schedule'
+    }
+
     It 'warns when one role serves all three functions' {
         $shared = $deploy.Clone()
         foreach ($k in 'BackupRoleArn', 'ValidationRoleArn', 'RecoveryRoleArn') { $shared.Remove($k) }
@@ -322,6 +354,19 @@ Describe 'Deploy-BackupFunctions, then the functions end to end' {
         ($writer.Statement | Where-Object Sid -eq 'WriteReplicas').Resource | Should -Be "arn:aws:s3:::$bucket-dr/backupdr/*"
         ($writer.Statement | Where-Object Sid -eq 'WriteReplicas').Condition.StringEquals.'s3:ResourceAccount' | Should -Be '111122223333'
         ($crossAccount[4].TrustPolicy | ConvertFrom-Json).Statement.Principal.AWS | Should -Be "arn:aws:iam::000000000000:role/backupdr-replication"
+
+        # With a ledger: each function only what it uses on that table; the journal beside the backups, never over them.
+        $withLedger = @(Get-BackupFunctionPolicy -AccountId 000000000000 -Region us-east-1 -BackupBucket $bucket -RestoreTableName "$source-recovered" -LedgerTableName backup-metadata -Compliance)
+        $ledgerArn = 'arn:aws:dynamodb:us-east-1:000000000000:table/backup-metadata'
+        $statementOf = { param($i, $sid) (($withLedger[$i].PolicyDocument | ConvertFrom-Json).Statement | Where-Object Sid -eq $sid) }
+        (& $statementOf 0 'WriteLedger').Action | Should -Be @('dynamodb:DescribeTable', 'dynamodb:UpdateItem')
+        (& $statementOf 0 'WriteLedger').Resource | Should -Be $ledgerArn
+        & $statementOf 0 'WriteJournal' | Should -BeNullOrEmpty
+        (& $statementOf 1 'WriteLedger').Action | Should -Contain 'dynamodb:Query'
+        (& $statementOf 1 'WriteJournal').Resource | Should -Be "arn:aws:s3:::$bucket/backupdr/backupdr@records/*"
+        (& $statementOf 1 'ListTables').Action | Should -Be 'dynamodb:ListTables'
+        (& $statementOf 2 'WriteLedger').Action | Should -Not -Contain 'dynamodb:Query'
+        foreach ($i in 0..2) { @((& $statementOf $i 'WriteLedger').Action) | Should -Not -Contain 'dynamodb:CreateTable' -Because 'the deployment creates the ledger' }
 
         $trust = $policies[0].TrustPolicy | ConvertFrom-Json
         $trust.Statement.Principal.Service | Should -Be 'lambda.amazonaws.com'

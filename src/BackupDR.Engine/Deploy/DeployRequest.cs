@@ -88,6 +88,18 @@ public sealed class DeployRequest
     public TimeSpan? DrillMaxRpo { get; init; }
     public TimeSpan? DrillMaxRto { get; init; }
 
+    /// <summary>The ledger every function records its runs in (LEDGER_TABLE); created by the deployment when it does not exist. Null: none.</summary>
+    public string? LedgerTableName { get; init; }
+
+    /// <summary>An EventBridge schedule on which the validation function answers compliance (docs/ledger.md), for these tables (names or patterns; none: every table), held to these limits.</summary>
+    public string? ComplianceScheduleExpression { get; init; }
+    public IReadOnlyList<string> ComplianceTables { get; init; } = [];
+    public IReadOnlyList<string> ComplianceExclude { get; init; } = [];
+    public TimeSpan? ComplianceMaxAge { get; init; }
+    public TimeSpan? ComplianceMaxValidationAge { get; init; }
+    public TimeSpan? ComplianceMaxDrillAge { get; init; }
+    public TimeSpan? ComplianceMaxRto { get; init; }
+
     /// <summary>The tables the recovery function may write: RESTORE_TABLES, plus each drilled table's scratch tables (&lt;table&gt;-drill-*).</summary>
     internal IReadOnlyList<string> RecoveryTables => [.. RestoreTables, .. DrillTables.Select(t => t + "-drill-*").Where(p => !RestoreTables.Contains(p))];
 
@@ -168,6 +180,22 @@ public sealed class DeployRequest
             throw Invalid($"{Say.Option("drill-tables")} needs {Say.Option("drill-schedule")}: when the drills run.", DrillTables[0]);
         }
         new Aws.S3Options(ExpectedBucketOwner, ServerSideEncryption, KmsKeyId).Validate();
+        if (LedgerTableName is not null) Tables.TableSchema.ValidateName(LedgerTableName);
+        if (ComplianceScheduleExpression is not null)
+        {
+            if (!System.Text.RegularExpressions.Regex.IsMatch(ComplianceScheduleExpression, @"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$"))
+            {
+                throw Invalid($"{Say.Option("compliance-schedule")} '{ComplianceScheduleExpression}' is not an EventBridge schedule expression: rate(1 day) or cron(0 6 * * ? *).", ComplianceScheduleExpression);
+            }
+            foreach (var (name, limit) in new[] { ("compliance-max-age", ComplianceMaxAge), ("compliance-max-validation-age", ComplianceMaxValidationAge), ("compliance-max-drill-age", ComplianceMaxDrillAge), ("compliance-max-rto", ComplianceMaxRto) })
+            {
+                if (limit is { } l && l <= TimeSpan.Zero) throw Invalid($"{Say.Option(name)} must be longer than zero.", null);
+            }
+        }
+        else if (ComplianceTables.Count > 0 || ComplianceExclude.Count > 0 || ComplianceMaxAge is not null || ComplianceMaxValidationAge is not null || ComplianceMaxDrillAge is not null || ComplianceMaxRto is not null)
+        {
+            throw Invalid($"The compliance tables and limits need {Say.Option("compliance-schedule")}: when the check runs.", null);
+        }
         if (ReplicaBucket is not null)
         {
             Storage.BackupLocation.ForBucket(ReplicaBucket, BackupPrefix);

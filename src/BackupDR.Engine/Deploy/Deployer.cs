@@ -26,6 +26,22 @@ public static class Deployer
             using var s3 = factory.CreateS3();
             var deployer = new FunctionDeployer(new LambdaApi(http, region), new EventBridgeApi(http, region), s3, request, region.SystemName, package, sha, host);
             var results = new List<FunctionDeployment>();
+            if (request.LedgerTableName is { } ledgerName)
+            {
+                // The functions only describe and write the ledger: the deployment creates it.
+                using var dynamo = factory.CreateDynamoDB();
+                if (await Tables.TableSchema.TryDescribeAsync(dynamo, ledgerName, cancellationToken).ConfigureAwait(false) is null)
+                {
+                    if (await host.ConfirmAsync($"ledger table '{ledgerName}'", "Create the ledger table (on-demand; docs/ledger.md)", cancellationToken).ConfigureAwait(false))
+                    {
+                        await new Ledger.LedgerTable(dynamo, ledgerName).EnsureAsync(host, cancellationToken).ConfigureAwait(false);
+                    }
+                }
+                else
+                {
+                    await new Ledger.LedgerTable(dynamo, ledgerName).EnsureAsync(host, cancellationToken).ConfigureAwait(false);   // its keys are a ledger's
+                }
+            }
             foreach (string kind in request.DeployedKinds)
             {
                 var plan = await deployer.RunAsync(kind, apply: false, cancellationToken).ConfigureAwait(false);

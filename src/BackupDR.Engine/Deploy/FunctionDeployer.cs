@@ -121,8 +121,11 @@ internal sealed class FunctionDeployer(ILambdaApi lambda, IScheduleApi schedules
         {
             if (request.ValidateOnCommit) await ReconcileTriggerAsync(name, result.AliasArn!, statements, changes, apply, cancellationToken).ConfigureAwait(false);
             else await RetireTriggerAsync(name, statements, changes, apply, cancellationToken).ConfigureAwait(false);
+            if (request.ComplianceScheduleExpression is not null) await ReconcileComplianceScheduleAsync(name, result.AliasArn!, statements, changes, apply, cancellationToken).ConfigureAwait(false);
+            else await RetireComplianceScheduleAsync(name, changes, apply, cancellationToken).ConfigureAwait(false);
         }
-        await RemoveStatementsAsync(name, statements.Where(s => Sid(s) is { } sid && Ours(sid) && Wanted(kind) != sid), "it is no longer needed", changes, apply, cancellationToken).ConfigureAwait(false);
+        var wanted = Wanted(kind);
+        await RemoveStatementsAsync(name, statements.Where(s => Sid(s) is { } sid && Ours(sid) && !wanted.Contains(sid)), "it is no longer needed", changes, apply, cancellationToken).ConfigureAwait(false);
 
         if (current is not null)
         {
@@ -158,6 +161,7 @@ internal sealed class FunctionDeployer(ILambdaApi lambda, IScheduleApi schedules
             if (request.ReplicaRoleArn is not null) variables["REPLICA_ROLE_ARN"] = request.ReplicaRoleArn;
         }
         variables["EXPECTED_BUCKET_OWNER"] = request.BucketOwner;
+        if (request.LedgerTableName is not null) variables["LEDGER_TABLE"] = request.LedgerTableName;
         if (request.ServerSideEncryption is not null) variables["BACKUP_SSE"] = request.ServerSideEncryption;
         if (request.KmsKeyId is not null) variables["BACKUP_KMS_KEY_ID"] = request.KmsKeyId;
         foreach (var (key, value) in request.Environment) variables[key] = value;
@@ -554,17 +558,64 @@ internal sealed class FunctionDeployer(ILambdaApi lambda, IScheduleApi schedules
 
     /// <summary>A statement BackupDR wrote (also the timestamped ones earlier versions added beside a changed one).</summary>
     private static bool Ours(string sid) => sid.StartsWith(ScheduleStatementId, StringComparison.Ordinal) || sid.StartsWith(TriggerStatementId, StringComparison.Ordinal)
-                                            || sid.StartsWith(DrillStatementId, StringComparison.Ordinal) || sid.StartsWith(ReplicationStatementId, StringComparison.Ordinal);
+                                            || sid.StartsWith(DrillStatementId, StringComparison.Ordinal) || sid.StartsWith(ReplicationStatementId, StringComparison.Ordinal)
+                                            || sid.StartsWith(ComplianceStatementId, StringComparison.Ordinal);
 
-    /// <summary>The one statement a function of this kind keeps, when its wiring is asked for.</summary>
-    private string? Wanted(string kind) => kind switch
+    /// <summary>The statements a function of this kind keeps, for the wiring asked for.</summary>
+    private HashSet<string> Wanted(string kind)
     {
-        "backup" when request.ScheduleExpression is not null => ScheduleStatementId,
-        "validation" when request.ValidateOnCommit => TriggerStatementId,
-        "recovery" when request.DrillScheduleExpression is not null => DrillStatementId,
-        "replication" => ReplicationStatementId,
-        _ => null,
-    };
+        var wanted = new HashSet<string>(StringComparer.Ordinal);
+        if (kind == "backup" && request.ScheduleExpression is not null) wanted.Add(ScheduleStatementId);
+        if (kind == "validation" && request.ValidateOnCommit) wanted.Add(TriggerStatementId);
+        if (kind == "validation" && request.ComplianceScheduleExpression is not null) wanted.Add(ComplianceStatementId);
+        if (kind == "recovery" && request.DrillScheduleExpression is not null) wanted.Add(DrillStatementId);
+        if (kind == "replication") wanted.Add(ReplicationStatementId);
+        return wanted;
+    }
+
+    private const string ComplianceStatementId = "backupdr-compliance-schedule";
+    private const string ComplianceTargetId = "backupdr-compliance";
+
+    /// <summary>The compliance schedule: a rule <c>&lt;validation&gt;-compliance</c> invoking the validation alias with <c>{"compliance": {…}}</c>.</summary>
+    private async Task ReconcileComplianceScheduleAsync(string name, string aliasArn, List<JsonObject> statements, List<string> changes, bool apply, CancellationToken cancellationToken)
+    {
+        string rule = $"{name}-compliance";
+        var existing = await schedules.DescribeRuleAsync(rule, cancellationToken).ConfigureAwait(false);
+        string ruleArn = existing?["Arn"]?.GetValue<string>() ?? $"arn:aws:events:{region}:{request.Account}:rule/{rule}";
+        if (existing is null || existing["ScheduleExpression"]?.GetValue<string>() != request.ComplianceScheduleExpression || existing["State"]?.GetValue<string>() != "ENABLED")
+        {
+            changes.Add($"compliance schedule {rule}: {request.ComplianceScheduleExpression}");
+            if (apply) ruleArn = await schedules.PutRuleAsync(rule, request.ComplianceScheduleExpression!, "BackupDR: is every table protected?", cancellationToken).ConfigureAwait(false);
+        }
+        await EnsurePermissionAsync(name, statements, ComplianceStatementId, "events.amazonaws.com", ruleArn, "allow the compliance schedule to invoke the validation function", changes, apply, cancellationToken).ConfigureAwait(false);
+        var compliance = new JsonObject();
+        JsonArray Names(IReadOnlyList<string> names) => new(names.Select(n => (JsonNode)JsonValue.Create(n)).ToArray());
+        if (request.ComplianceTables.Count > 0) compliance["tables"] = Names(request.ComplianceTables);
+        if (request.ComplianceExclude.Count > 0) compliance["exclude"] = Names(request.ComplianceExclude);
+        if (request.ComplianceMaxAge is { } age) compliance["max_age_seconds"] = age.TotalSeconds;
+        if (request.ComplianceMaxValidationAge is { } validation) compliance["max_validation_age_seconds"] = validation.TotalSeconds;
+        if (request.ComplianceMaxDrillAge is { } drill) compliance["max_drill_age_seconds"] = drill.TotalSeconds;
+        if (request.ComplianceMaxRto is { } rto) compliance["max_rto_seconds"] = rto.TotalSeconds;
+        string input = new JsonObject { ["compliance"] = compliance }.ToJsonString();
+        var targets = existing is null ? [] : await schedules.ListTargetsAsync(rule, cancellationToken).ConfigureAwait(false);
+        var target = targets.OfType<JsonObject>().FirstOrDefault(t => t["Id"]?.GetValue<string>() == ComplianceTargetId);
+        if (target?["Arn"]?.GetValue<string>() != aliasArn || target["Input"]?.GetValue<string>() != input)
+        {
+            changes.Add($"compliance target: {aliasArn} with {input}");
+            if (apply) await schedules.PutTargetAsync(rule, ComplianceTargetId, aliasArn, input, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task RetireComplianceScheduleAsync(string name, List<string> changes, bool apply, CancellationToken cancellationToken)
+    {
+        string rule = $"{name}-compliance";
+        if (await schedules.DescribeRuleAsync(rule, cancellationToken).ConfigureAwait(false) is not null
+            && (await schedules.ListTargetsAsync(rule, cancellationToken).ConfigureAwait(false)).OfType<JsonObject>().Any(t => t["Id"]?.GetValue<string>() == ComplianceTargetId))
+        {
+            changes.Add($"compliance schedule {rule}: remove its target (no compliance schedule asked for; the rule itself is left)");
+            if (apply) await schedules.RemoveTargetAsync(rule, ComplianceTargetId, cancellationToken).ConfigureAwait(false);
+        }
+    }
 
     // ---- states
 

@@ -37,6 +37,12 @@ public sealed record PolicyScope
     /// <summary>The backup function applies a retention policy: it also reads commit markers (to list the backups) and removes old backups.</summary>
     public bool Retention { get; init; }
 
+    /// <summary>The ledger the functions record in (LEDGER_TABLE): each gets only the ledger actions it uses, and the journal beside the backups. Null: none.</summary>
+    public string? LedgerTable { get; init; }
+
+    /// <summary>The validation function answers compliance on a schedule: it lists the account's tables and reads the ledger.</summary>
+    public bool Compliance { get; init; }
+
     /// <summary>A customer-managed KMS key the backups are encrypted with (SSE-KMS): the functions that read or write them use it.</summary>
     public string? KmsKeyArn { get; init; }
 }
@@ -138,6 +144,30 @@ public static class FunctionPolicy
     private static JsonObject Common(string kind, PolicyScope scope, JsonArray statements, Action<string, string[], JsonArray, JsonObject?> add)
     {
         void Add(string sid, string[] actions, JsonArray resources, JsonObject? condition = null) => add(sid, actions, resources, condition);
+        string prefix = scope.BackupPrefix.Trim('/');
+        if (scope.LedgerTable is { } ledger)
+        {
+            // The deployment creates the ledger; the functions describe it, write records (PutItem) and move entries
+            // (GetItem + a conditional PutItem; UpdateItem for a backup's facts and removals). Compliance reads it (Query).
+            string[] actions = kind switch
+            {
+                "backup" => ["dynamodb:DescribeTable", "dynamodb:UpdateItem"],
+                "validation" when scope.Compliance => ["dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"],
+                _ => ["dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem"],
+            };
+            Add("WriteLedger", actions, Strings($"arn:aws:dynamodb:{scope.Region}:{scope.Account}:table/{ledger}"));
+            if (kind != "backup")
+            {
+                // Records only: added beside the backups, never over them.
+                Add("WriteJournal", ["s3:PutObject"], Strings($"arn:aws:s3:::{scope.Bucket}/{(prefix.Length == 0 ? "" : prefix + "/")}{Ledger.RecordJournal.FolderName}/*"),
+                    new JsonObject { ["StringEquals"] = new JsonObject { ["s3:ResourceAccount"] = scope.Account } });
+            }
+        }
+        if (kind == "validation" && scope.Compliance)
+        {
+            // Every table of the account in the region, when the check names none or a pattern: listing only.
+            Add("ListTables", ["dynamodb:ListTables"], Strings("*"));
+        }
         if (scope.KmsKeyArn is { } key)
         {
             string[] actions = kind == "backup" ? ["kms:GenerateDataKey", "kms:Decrypt"] : ["kms:Decrypt"];
