@@ -27,6 +27,7 @@ internal sealed class BackupFunction(FunctionSettings settings, LambdaLog log, T
         }
         string bucket = settings.ConfinedBucket(LambdaJson.String(e, "bucket") ?? LambdaJson.String(e, "backup_bucket"));
         string prefix = settings.ConfinedPrefix(LambdaJson.String(e, "prefix"));
+        var observer = settings.Ledger is { } ledgerOptions ? new Engine.Ledger.LedgerWriter.BackupObserver(ledgerOptions, settings.Aws, log) : null;
         var request = new BackupRequest
         {
             TableNames = tables,
@@ -36,6 +37,7 @@ internal sealed class BackupFunction(FunctionSettings settings, LambdaLog log, T
             ConsistentRead = LambdaJson.Bool(e, "consistent_read") ?? false,
             MaxReadCapacityUnits = LambdaJson.Number(e, "max_read_capacity_units") ?? 0,
             Time = time,
+            Observer = observer,
         };
         log.Verbose($"Backing up {string.Join(", ", tables)} to s3://{bucket}/{prefix}/.");
         using var deadline = Functions.Deadline(invocation, settings.DeadlineMargin, time, cancellationToken);
@@ -46,7 +48,8 @@ internal sealed class BackupFunction(FunctionSettings settings, LambdaLog log, T
             return results;
         }, (_, error) => RunReport.ForBackup(tables, results, error, settings.Reporting), settings.Reporting, request.Aws, deadline.Token).ConfigureAwait(false);
         // Every committed backup goes on record, also when a later table failed.
-        var reportFailures = outcome.Report.Failures.Concat(await Functions.RecordAsync(settings, log, results.Select(r => Engine.Ledger.LedgerWriter.ForBackup(r, settings.Aws))).ConfigureAwait(false)).ToList();
+        var reportFailures = outcome.Report.Failures.Concat((observer?.Failures ?? []).Select(f => $"{ErrorIds.LedgerNotWritten}: {f}"))
+            .Concat(await Functions.RecordAsync(settings, log, results.Select(r => Engine.Ledger.LedgerWriter.ForBackup(r, settings.Aws))).ConfigureAwait(false)).ToList();
         if (outcome.Error is { } failure)
         {
             foreach (string f in reportFailures) log.Error(f);

@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using BackupDR.Engine;
 using BackupDR.Engine.Backup;
 using BackupDR.Engine.Reporting;
 using BackupDR.Engine.Storage;
@@ -62,6 +63,10 @@ public sealed class InvokeDynamoBackupCommand : ReportingCmdlet
 
         var target = Checked(() => ParameterSetName == S3Set ? BackupLocation.ForBucket(Bucket, Prefix) : BackupLocation.ForFolder(ResolvePath(Path)));
         Checked(() => { S3Options.Validate(); return 0; });
+        if (LedgerTableName is not null) Checked(() => { new Engine.Ledger.LedgerOptions(LedgerTableName).Validate(); return 0; });
+        // Each backup's start and failure go on record as they happen; its commit after the run.
+        var observer = LedgerTableName is null || IsWhatIf ? null
+            : new Engine.Ledger.LedgerWriter.BackupObserver(new Engine.Ledger.LedgerOptions(LedgerTableName) { Aws = AwsOptions }, AwsOptions, NullOperationHost.Instance);
         var request = new BackupRequest
         {
             TableNames = tables,
@@ -70,6 +75,7 @@ public sealed class InvokeDynamoBackupCommand : ReportingCmdlet
             Segments = Segments,
             ConsistentRead = ConsistentRead,
             MaxReadCapacityUnits = MaxReadCapacityUnits,
+            Observer = observer,
         };
         var options = Reporting;
         var results = new List<BackupResult>();
@@ -84,6 +90,13 @@ public sealed class InvokeDynamoBackupCommand : ReportingCmdlet
             return results;
         }, (_, error) => RunReport.ForBackup(tables, results, error, options), _ => { },
             // Every committed backup, also when a later table failed.
-            _ => results.Select(r => Engine.Ledger.LedgerWriter.ForBackup(r, AwsOptions)));
+            _ =>
+            {
+                foreach (string failure in observer?.Failures ?? [])
+                {
+                    WriteError(ToErrorRecord(new BackupDRException(ErrorIds.LedgerNotWritten, ErrorKind.ConnectionError, failure, LedgerTableName)));
+                }
+                return results.Select(r => Engine.Ledger.LedgerWriter.ForBackup(r, AwsOptions));
+            });
     }
 }

@@ -28,9 +28,24 @@ public sealed class BackupRequest
 
     /// <summary>Queue depths and buffer sizes; the defaults suit almost every table.</summary>
     public PipelineOptions Pipeline { get; init; } = PipelineOptions.Default;
+
+    /// <summary>Told when each table's backup starts and when one fails (a ledger records both); its own failures never touch the backup.</summary>
+    public IBackupObserver? Observer { get; init; }
 }
 
 /// <summary>One committed backup.</summary>
+/// <summary>A table's backup as it starts: where it goes and under which id.</summary>
+public sealed record BackupStart(string TableName, string BackupId, string Uri, DateTimeOffset StartTime);
+
+/// <summary>Hears of each backup's start and failure (its success is the result). Whatever it throws is ignored.</summary>
+public interface IBackupObserver
+{
+    Task StartedAsync(BackupStart backup, CancellationToken cancellationToken);
+
+    /// <summary>The backup failed; its partial files were removed (as far as they could be).</summary>
+    Task FailedAsync(BackupStart backup, BackupDRException error);
+}
+
 public sealed class BackupResult
 {
     public required string BackupId { get; init; }

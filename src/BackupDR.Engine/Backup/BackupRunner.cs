@@ -93,6 +93,12 @@ public sealed class BackupRunner
         var folder = _target.Child(table.TableName).Child(backupId);
         int segments = request.Segments > 0 ? request.Segments : AutoSegments(table);
         _host.Verbose($"Backing up '{table.TableName}' to {folder.Uri} with {segments} scan segment(s) and {EncoderCount(request, segments)} encoder(s).");
+        var started = new BackupStart(table.TableName, backupId, folder.Uri, start);
+        if (request.Observer is { } observer)
+        {
+            try { await observer.StartedAsync(started, cancellationToken).ConfigureAwait(false); }
+            catch (Exception e) when (e is not OutOfMemoryException) { _host.Verbose($"The backup's observer failed at its start ({e.Message}); the backup goes on."); }
+        }
 
         try
         {
@@ -182,7 +188,13 @@ public sealed class BackupRunner
         {
             await RemovePartialBackupAsync(folder).ConfigureAwait(false);
             var error = AwsErrors.Translate(e, table.TableName);
-            throw error.ErrorId == ErrorIds.OperationCancelled ? error : NotBackedUp(error, table.TableName, $"at {folder.Uri} (its partial files were removed)");
+            var thrown = error.ErrorId == ErrorIds.OperationCancelled ? error : NotBackedUp(error, table.TableName, $"at {folder.Uri} (its partial files were removed)");
+            if (request.Observer is { } failedObserver)
+            {
+                try { await failedObserver.FailedAsync(started, thrown).ConfigureAwait(false); }
+                catch (Exception oe) when (oe is not OutOfMemoryException) { _host.Verbose($"The backup's observer failed ({oe.Message})."); }
+            }
+            throw thrown;
         }
     }
 

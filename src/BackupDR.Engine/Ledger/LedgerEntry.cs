@@ -5,11 +5,16 @@ namespace BackupDR.Engine.Ledger;
 /// <summary>What the ledger says of a backup that it indexes; the status the backup itself had when last seen.</summary>
 public enum LedgerStatus
 {
+    /// <summary>A host recorded the backup's start; it has not finished (or the host did not live to say).</summary>
+    Started,
     Committed,
     Incomplete,
 
     /// <summary>Removed by BackupDR (Remove-DynamoBackup, retention).</summary>
     Removed,
+
+    /// <summary>The backup run failed; its partial files were removed.</summary>
+    Failed,
 
     /// <summary>Gone from the target without BackupDR removing it (found so by Sync-DynamoBackupLedger): never trusted.</summary>
     Missing,

@@ -63,7 +63,7 @@ public static class LedgerSync
                     result.Entries++;
                 }
                 var (entries, _) = await table.ReadAsync(name, result.Skipped.Add, cancellationToken).ConfigureAwait(false);
-                foreach (var gone in entries.Where(e => !found.Contains(e.BackupId) && e.Status is not (LedgerStatus.Removed or LedgerStatus.Missing) && IsUnder(e.Uri, target)))
+                foreach (var gone in entries.Where(e => !found.Contains(e.BackupId) && e.Status is not (LedgerStatus.Removed or LedgerStatus.Missing or LedgerStatus.Failed) && IsUnder(e.Uri, target)))
                 {
                     await table.MarkAsync(name, gone.BackupId, LedgerStatus.Missing, cancellationToken).ConfigureAwait(false);
                     host.Warning($"The ledger's entry for backup {gone.BackupId} of '{name}' names {gone.Uri}, which is no longer there: marked Missing.");
@@ -106,7 +106,7 @@ public static class LedgerSync
                 backup.LastDrillPassed = entry.LastDrillPassed;
                 backup.LastRestoreAt = entry.LastRestoreAt;
             }
-            var gone = byKey.Values.Where(e => e.Status is LedgerStatus.Committed or LedgerStatus.Incomplete && IsUnder(e.Uri, targetUri)).ToList();
+            var gone = byKey.Values.Where(e => e.Status is LedgerStatus.Committed or LedgerStatus.Incomplete or LedgerStatus.Started && IsUnder(e.Uri, targetUri)).ToList();
             if (gone.Count > 0)
             {
                 host.Warning($"The ledger has {gone.Count} entr{(gone.Count == 1 ? "y" : "ies")} of backups no longer under {targetUri} (e.g. {gone[0].TableName}/{gone[0].BackupId}); a sync of the ledger marks them Missing.");

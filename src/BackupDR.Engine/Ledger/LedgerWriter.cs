@@ -140,6 +140,26 @@ public static class LedgerWriter
             Passed = true, Items = result.ItemCount, DurationSeconds = LedgerRecord.Seconds(result.Duration), Target = result.Uri,
         });
 
+    /// <summary>Records each backup's start (Started) and failure (Failed) as the backup runs; what could not be recorded is in <see cref="Failures"/>.</summary>
+    public sealed class BackupObserver(LedgerOptions ledger, AwsOptions aws, IOperationHost host) : IBackupObserver
+    {
+        public List<string> Failures { get; } = [];
+
+        public async Task StartedAsync(BackupStart backup, CancellationToken cancellationToken)
+        {
+            var entry = new LedgerEntry { TableName = backup.TableName, BackupId = backup.BackupId, Uri = backup.Uri, Status = LedgerStatus.Started, StartTime = Format.BackupFormat.StartOf(backup.BackupId) };
+            var failures = await WriteAsync(ledger, [new LedgerWrite(backup.Uri, aws, entry, null)], host).ConfigureAwait(false);
+            lock (Failures) Failures.AddRange(failures);
+        }
+
+        public async Task FailedAsync(BackupStart backup, BackupDRException error)
+        {
+            var entry = new LedgerEntry { TableName = backup.TableName, BackupId = backup.BackupId, Uri = backup.Uri, Status = LedgerStatus.Failed, StartTime = Format.BackupFormat.StartOf(backup.BackupId) };
+            var failures = await WriteAsync(ledger, [new LedgerWrite(backup.Uri, aws, entry, null)], host).ConfigureAwait(false);
+            lock (Failures) Failures.AddRange(failures);
+        }
+    }
+
     /// <summary>A backup removed by BackupDR: its entry says so.</summary>
     public static async Task<List<string>> MarkRemovedAsync(LedgerOptions ledger, IEnumerable<RemovedBackup> removed, IOperationHost host)
     {
