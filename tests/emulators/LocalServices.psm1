@@ -80,7 +80,8 @@ function Start-LocalServices {
         [string[]] $heap = @(if ($DynamoHeapMB -gt 0) { "--max-old-space-size=$DynamoHeapMB" })
         $dynalite = Start-Process -FilePath $node -PassThru -RedirectStandardOutput $dynLog -RedirectStandardError "$dynLog.err" -ArgumentList @(
             $heap + @(
-            (Join-Path $script:EmulatorRoot 'dynalite-shim.js'), '--host', '127.0.0.1', '--port', $dynamoPort,
+            (Join-Path $script:EmulatorRoot 'dynalite-shim.js'), '--s3-endpoint', "http://127.0.0.1:$s3Port", '--min-incremental-ms', '2000', '--transition-ms', '200',
+            '--host', '127.0.0.1', '--port', $dynamoPort,
             '--createTableMs', '20', '--deleteTableMs', '20', '--updateTableMs', '20'))
         $started.Add($dynalite)
         $s3Log = Join-Path $WorkFolder 's3rver.log'
