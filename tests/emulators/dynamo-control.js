@@ -118,10 +118,14 @@ function createControl({ handler, s3Endpoint, account = '000000000000', region =
         if (res.statusCode === 200) {
           for (const t of list) {
             const after = await image(t.table, t.keys);
+            const stored = after || t.before;
+            if (!stored) continue;   // a delete of nothing: no change
+            // The key as the table holds it (numbers normalised), not as the request spelled it.
+            const keys = pick(stored, await keyNames(t.table));
             const at = Math.max(Date.now() * 1000, lastMicros + 1);
             lastMicros = at;
             if (!changes.has(t.table)) changes.set(t.table, []);
-            changes.get(t.table).push({ at, key: canonical(t.keys), keys: t.keys, before: t.before, after });
+            changes.get(t.table).push({ at, key: canonical(keys), keys, before: t.before, after });
           }
         }
       };
@@ -353,7 +357,7 @@ function createControl({ handler, s3Endpoint, account = '000000000000', region =
     const entry = { description };
     exportsByArn.set(description.ExportArn, entry);
     if (body.ClientToken) tokens.set(body.ClientToken, description.ExportArn);
-    log(`export ${description.ExportArn} (${type}) started`);
+    log(`export ${description.ExportArn} (${type}) started; ExportTime ${body.ExportTime}, window ${JSON.stringify(body.IncrementalExportSpecification || null)}`);
     // The work, then the state change no sooner than the transition time.
     const started = Date.now();
     writeExport(entry).then((r) => {
