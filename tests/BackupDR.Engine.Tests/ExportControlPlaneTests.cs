@@ -140,4 +140,87 @@ public sealed class ExportControlPlaneTests(LocalServices services) : IClassFixt
         Assert.Equal("S3NoSuchBucket", nowhere.FailureCode);
         await Assert.ThrowsAsync<TableNotFoundException>(() => Dynamo.ExportTableToPointInTimeAsync(new ExportTableToPointInTimeRequest { TableArn = Arn("no-such-table"), S3Bucket = bucket }));
     }
+
+    private async Task<ImportTableDescription> WaitImportAsync(string arn)
+    {
+        for (int i = 0; i < 200; i++)
+        {
+            var d = (await Dynamo.DescribeImportAsync(new DescribeImportRequest { ImportArn = arn })).ImportTableDescription;
+            if (d.ImportStatus != ImportStatus.IN_PROGRESS) return d;
+            await Task.Delay(50);
+        }
+        throw new TimeoutException($"{arn} is still IN_PROGRESS");
+    }
+
+    private static TableCreationParameters Keys(string table) => new()
+    {
+        TableName = table, BillingMode = BillingMode.PAY_PER_REQUEST,
+        KeySchema = [new("pk", KeyType.HASH), new("sk", KeyType.RANGE)],
+        AttributeDefinitions = [new("pk", ScalarAttributeType.S), new("sk", ScalarAttributeType.N)],
+    };
+
+    /// <summary>ImportTable reads a BackupDR backup's data files unchanged (the format is Import-compatible): the new table equals the source; its states, counts and errors.</summary>
+    [Fact]
+    public async Task Import_reads_a_BackupDR_backups_data_files_into_a_new_table_equal_to_the_source()
+    {
+        string table = await services.CreateTableAsync();
+        await services.PutItemsAsync(table, TestItems.Random(960, 700));
+        string bucket = await services.CreateBucketAsync();
+        var results = new List<Backup.BackupResult>();
+        await Backup.BackupRunner.RunAsync(new Backup.BackupRequest { TableNames = [table], Target = Storage.BackupLocation.ForBucket(bucket, "b"), MaxDataFileBytes = 32 * 1024 },
+            NullOperationHost.Instance, results.Add, CancellationToken.None);
+        string dataPrefix = $"b/{table}/{results[0].BackupId}/data/";
+
+        string target = LocalServices.UniqueName("imported");
+        var request = new ImportTableRequest
+        {
+            ClientToken = Guid.NewGuid().ToString(), S3BucketSource = new S3BucketSource { S3Bucket = bucket, S3KeyPrefix = dataPrefix },
+            InputFormat = InputFormat.DYNAMODB_JSON, InputCompressionType = InputCompressionType.GZIP, TableCreationParameters = Keys(target),
+        };
+        var started = (await Dynamo.ImportTableAsync(request)).ImportTableDescription;
+        Assert.Equal(ImportStatus.IN_PROGRESS, started.ImportStatus);
+        Assert.EndsWith($"table/{target}", started.TableArn);
+        var done = await WaitImportAsync(started.ImportArn);
+        Assert.Equal(ImportStatus.COMPLETED, done.ImportStatus);
+        Assert.Equal(700, done.ProcessedItemCount);
+        Assert.Equal(700, done.ImportedItemCount);
+        Assert.Equal(0, done.ErrorCount);
+        Assert.Equal(await services.ReadTableAsync(table), await services.ReadTableAsync(target));
+
+        // The same token again: the same import; with other parameters: a conflict; a table that exists: in use.
+        Assert.Equal(started.ImportArn, (await Dynamo.ImportTableAsync(request)).ImportTableDescription.ImportArn);
+        request.InputCompressionType = InputCompressionType.NONE;
+        await Assert.ThrowsAsync<ImportConflictException>(() => Dynamo.ImportTableAsync(request));
+        await Assert.ThrowsAsync<ResourceInUseException>(() => Dynamo.ImportTableAsync(new ImportTableRequest
+        {
+            S3BucketSource = new S3BucketSource { S3Bucket = bucket, S3KeyPrefix = dataPrefix }, InputFormat = InputFormat.DYNAMODB_JSON,
+            InputCompressionType = InputCompressionType.GZIP, TableCreationParameters = Keys(table),
+        }));
+        await Assert.ThrowsAsync<ImportNotFoundException>(() => Dynamo.DescribeImportAsync(new DescribeImportRequest { ImportArn = started.ImportArn + "0" }));
+
+        // Lines that are not items (not JSON, no key, a key of the wrong type) are counted as errors, the rest imported.
+        await services.S3.PutObjectAsync(new Amazon.S3.Model.PutObjectRequest
+        {
+            BucketName = bucket, Key = "bad/lines.json",
+            ContentBody = "{\"Item\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"}}}\nnot json\n{\"Item\":{\"pk\":{\"S\":\"b\"}}}\n{\"Item\":{\"pk\":{\"N\":\"1\"},\"sk\":{\"N\":\"2\"}}}\n",
+        });
+        var partial = await WaitImportAsync((await Dynamo.ImportTableAsync(new ImportTableRequest
+        {
+            S3BucketSource = new S3BucketSource { S3Bucket = bucket, S3KeyPrefix = "bad/" }, InputFormat = InputFormat.DYNAMODB_JSON,
+            InputCompressionType = InputCompressionType.NONE, TableCreationParameters = Keys(LocalServices.UniqueName("partial")),
+        })).ImportTableDescription.ImportArn);
+        Assert.Equal(ImportStatus.COMPLETED, partial.ImportStatus);
+        Assert.Equal(4, partial.ProcessedItemCount);
+        Assert.Equal(1, partial.ImportedItemCount);
+        Assert.Equal(3, partial.ErrorCount);
+
+        // A bucket that is not there: FAILED, with the S3 error's code.
+        var nowhere = await WaitImportAsync((await Dynamo.ImportTableAsync(new ImportTableRequest
+        {
+            S3BucketSource = new S3BucketSource { S3Bucket = "no-such-bucket-here" }, InputFormat = InputFormat.DYNAMODB_JSON,
+            TableCreationParameters = Keys(LocalServices.UniqueName("nowhere")),
+        })).ImportTableDescription.ImportArn);
+        Assert.Equal(ImportStatus.FAILED, nowhere.ImportStatus);
+        Assert.Equal("S3NoSuchBucket", nowhere.FailureCode);
+    }
 }

@@ -1,7 +1,8 @@
 'use strict';
-// DynamoDB's point-in-time recovery and export control plane, inside the dynalite process (dynalite has
-// none): UpdateContinuousBackups, DescribeContinuousBackups, ExportTableToPointInTime (full and
-// incremental, DYNAMODB_JSON), DescribeExport and ListExports, with the request and response shapes,
+// DynamoDB's point-in-time recovery, export and import control plane, inside the dynalite process (dynalite
+// has none): UpdateContinuousBackups, DescribeContinuousBackups, ExportTableToPointInTime (full and
+// incremental, DYNAMODB_JSON), DescribeExport, ListExports, ImportTable (DYNAMODB_JSON, GZIP or NONE) and
+// DescribeImport, with the request and response shapes,
 // states and errors of the DynamoDB API reference (2012-08-10), writing exactly the layout the
 // "DynamoDB table export output format" page describes into the local S3 emulator.
 //
@@ -15,7 +16,7 @@ const crypto = require('crypto');
 const zlib = require('zlib');
 const { Readable } = require('stream');
 
-const CONTROL = new Set(['UpdateContinuousBackups', 'DescribeContinuousBackups', 'ExportTableToPointInTime', 'DescribeExport', 'ListExports']);
+const CONTROL = new Set(['UpdateContinuousBackups', 'DescribeContinuousBackups', 'ExportTableToPointInTime', 'DescribeExport', 'ListExports', 'ImportTable', 'DescribeImport']);
 const WRITES = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'TransactWriteItems']);
 const AUTH = 'AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host;x-amz-date, Signature=00';
 
@@ -23,6 +24,8 @@ function createControl({ handler, s3Endpoint, account = '000000000000', region =
   const pitr = new Map();        // table -> { enabledAt (ms), days }
   const changes = new Map();     // table -> [{ at (µs), key, keys, before, after }]
   const exportsByArn = new Map();
+  const importsByArn = new Map();
+  const importTokens = new Map();   // ClientToken -> { arn, request (canonical) }
   const tokens = new Map();      // ClientToken -> export ARN
   let lastMicros = 0;
 
@@ -390,9 +393,141 @@ function createControl({ handler, s3Endpoint, account = '000000000000', region =
     return result;
   }
 
+  // ---- imports
+
+  async function s3Get(bucket, path, query = '') {
+    const now = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+    return fetch(`${s3Endpoint}/${bucket}${path}${query}`, {
+      headers: { 'x-amz-date': now, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', authorization: `AWS4-HMAC-SHA256 Credential=S3RVER/${now.slice(0, 8)}/${region}/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature=0` },
+    });
+  }
+
+  async function listKeys(bucket, prefix) {
+    const keys = [];
+    let token = '';
+    for (;;) {
+      const q = `?list-type=2&prefix=${encodeURIComponent(prefix || '')}${token ? `&continuation-token=${encodeURIComponent(token)}` : ''}`;
+      const response = await s3Get(bucket, '/', q);
+      const text = await response.text();
+      if (!response.ok) {
+        const code = (/<Code>([^<]+)<\/Code>/.exec(text) || [])[1] || `HTTP${response.status}`;
+        const error = new Error(code === 'NoSuchBucket' ? 'The specified bucket does not exist' : text);
+        error.code = `S3${code}`;
+        throw error;
+      }
+      const unescape = (t) => t.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
+      for (const m of text.matchAll(/<Contents>[\s\S]*?<Key>([^<]*)<\/Key>[\s\S]*?<Size>(\d+)<\/Size>[\s\S]*?<\/Contents>/g)) keys.push({ key: unescape(m[1]), size: Number(m[2]) });
+      const next = /<NextContinuationToken>([^<]+)<\/NextContinuationToken>/.exec(text);
+      if (!next) return keys;
+      token = unescape(next[1]);
+    }
+  }
+
+  async function runImport(entry) {
+    const d = entry.description;
+    const params = d.TableCreationParameters;
+    const keyNamesOf = params.KeySchema.map((k) => k.AttributeName);
+    const types = Object.fromEntries(params.AttributeDefinitions.map((a) => [a.AttributeName, a.AttributeType]));
+    const source = d.S3BucketSource;
+    const objects = (await listKeys(source.S3Bucket, source.S3KeyPrefix)).filter((o) => !o.key.endsWith('/'));
+    let processed = 0, imported = 0, errors = 0, bytes = 0;
+    const batch = [];
+    const flush = async () => {
+      while (batch.length) {
+        const chunk = batch.splice(0, 25);
+        const r = await call('BatchWriteItem', { RequestItems: { [params.TableName]: chunk.map((Item) => ({ PutRequest: { Item } })) } });
+        if (r.status !== 200) throw new Error(`BatchWriteItem: ${JSON.stringify(r.body)}`);
+        imported += chunk.length;
+      }
+    };
+    for (const o of objects) {
+      const response = await s3Get(source.S3Bucket, `/${o.key.split('/').map(encodeURIComponent).join('/')}`);
+      let raw = Buffer.from(await response.arrayBuffer());
+      bytes += raw.length;
+      if (d.InputCompressionType === 'GZIP') {
+        try { raw = zlib.gunzipSync(raw); } catch { errors++; continue; }
+      }
+      for (const line of raw.toString('utf8').split('\n')) {
+        if (line.trim() === '') continue;
+        processed++;
+        let record;
+        try { record = JSON.parse(line); } catch { errors++; continue; }
+        const item = record && record.Item;
+        const ok = item && typeof item === 'object' && keyNamesOf.every((k) => item[k] && Object.keys(item[k]).length === 1 && Object.keys(item[k])[0] === types[k]);
+        if (!ok) { errors++; continue; }
+        batch.push(item);
+        if (batch.length >= 25) await flush();
+      }
+    }
+    await flush();
+    return { processed, imported, errors, bytes };
+  }
+
+  async function importTable(body) {
+    const source = body.S3BucketSource;
+    const params = body.TableCreationParameters;
+    if (!source || !source.S3Bucket) fail('ValidationException', '1 validation error detected: Value null at \'s3BucketSource.s3Bucket\' failed to satisfy constraint: Member must not be null');
+    if (!['DYNAMODB_JSON', 'ION', 'CSV'].includes(body.InputFormat)) fail('ValidationException', `Invalid InputFormat: ${body.InputFormat}`);
+    if (body.InputFormat !== 'DYNAMODB_JSON') fail('ValidationException', 'This local endpoint imports DYNAMODB_JSON only (test infrastructure).');
+    const compression = body.InputCompressionType || 'NONE';
+    if (!['GZIP', 'ZSTD', 'NONE'].includes(compression)) fail('ValidationException', `Invalid InputCompressionType: ${compression}`);
+    if (compression === 'ZSTD') fail('ValidationException', 'This local endpoint reads GZIP or NONE only (test infrastructure).');
+    if (!params || !params.TableName || !Array.isArray(params.KeySchema) || !Array.isArray(params.AttributeDefinitions)) {
+      fail('ValidationException', 'TableCreationParameters needs TableName, AttributeDefinitions and KeySchema.');
+    }
+    const request = canonical(body);
+    if (body.ClientToken && importTokens.has(body.ClientToken)) {
+      const seen = importTokens.get(body.ClientToken);
+      if (seen.request !== request) fail('ImportConflictException', `There was a conflict when importing from the specified S3 source: the client token ${body.ClientToken} was used with other parameters.`);
+      return { ImportTableDescription: importsByArn.get(seen.arn).description };
+    }
+    if (await describe(params.TableName)) fail('ResourceInUseException', `Table already exists: ${params.TableName}`);
+    const create = { TableName: params.TableName, AttributeDefinitions: params.AttributeDefinitions, KeySchema: params.KeySchema, BillingMode: params.BillingMode || 'PROVISIONED' };
+    if (params.ProvisionedThroughput) create.ProvisionedThroughput = params.ProvisionedThroughput;
+    if (params.GlobalSecondaryIndexes) create.GlobalSecondaryIndexes = params.GlobalSecondaryIndexes;
+    if (create.BillingMode === 'PROVISIONED' && !create.ProvisionedThroughput) fail('ValidationException', 'No provisioned throughput specified for the table');
+    const created = await call('CreateTable', create);
+    if (created.status !== 200) {
+      const type = String(created.body.__type || '').split('#').pop() || 'ValidationException';
+      fail(type, created.body.message || created.body.Message || 'CreateTable was refused');
+    }
+    // The table is ACTIVE before its items are written (dynalite's table states are its own).
+    for (let i = 0; i < 100 && (await describe(params.TableName)).TableStatus !== 'ACTIVE'; i++) await new Promise((r) => setTimeout(r, 20));
+    const now = Date.now();
+    const id = `${String(now).padStart(14, '0')}-${crypto.randomBytes(4).toString('hex')}`;
+    const description = {
+      ImportArn: `${tableArn(params.TableName)}/import/${id}`, ImportStatus: 'IN_PROGRESS', TableArn: tableArn(params.TableName), TableId: created.body.TableDescription.TableId,
+      S3BucketSource: source, InputFormat: body.InputFormat, InputCompressionType: compression, TableCreationParameters: params, StartTime: seconds(now),
+      CloudWatchLogGroupArn: `arn:aws:logs:${region}:${account}:log-group:/aws-dynamodb/imports:*`,
+    };
+    if (body.ClientToken) description.ClientToken = body.ClientToken;
+    const entry = { description };
+    importsByArn.set(description.ImportArn, entry);
+    if (body.ClientToken) importTokens.set(body.ClientToken, { arn: description.ImportArn, request });
+    log(`import ${description.ImportArn} started from s3://${source.S3Bucket}/${source.S3KeyPrefix || ''}`);
+    const started = Date.now();
+    runImport(entry).then((r) => {
+      setTimeout(() => {
+        Object.assign(description, { ImportStatus: 'COMPLETED', EndTime: seconds(Date.now()), ProcessedItemCount: r.processed, ImportedItemCount: r.imported, ErrorCount: r.errors, ProcessedSizeBytes: r.bytes });
+        log(`import ${description.ImportArn} COMPLETED: ${r.imported} of ${r.processed} item(s), ${r.errors} error(s)`);
+      }, Math.max(0, transitionMs - (Date.now() - started)));
+    }, (err) => {
+      Object.assign(description, { ImportStatus: 'FAILED', EndTime: seconds(Date.now()), FailureCode: err.code || 'UNKNOWN', FailureMessage: err.message });
+      log(`import ${description.ImportArn} FAILED: ${err.message}`);
+    });
+    return { ImportTableDescription: description };
+  }
+
+  function describeImport(body) {
+    const e = importsByArn.get(body.ImportArn);
+    if (!e) fail('ImportNotFoundException', `Import not found: ${body.ImportArn}`);
+    return { ImportTableDescription: e.description };
+  }
+
   const operations = {
     UpdateContinuousBackups: updateContinuousBackups, DescribeContinuousBackups: describeContinuousBackups,
     ExportTableToPointInTime: exportTable, DescribeExport: describeExport, ListExports: listExports,
+    ImportTable: importTable, DescribeImport: describeImport,
   };
 
   return function control(req, res) {
