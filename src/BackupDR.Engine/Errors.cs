@@ -64,6 +64,8 @@ public static class ErrorIds
     public const string TableDiffersFromBackup = "TableDiffersFromBackup";
     public const string ReportNotSent = "ReportNotSent";
     public const string LedgerNotWritten = "LedgerNotWritten";
+    public const string PointInTimeRecoveryDisabled = "PointInTimeRecoveryDisabled";
+    public const string ExportFailed = "ExportFailed";
     public const string LedgerInvalid = "LedgerInvalid";
     public const string ComplianceFailed = "ComplianceFailed";
     public const string InvalidPackage = "InvalidPackage";

@@ -51,7 +51,20 @@ public sealed class InvokeDynamoBackupCommand : ReportingCmdlet
     [ValidateNotNullOrEmpty]
     public string? KmsKeyId { get; set; }
 
-    internal override Engine.Aws.S3Options S3Options => new(ExpectedBucketOwner, ServerSideEncryption, KmsKeyId);
+    /// <summary>Who reads the table: Scan (BackupDR's parallel scan; the default) or Export (DynamoDB's Export to S3 from the PITR log: no read capacity; S3 only).</summary>
+    [Parameter]
+    [ValidateSet("Scan", "Export")]
+    public string Engine { get; set; } = "Scan";
+
+    /// <summary>Export engine: back up the table as it was at this time (within its point-in-time recovery window).</summary>
+    [Parameter]
+    public DateTime? ExportTime { get; set; }
+
+    /// <summary>Export engine: turn point-in-time recovery on for a table that has it off, instead of refusing.</summary>
+    [Parameter]
+    public SwitchParameter EnablePointInTimeRecovery { get; set; }
+
+    internal override BackupDR.Engine.Aws.S3Options S3Options => new(ExpectedBucketOwner, ServerSideEncryption, KmsKeyId);
 
     protected override void ProcessRecord()
     {
@@ -63,10 +76,10 @@ public sealed class InvokeDynamoBackupCommand : ReportingCmdlet
 
         var target = Checked(() => ParameterSetName == S3Set ? BackupLocation.ForBucket(Bucket, Prefix) : BackupLocation.ForFolder(ResolvePath(Path)));
         Checked(() => { S3Options.Validate(); return 0; });
-        if (LedgerTableName is not null) Checked(() => { new Engine.Ledger.LedgerOptions(LedgerTableName).Validate(); return 0; });
+        if (LedgerTableName is not null) Checked(() => { new BackupDR.Engine.Ledger.LedgerOptions(LedgerTableName).Validate(); return 0; });
         // Each backup's start and failure go on record as they happen; its commit after the run.
         var observer = LedgerTableName is null || IsWhatIf ? null
-            : new Engine.Ledger.LedgerWriter.BackupObserver(new Engine.Ledger.LedgerOptions(LedgerTableName) { Aws = AwsOptions }, AwsOptions, NullOperationHost.Instance);
+            : new BackupDR.Engine.Ledger.LedgerWriter.BackupObserver(new BackupDR.Engine.Ledger.LedgerOptions(LedgerTableName) { Aws = AwsOptions }, AwsOptions, NullOperationHost.Instance);
         var request = new BackupRequest
         {
             TableNames = tables,
@@ -76,6 +89,9 @@ public sealed class InvokeDynamoBackupCommand : ReportingCmdlet
             ConsistentRead = ConsistentRead,
             MaxReadCapacityUnits = MaxReadCapacityUnits,
             Observer = observer,
+            Engine = Enum.Parse<BackupEngine>(Engine, ignoreCase: true),
+            ExportTime = ExportTime is { } at ? new DateTimeOffset(at).ToUniversalTime() : null,
+            EnablePointInTimeRecovery = EnablePointInTimeRecovery,
         };
         var options = Reporting;
         var results = new List<BackupResult>();
@@ -96,7 +112,7 @@ public sealed class InvokeDynamoBackupCommand : ReportingCmdlet
                 {
                     WriteError(ToErrorRecord(new BackupDRException(ErrorIds.LedgerNotWritten, ErrorKind.ConnectionError, failure, LedgerTableName)));
                 }
-                return results.Select(r => Engine.Ledger.LedgerWriter.ForBackup(r, AwsOptions));
+                return results.Select(r => BackupDR.Engine.Ledger.LedgerWriter.ForBackup(r, AwsOptions));
             });
     }
 }

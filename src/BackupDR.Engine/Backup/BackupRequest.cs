@@ -29,11 +29,30 @@ public sealed class BackupRequest
     /// <summary>Queue depths and buffer sizes; the defaults suit almost every table.</summary>
     public PipelineOptions Pipeline { get; init; } = PipelineOptions.Default;
 
+    /// <summary>Who reads the table: BackupDR's own parallel scan (RCU), or DynamoDB's Export to S3 (from the PITR log, no RCU; S3 targets only).</summary>
+    public BackupEngine Engine { get; init; } = BackupEngine.Scan;
+
+    /// <summary>Export engine: the point in the PITR window the backup holds the table at; null: now.</summary>
+    public DateTimeOffset? ExportTime { get; init; }
+
+    /// <summary>Export engine: enable point-in-time recovery on a table that has it off (the export needs it), instead of refusing.</summary>
+    public bool EnablePointInTimeRecovery { get; init; }
+
     /// <summary>Told when each table's backup starts and when one fails (a ledger records both); its own failures never touch the backup.</summary>
     public IBackupObserver? Observer { get; init; }
 }
 
 /// <summary>One committed backup.</summary>
+/// <summary>Who reads the table for a backup.</summary>
+public enum BackupEngine
+{
+    /// <summary>BackupDR's parallel Scan: any table, any target; spends read capacity.</summary>
+    Scan,
+
+    /// <summary>DynamoDB's Export to S3: from the point-in-time-recovery log, no read capacity; the table needs PITR, the target is S3.</summary>
+    Export,
+}
+
 /// <summary>A table's backup as it starts: where it goes and under which id.</summary>
 public sealed record BackupStart(string TableName, string BackupId, string Uri, DateTimeOffset StartTime);
 
@@ -69,4 +88,9 @@ public sealed class BackupResult
 
     /// <summary>The SHA-256 (base64) of the manifest summary the commit marker commits.</summary>
     public string? SummarySha256 { get; init; }
+
+    /// <summary>Who read the table; with the Export engine, DynamoDB's export and the point in time it holds the table at.</summary>
+    public BackupEngine Engine { get; init; } = BackupEngine.Scan;
+    public string? ExportArn { get; init; }
+    public DateTimeOffset? ExportTime { get; init; }
 }

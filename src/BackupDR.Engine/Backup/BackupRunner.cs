@@ -51,6 +51,20 @@ public sealed class BackupRunner
         {
             throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument, $"{Say.Option("max-read-capacity-units")} must be a positive number (or 0 for no cap).", null);
         }
+        if (request.Engine == BackupEngine.Export && request.Segments > 0)
+        {
+            throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument, $"{Say.Option("segments")} is the Scan engine's: DynamoDB's export reads the table its own way.", null);
+        }
+        if (request.Engine != BackupEngine.Export && (request.ExportTime is not null || request.EnablePointInTimeRecovery))
+        {
+            throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument,
+                $"{Say.Option("export-time")} and {Say.Option("enable-point-in-time-recovery")} are the Export engine's: add {Say.Option("engine", "Export")}.", null);
+        }
+        if (request.Engine == BackupEngine.Export && !request.Target.IsS3)
+        {
+            throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument,
+                "DynamoDB's export writes to S3 only: back up to a bucket, or use the Scan engine for a folder.", null);
+        }
         using var scanner = DynamoWireClient.For(dynamo, aws);
         var runner = new BackupRunner(dynamo, scanner, target, host);
         await runner.BackupTablesAsync(request, completed, cancellationToken).ConfigureAwait(false);
@@ -100,6 +114,27 @@ public sealed class BackupRunner
             catch (Exception e) when (e is not OutOfMemoryException) { _host.Verbose($"The backup's observer failed at its start ({e.Message}); the backup goes on."); }
         }
 
+        if (request.Engine == BackupEngine.Export)
+        {
+            try
+            {
+                return await new ExportBackup(_dynamo, _target, _host).RunAsync(table, request, started, folder, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                var error = AwsErrors.Translate(e, table.TableName);
+                // A stopped wait leaves DynamoDB's export running into the folder: nothing is removed under it.
+                if (error.ErrorId != ErrorIds.OperationCancelled) await RemovePartialBackupAsync(folder).ConfigureAwait(false);
+                var thrownExport = error.ErrorId == ErrorIds.OperationCancelled ? error
+                    : NotBackedUp(error, table.TableName, $"at {folder.Uri} (what the export wrote there was removed)");
+                if (request.Observer is { } exportObserver)
+                {
+                    try { await exportObserver.FailedAsync(started, thrownExport).ConfigureAwait(false); }
+                    catch (Exception oe) when (oe is not OutOfMemoryException) { _host.Verbose($"The backup's observer failed ({oe.Message})."); }
+                }
+                throw thrownExport;
+            }
+        }
         try
         {
             // The description (TTL, tags: a few more calls) is read while the scan runs.

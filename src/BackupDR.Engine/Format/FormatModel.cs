@@ -7,7 +7,7 @@ namespace BackupDR.Engine.Format;
 public sealed class ManifestSummary
 {
     public string Format { get; set; } = BackupFormat.FormatName;
-    public int FormatVersion { get; set; } = BackupFormat.CurrentVersion;
+    public int FormatVersion { get; set; } = BackupFormat.ScanVersion;
     public string BackupId { get; set; } = "";
     public string TableName { get; set; } = "";
     public string? TableArn { get; set; }
@@ -26,6 +26,17 @@ public sealed class ManifestSummary
     public string TableDescriptionKey { get; set; } = BackupFormat.TableDescriptionKey;
     public string TableDescriptionSha256 { get; set; } = "";
     public string? Writer { get; set; }
+
+    /// <summary>Format version 2: "Export" when DynamoDB's Export to S3 wrote the data files (§13); null: BackupDR's own scan.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Engine { get; set; }
+
+    /// <summary>Format version 2, engine Export: the export and the point in time it holds the table at.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? ExportArn { get; set; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public DateTimeOffset? ExportTime { get; set; }
 }
 
 /// <summary>One line of manifest-files.json (docs/format.md §4.2).</summary>
@@ -43,7 +54,7 @@ public sealed class DataFileEntry
 public sealed class CommitMarker
 {
     public string Format { get; set; } = BackupFormat.FormatName;
-    public int FormatVersion { get; set; } = BackupFormat.CurrentVersion;
+    public int FormatVersion { get; set; } = BackupFormat.ScanVersion;
     public string BackupId { get; set; } = "";
     public DateTimeOffset CommittedAt { get; set; }
     public long ItemCount { get; set; }
@@ -151,7 +162,11 @@ internal sealed partial class FormatJsonContext : JsonSerializerContext;
 public static class BackupFormat
 {
     public const string FormatName = "BackupDR";
-    public const int CurrentVersion = 1;
+    /// <summary>The newest version this BackupDR reads. Scan backups are written as version 1; version 2 adds the Export engine (§13).</summary>
+    public const int CurrentVersion = 2;
+    public const int ScanVersion = 1;
+    public const int ExportVersion = 2;
+    public const string ExportEngine = "Export";
     public const string ManifestSummaryKey = "manifest-summary.json";
     public const string ManifestFilesKey = "manifest-files.json";
     public const string TableDescriptionKey = "table.json";
@@ -171,6 +186,17 @@ public static class BackupFormat
 
     /// <summary>A data file's key as the format names it (§2): <c>data/s&lt;seg&gt;-f&lt;file&gt;.json.gz</c>.</summary>
     public static bool IsDataFileKey(string key) => DataFileName.IsMatch(key);
+
+    private static readonly System.Text.RegularExpressions.Regex ExportDataFileName =
+        new(@"^AWSDynamoDB/[0-9]{14}-[0-9a-f]{8}/data/[a-z2-7]{1,64}\.json\.gz$", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+
+    /// <summary>A data file of a backup written by the Export engine (§13): <c>AWSDynamoDB/&lt;export id&gt;/data/&lt;name&gt;.json.gz</c>, of that backup's export.</summary>
+    public static bool IsExportDataFileKey(string key, string exportId) => ExportDataFileName.IsMatch(key) && key.StartsWith($"AWSDynamoDB/{exportId}/data/", StringComparison.Ordinal);
+
+    /// <summary>The objects DynamoDB writes beside an export's data files, which a backup of the Export engine keeps (§13).</summary>
+    public static IEnumerable<string> ExportMetadataKeys(string exportId) =>
+        new[] { "_started", "manifest-summary.json", "manifest-files.json", "manifest-summary.md5", "manifest-files.md5", "manifest-summary.checksum", "manifest-files.checksum" }
+            .Select(name => $"AWSDynamoDB/{exportId}/{name}");
 
     private static readonly JsonSerializerOptions Indented = new(FormatJsonContext.Default.Options) { WriteIndented = true };
     private static readonly FormatJsonContext IndentedContext = new(Indented);

@@ -146,6 +146,20 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host, R
                 $"format version {summary.FormatVersion} is not supported by BackupDR {EngineInfo.Version} (it reads version {BackupFormat.CurrentVersion}). Update BackupDR.");
             return null;
         }
+        // Format version 2: the Export engine's data files are the export's, in its own folder (§13).
+        string? exportId = null;
+        if (summary.Engine is not null)
+        {
+            string? id = summary.ExportArn?.Split('/')[^1];
+            if (summary.Engine != BackupFormat.ExportEngine || summary.FormatVersion < BackupFormat.ExportVersion || id is null
+                || !NativeExport.ExportId.IsMatch(id) || !System.Text.RegularExpressions.Regex.IsMatch(summary.ExportArn!, @"^arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:\d{12}:table/[a-zA-Z0-9_.-]{3,255}/export/[0-9]{14}-[0-9a-f]{8}$"))
+            {
+                report.Add(ProblemCodes.InvalidManifest, BackupFormat.ManifestSummaryKey,
+                    $"engine '{UnsafeKeyException.Printable(summary.Engine)}' with export '{UnsafeKeyException.Printable(summary.ExportArn ?? "")}' is not one this format version names (engine Export, format version 2, an export's ARN).");
+                return null;
+            }
+            exportId = id;
+        }
         if (marker is not null)
         {
             if (marker.ManifestSummarySha256 != BackupFormat.Sha256Base64(summaryBytes))
@@ -184,7 +198,8 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host, R
         var usable = new List<DataFileEntry>(files.Count);
         foreach (var file in files)
         {
-            string? wrong = !BackupFormat.IsDataFileKey(file.DataFile) ? $"'{UnsafeKeyException.Printable(file.DataFile)}' is not a data file's name (data/s<segment>-f<file>.json.gz)"
+            bool named = exportId is null ? BackupFormat.IsDataFileKey(file.DataFile) : BackupFormat.IsExportDataFileKey(file.DataFile, exportId);
+            string? wrong = !named ? $"'{UnsafeKeyException.Printable(file.DataFile)}' is not a data file's name ({(exportId is null ? "data/s<segment>-f<file>.json.gz" : $"AWSDynamoDB/{exportId}/data/<name>.json.gz")})"
                 : expected.ContainsKey(file.DataFile) ? $"'{file.DataFile}' is listed twice"
                 : file.ItemCount < 0 || file.SizeBytes < 0 || file.UncompressedSizeBytes < file.ItemCount ? $"'{file.DataFile}' has impossible figures (items {file.ItemCount}, bytes {file.SizeBytes}, uncompressed {file.UncompressedSizeBytes})"
                 : null;
@@ -211,6 +226,7 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host, R
         {
             BackupFormat.CommitMarkerKey, BackupFormat.ManifestSummaryKey, BackupFormat.ManifestFilesKey, BackupFormat.TableDescriptionKey,
         };
+        if (exportId is not null) metadata.UnionWith(BackupFormat.ExportMetadataKeys(exportId));
         var seen = new HashSet<string>(StringComparer.Ordinal);
         await foreach (var obj in backup.Store.ListAsync(backup.Prefix, ct).ConfigureAwait(false))
         {
@@ -335,6 +351,9 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host, R
         }
     }
 
+    /// <summary>Each data file read in full and found as its manifest says, with what was measured (the Export engine writes these figures into BackupDR's manifest).</summary>
+    internal Action<MeasuredFile>? Measured { get; init; }
+
     /// <summary>Records of an incremental export, by what they do: counted while Full reads them.</summary>
     internal ChangeTally Changes { get; } = new();
 
@@ -439,6 +458,10 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host, R
                 {
                     report.Add(ProblemCodes.CountMismatch, file.DataFile, $"The data file holds {items} items, the manifest says {file.ItemCount}.");
                 }
+                if (Measured is { } measured && invalidItems == 0 && reader is DataFileReader plain && !report.Problems.Any(p => p.File == file.DataFile))
+                {
+                    measured(new MeasuredFile(file.DataFile, items, size, plain.UncompressedBytes, sha256, md5));
+                }
                 return (items, size, true);
             }
             catch (DataFileException e)
@@ -464,6 +487,9 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host, R
         }
     }
 }
+
+/// <summary>A data file as it was read: its records, stored and decompressed sizes, and hashes.</summary>
+internal sealed record MeasuredFile(string DataFile, long Items, long SizeBytes, long UncompressedBytes, string Sha256, string Md5);
 
 /// <summary>How a chain is chosen from a folder of native exports.</summary>
 /// <param name="PointInTime">Stop at the last export ending at or before this time; null: the latest.</param>

@@ -1,0 +1,165 @@
+using Amazon.DynamoDBv2;
+using Amazon.DynamoDBv2.Model;
+using BackupDR.Engine.Aws;
+using BackupDR.Engine.Format;
+using BackupDR.Engine.Storage;
+using BackupDR.Engine.Tables;
+using BackupDR.Engine.Validation;
+
+namespace BackupDR.Engine.Backup;
+
+/// <summary>
+/// A backup made by DynamoDB's Export to S3 (docs/format.md §13): the export is written into the backup's
+/// own folder, waited for, verified by its own rules (its manifests, every data file's MD5, the counts, every
+/// item's grammar) while each data file's SHA-256 and sizes are measured, and then wrapped — table.json,
+/// BackupDR's manifests naming the export's data files, and the commit marker last — so every reader of a
+/// BackupDR backup reads this one. Until the marker, the backup is incomplete.
+/// </summary>
+internal sealed class ExportBackup(IAmazonDynamoDB dynamo, BackupFolder target, IOperationHost host)
+{
+    private static readonly TimeSpan MaxPoll = TimeSpan.FromSeconds(30);
+
+    public async Task<BackupResult> RunAsync(TableDescription table, BackupRequest request, BackupStart started, BackupFolder folder, CancellationToken ct)
+    {
+        if (target.Store is not S3BackupStore s3)
+        {
+            throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument,
+                $"DynamoDB's export writes to S3 only: {target.Uri} is a folder. Back up to a bucket, or use the Scan engine for a folder.", target.Uri);
+        }
+        await EnsurePitrAsync(table.TableName, request.EnablePointInTimeRecovery, ct).ConfigureAwait(false);
+
+        // The export, into the backup's own folder; the backup id is its client token (a retried call starts no second export).
+        string prefix = folder.Prefix.TrimEnd('/');
+        var options = request.Aws.S3;
+        ExportDescription export;
+        try
+        {
+            export = (await dynamo.ExportTableToPointInTimeAsync(new ExportTableToPointInTimeRequest
+            {
+                TableArn = table.TableArn, ExportTime = request.ExportTime?.UtcDateTime, ClientToken = started.BackupId, S3Bucket = s3.Bucket, S3Prefix = prefix,
+                S3BucketOwner = options.ExpectedBucketOwner, ExportFormat = ExportFormat.DYNAMODB_JSON, ExportType = ExportType.FULL_EXPORT,
+                S3SseAlgorithm = options.ServerSideEncryption switch { "aws:kms" => S3SseAlgorithm.KMS, "AES256" => S3SseAlgorithm.AES256, _ => null },
+                S3SseKmsKeyId = options.KmsKeyId,
+            }, ct).ConfigureAwait(false)).ExportDescription;
+        }
+        catch (PointInTimeRecoveryUnavailableException)
+        {
+            throw PitrDisabled(table.TableName);
+        }
+        catch (InvalidExportTimeException e)
+        {
+            throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument,
+                $"{request.ExportTime:u} is outside the point-in-time recovery window of '{table.TableName}' ({e.Message}). Give a time the window holds (see its earliest restorable time), or none for now.", table.TableName);
+        }
+        string exportId = export.ExportArn.Split('/')[^1];
+        host.Verbose($"Exporting '{table.TableName}' at {export.ExportTime:u} with DynamoDB's export {export.ExportArn} into {folder.Uri}AWSDynamoDB/{exportId}/.");
+        export = await WaitAsync(table.TableName, export, ct).ConfigureAwait(false);
+
+        // The export, by its own rules, measuring each data file as it is read.
+        var measured = new Dictionary<string, MeasuredFile>(StringComparer.Ordinal);
+        var exportFolder = folder.Child("AWSDynamoDB").Child(exportId);
+        var checker = new IntegrityChecker(exportFolder, host) { Measured = m => { lock (measured) measured[m.DataFile] = m; } };
+        var (report, loaded) = await checker.CheckAsync(IntegrityLevel.Full, ct).ConfigureAwait(false);
+        if (!report.IsValid || loaded is null || report.Format != SourceFormat.NativeExport)
+        {
+            throw new BackupDRException(ErrorIds.BackupIntegrityFailed, ErrorKind.InvalidData,
+                $"DynamoDB's export {export.ExportArn} does not verify ({string.Join("; ", report.Problems.Take(5))}): no backup was committed at {folder.Uri}.", folder.Uri);
+        }
+        var files = new List<DataFileEntry>();
+        foreach (var file in loaded.Files)
+        {
+            // The export's keys are relative to its AWSDynamoDB folder; the backup's to the backup folder.
+            if (!measured.TryGetValue(file.DataFile, out var m))
+            {
+                throw new BackupDRException(ErrorIds.BackupIntegrityFailed, ErrorKind.InvalidData, $"The export's data file {file.DataFile} was not read in full: no backup was committed.", folder.Uri);
+            }
+            files.Add(new DataFileEntry
+            {
+                DataFile = "AWSDynamoDB/" + file.DataFile, ItemCount = m.Items, SizeBytes = m.SizeBytes, UncompressedSizeBytes = m.UncompressedBytes,
+                Sha256Checksum = m.Sha256, Md5Checksum = m.Md5,
+            });
+        }
+        if (files.Any(f => !BackupFormat.IsExportDataFileKey(f.DataFile, exportId)))
+        {
+            throw new BackupDRException(ErrorIds.BackupIntegrityFailed, ErrorKind.InvalidData, $"DynamoDB's export {export.ExportArn} keeps data files outside its own folder: no backup was committed.", folder.Uri);
+        }
+
+        // The wrap: table.json, the manifests, and the commit marker last.
+        var tableDoc = await TableSchema.CaptureAsync(dynamo, table, host, ct).ConfigureAwait(false);
+        byte[] filesJson = BackupFormat.Serialize(files);
+        byte[] tableJson = BackupFormat.Serialize(tableDoc);
+        var end = DateTimeOffset.UtcNow;
+        var summary = new ManifestSummary
+        {
+            FormatVersion = BackupFormat.ExportVersion, Engine = BackupFormat.ExportEngine, ExportArn = export.ExportArn, ExportTime = export.ExportTime,
+            BackupId = started.BackupId, TableName = table.TableName, TableArn = table.TableArn, StartTime = started.StartTime, EndTime = end,
+            ItemCount = files.Sum(f => f.ItemCount), DataFileCount = files.Count, SizeBytes = files.Sum(f => f.SizeBytes), UncompressedSizeBytes = files.Sum(f => f.UncompressedSizeBytes),
+            Segments = 0, ManifestFilesSha256 = BackupFormat.Sha256Base64(filesJson), TableDescriptionSha256 = BackupFormat.Sha256Base64(tableJson),
+            Writer = "BackupDR " + EngineInfo.Version,
+        };
+        byte[] summaryJson = BackupFormat.Serialize(summary);
+        await folder.Store.PutAsync(folder.Key(BackupFormat.ManifestFilesKey), filesJson, ct).ConfigureAwait(false);
+        await folder.Store.PutAsync(folder.Key(BackupFormat.TableDescriptionKey), tableJson, ct).ConfigureAwait(false);
+        await folder.Store.PutAsync(folder.Key(BackupFormat.ManifestSummaryKey), summaryJson, ct).ConfigureAwait(false);
+        var marker = new CommitMarker
+        {
+            FormatVersion = BackupFormat.ExportVersion, BackupId = started.BackupId, CommittedAt = DateTimeOffset.UtcNow, ItemCount = summary.ItemCount,
+            ManifestSummarySha256 = BackupFormat.Sha256Base64(summaryJson),
+        };
+        await folder.Store.PutAsync(folder.Key(BackupFormat.CommitMarkerKey), BackupFormat.Serialize(marker), ct).ConfigureAwait(false);
+        host.Verbose($"Committed backup {started.BackupId} of '{table.TableName}' (DynamoDB export {exportId}): {summary.ItemCount} items in {files.Count} file(s).");
+        return new BackupResult
+        {
+            BackupId = started.BackupId, TableName = table.TableName, Uri = folder.Uri, ItemCount = summary.ItemCount, SizeBytes = summary.SizeBytes,
+            UncompressedSizeBytes = summary.UncompressedSizeBytes, DataFileCount = files.Count, Segments = 0, StartTime = started.StartTime, EndTime = marker.CommittedAt,
+            SummarySha256 = marker.ManifestSummarySha256, Engine = BackupEngine.Export, ExportArn = export.ExportArn, ExportTime = export.ExportTime,
+        };
+    }
+
+    private async Task EnsurePitrAsync(string table, bool enable, CancellationToken ct)
+    {
+        var status = (await dynamo.DescribeContinuousBackupsAsync(new DescribeContinuousBackupsRequest { TableName = table }, ct).ConfigureAwait(false))
+            .ContinuousBackupsDescription?.PointInTimeRecoveryDescription?.PointInTimeRecoveryStatus;
+        if (status == PointInTimeRecoveryStatus.ENABLED) return;
+        if (!enable) throw PitrDisabled(table);
+        host.Verbose($"Enabling point-in-time recovery on '{table}' (asked for): the export reads from it.");
+        await dynamo.UpdateContinuousBackupsAsync(new UpdateContinuousBackupsRequest
+        {
+            TableName = table, PointInTimeRecoverySpecification = new PointInTimeRecoverySpecification { PointInTimeRecoveryEnabled = true },
+        }, ct).ConfigureAwait(false);
+    }
+
+    private static BackupDRException PitrDisabled(string table) => new(ErrorIds.PointInTimeRecoveryDisabled, ErrorKind.InvalidOperation,
+        $"Table '{table}' has point-in-time recovery off, and DynamoDB's export reads from it. Turn it on ({Say.Option("enable-point-in-time-recovery")}, or " +
+        $"aws dynamodb update-continuous-backups --table-name {table} --point-in-time-recovery-specification PointInTimeRecoveryEnabled=true), or back up with the Scan engine.", table);
+
+    /// <summary>Polls the export until it completes (or fails), with progress; a cancelled wait leaves the export running in DynamoDB and the backup incomplete.</summary>
+    private async Task<ExportDescription> WaitAsync(string table, ExportDescription export, CancellationToken ct)
+    {
+        var delay = TimeSpan.FromMilliseconds(100);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        int activity = Math.Abs(export.ExportArn.GetHashCode()) % 1000 + 10;
+        while (export.ExportStatus == ExportStatus.IN_PROGRESS)
+        {
+            host.Progress(new OperationProgress(activity, $"Exporting table {table} (DynamoDB)", $"in progress for {clock.Elapsed:hh\\:mm\\:ss}", -1));
+            try
+            {
+                await Task.Delay(delay, ct).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new BackupDRException(ErrorIds.OperationCancelled, ErrorKind.OperationStopped,
+                    $"Stopped waiting for DynamoDB's export {export.ExportArn}, which goes on in DynamoDB; the backup has no commit marker and is incomplete (remove it, or back up again).", table);
+            }
+            delay = TimeSpan.FromMilliseconds(Math.Min(MaxPoll.TotalMilliseconds, delay.TotalMilliseconds * 1.5));
+            export = (await dynamo.DescribeExportAsync(new DescribeExportRequest { ExportArn = export.ExportArn }, ct).ConfigureAwait(false)).ExportDescription;
+        }
+        host.Progress(new OperationProgress(activity, $"Exporting table {table} (DynamoDB)", "done", 100, Completed: true));
+        if (export.ExportStatus != ExportStatus.COMPLETED)
+        {
+            throw new BackupDRException(ErrorIds.ExportFailed, ErrorKind.InvalidOperation,
+                $"DynamoDB's export {export.ExportArn} of '{table}' {export.ExportStatus?.Value ?? "ended"}: {export.FailureCode} {export.FailureMessage}", table);
+        }
+        return export;
+    }
+}

@@ -1,0 +1,96 @@
+using Amazon.DynamoDBv2.Model;
+using Amazon.S3.Model;
+using BackupDR.Engine.Backup;
+using BackupDR.Engine.Catalog;
+using BackupDR.Engine.Restore;
+using BackupDR.Engine.Storage;
+using BackupDR.Engine.Validation;
+
+namespace BackupDR.Engine.Tests;
+
+/// <summary>
+/// The Export engine (docs/format.md §13): DynamoDB's export written into the backup's folder, verified by its own
+/// rules, wrapped as a BackupDR backup that every reader reads — validated Full, listed, restored equal to the table
+/// at the export's point; refused without PITR; its data files as much part of it as a scan backup's.
+/// </summary>
+public sealed class ExportEngineTests(LocalServices services) : IClassFixture<LocalServices>
+{
+    private static Task<IntegrityReport> CheckAsync(string uri, IntegrityLevel level) =>
+        Operations.CheckIntegrityAsync(uri, level, new Aws.AwsOptions(), NullOperationHost.Instance, CancellationToken.None);
+
+    private static async Task<BackupResult> BackUpAsync(string table, string bucket, DateTimeOffset? at = null, bool enable = false)
+    {
+        var results = new List<BackupResult>();
+        await BackupRunner.RunAsync(new BackupRequest
+        {
+            TableNames = [table], Target = BackupLocation.ForBucket(bucket, "x"), Engine = BackupEngine.Export, ExportTime = at, EnablePointInTimeRecovery = enable,
+        }, NullOperationHost.Instance, results.Add, CancellationToken.None);
+        return results.Single();
+    }
+
+    [Fact]
+    public async Task An_export_backup_validates_Full_lists_and_restores_equal_to_the_table_at_its_point()
+    {
+        string table = await services.CreateTableAsync();
+        await services.PutItemsAsync(table, TestItems.Random(970, 1500));
+        string bucket = await services.CreateBucketAsync();
+
+        // PITR off: refused, nothing written.
+        var off = await Assert.ThrowsAsync<BackupDRException>(() => BackUpAsync(table, bucket));
+        Assert.Equal(ErrorIds.PointInTimeRecoveryDisabled, off.ErrorId);
+        Assert.Contains("update-continuous-backups", off.Message);
+        Assert.Empty((await services.S3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = bucket })).S3Objects ?? []);
+
+        // Asked to, the backup turns PITR on; then a point, then changes after it.
+        var first = await BackUpAsync(table, bucket, enable: true);
+        Assert.Equal(BackupEngine.Export, first.Engine);
+        Assert.Equal(1500, first.ItemCount);
+        var atPoint = await services.ReadTableAsync(table);
+        await Task.Delay(30);
+        var point = DateTimeOffset.UtcNow;
+        await Task.Delay(30);
+        await services.PutItemsAsync(table, TestItems.Random(971, 100));
+        await services.DynamoDB.DeleteItemAsync(new DeleteItemRequest { TableName = table, Key = new() { ["pk"] = TestItems.Random(970, 1)[0]["pk"], ["sk"] = TestItems.Random(970, 1)[0]["sk"] } });
+
+        var past = await BackUpAsync(table, bucket, at: point);
+        Assert.Equal(1500, past.ItemCount);
+        Assert.NotNull(past.ExportArn);
+        var full = await CheckAsync(past.Uri, IntegrityLevel.Full);
+        Assert.True(full.IsValid, string.Join("; ", full.Problems));
+        Assert.Equal(Format.SourceFormat.BackupDR, full.Format);
+        Assert.Equal(1500, full.ItemsVerified);
+        var listed = await Operations.ListBackupsAsync($"s3://{bucket}/x", table, new Aws.AwsOptions(), CancellationToken.None);
+        Assert.Equal(2, listed.Count(b => b.Status == BackupStatus.Committed));
+        string restored = LocalServices.UniqueName("from-export");
+        await RestoreRunner.RunAsync(new Restore.RestoreRequest { Uri = past.Uri, TableName = restored, CheckpointUri = ForeignFixtures.Folder("bdr-export-engine-cp") }, NullOperationHost.Instance, CancellationToken.None);
+        Assert.Equal(atPoint, await services.ReadTableAsync(restored));
+
+        // The export's files are part of the backup: one removed is found; an object added is not part of it.
+        string prefix = past.Uri[$"s3://{bucket}/".Length..];
+        var objects = (await services.S3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = bucket, Prefix = prefix })).S3Objects;
+        Assert.Contains(objects, o => o.Key.Contains("/AWSDynamoDB/", StringComparison.Ordinal) && o.Key.EndsWith("manifest-summary.md5", StringComparison.Ordinal));
+        var data = objects.First(o => o.Key.Contains("/data/", StringComparison.Ordinal) && o.Key.EndsWith(".json.gz", StringComparison.Ordinal));
+        await services.S3.PutObjectAsync(new PutObjectRequest { BucketName = bucket, Key = prefix + "AWSDynamoDB/extra.json", ContentBody = "{}" });
+        await services.S3.DeleteObjectAsync(bucket, data.Key);
+        var damaged = await CheckAsync(past.Uri, IntegrityLevel.Quick);
+        Assert.Contains(damaged.Problems, p => p.Code == ProblemCodes.MissingDataFile);
+        Assert.Contains(damaged.Problems, p => p.Code == ProblemCodes.UnexpectedObject && p.File!.Contains("extra.json", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task The_Export_engine_refuses_a_folder_and_the_Scan_engines_options_before_anything_is_done()
+    {
+        string table = await services.CreateTableAsync();
+        var folder = await Assert.ThrowsAsync<BackupDRException>(() => BackupRunner.RunAsync(new BackupRequest
+        {
+            TableNames = [table], Target = BackupLocation.ForFolder(ForeignFixtures.Folder("bdr-export-folder")), Engine = BackupEngine.Export,
+        }, NullOperationHost.Instance, _ => { }, CancellationToken.None));
+        Assert.Equal(ErrorIds.InvalidArgument, folder.ErrorId);
+        string bucket = await services.CreateBucketAsync();
+        var scanWithTime = await Assert.ThrowsAsync<BackupDRException>(() => BackupRunner.RunAsync(new BackupRequest
+        {
+            TableNames = [table], Target = BackupLocation.ForBucket(bucket, "x"), ExportTime = DateTimeOffset.UtcNow,
+        }, NullOperationHost.Instance, _ => { }, CancellationToken.None));
+        Assert.Equal(ErrorIds.InvalidArgument, scanWithTime.ErrorId);
+    }
+}
