@@ -93,4 +93,30 @@ public sealed class ExportEngineTests(LocalServices services) : IClassFixture<Lo
         }, NullOperationHost.Instance, _ => { }, CancellationToken.None));
         Assert.Equal(ErrorIds.InvalidArgument, scanWithTime.ErrorId);
     }
+
+    /// <summary>Forged version-2 summaries: the engine's claims are checked, never followed — data keys of another export or outside one, an engine that is not one, version 1 with an engine.</summary>
+    [Theory]
+    [InlineData("data files of another export", "AWSDynamoDB/01796253503459-aaaaaaaa/data/abc.json.gz", "Export", 2, "arn:aws:dynamodb:us-east-1:000000000000:table/t/export/01796253503459-9f970c89")]
+    [InlineData("a data file that climbs out", "AWSDynamoDB/01796253503459-9f970c89/data/../../../x.json.gz", "Export", 2, "arn:aws:dynamodb:us-east-1:000000000000:table/t/export/01796253503459-9f970c89")]
+    [InlineData("a scan backup's data file with an export engine", "data/s000-f0000.json.gz", "Export", 2, "arn:aws:dynamodb:us-east-1:000000000000:table/t/export/01796253503459-9f970c89")]
+    [InlineData("an engine BackupDR does not know", "data/s000-f0000.json.gz", "Magic", 2, null)]
+    [InlineData("version 1 claiming the export engine", "AWSDynamoDB/01796253503459-9f970c89/data/abc.json.gz", "Export", 1, "arn:aws:dynamodb:us-east-1:000000000000:table/t/export/01796253503459-9f970c89")]
+    [InlineData("an ARN that is not an export's", "AWSDynamoDB/01796253503459-9f970c89/data/abc.json.gz", "Export", 2, "arn:aws:s3:::bucket/01796253503459-9f970c89")]
+    public async Task Forged_export_summaries_are_InvalidManifest(string what, string dataKey, string engine, int version, string? arn)
+    {
+        _ = what;
+        var files = new[] { ForgedBackup.Gzipped(dataKey.Contains("..", StringComparison.Ordinal) ? "data/s000-f0000.json.gz" : dataKey, ForgedBackup.Lines(ForgedBackup.Items(5))) };
+        byte[]? filesJson = null;
+        if (dataKey.Contains("..", StringComparison.Ordinal))
+        {
+            filesJson = Format.BackupFormat.Serialize(files.Select(f => new Format.DataFileEntry
+            {
+                DataFile = dataKey, ItemCount = f.Items, SizeBytes = f.Stored.Length, UncompressedSizeBytes = f.Uncompressed, Sha256Checksum = "x", Md5Checksum = "x",
+            }));
+        }
+        string folder = await ForgedBackup.LocalAsync("t-forged", files, s => { s.Engine = engine; s.FormatVersion = version; s.ExportArn = arn; }, filesJson: filesJson);
+        var report = await CheckAsync(folder, IntegrityLevel.Quick);
+        Assert.False(report.IsValid);
+        Assert.Contains(report.Problems, p => p.Code == ProblemCodes.InvalidManifest);
+    }
 }
