@@ -66,6 +66,7 @@ public static class ErrorIds
     public const string LedgerNotWritten = "LedgerNotWritten";
     public const string PointInTimeRecoveryDisabled = "PointInTimeRecoveryDisabled";
     public const string ExportFailed = "ExportFailed";
+    public const string ImportFailed = "ImportFailed";
     public const string LedgerInvalid = "LedgerInvalid";
     public const string ComplianceFailed = "ComplianceFailed";
     public const string InvalidPackage = "InvalidPackage";

@@ -67,6 +67,11 @@ public sealed class RestoreDynamoTableCommand : ReportingCmdlet
     [Parameter]
     public SwitchParameter Revert { get; set; }
 
+    /// <summary>Who writes the items: Write (BackupDR's batched writes; the default) or Import (DynamoDB's Import from S3 creates a new table from the backup's data files).</summary>
+    [Parameter]
+    [ValidateSet("Write", "Import")]
+    public string Engine { get; set; } = "Write";
+
     /// <summary>The profile that reads the backup, when it is in another account than the table (default: -ProfileName).</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
@@ -104,12 +109,13 @@ public sealed class RestoreDynamoTableCommand : ReportingCmdlet
             Uri = uri, TableName = TableName, Force = Force, Mode = mode, Resume = Resume,
             CheckpointUri = CheckpointUri is null ? null : ResolveUri(CheckpointUri),
             Parallelism = Parallelism, MaxWriteCapacityUnits = MaxWriteCapacityUnits, Aws = AwsOptions, KmsKeyId = KmsKeyId,
-            KeySchema = KeySchema is null ? null : Engine.Tables.KeySchemas.Parse(KeySchema),
+            KeySchema = KeySchema is null ? null : BackupDR.Engine.Tables.KeySchemas.Parse(KeySchema),
             PointInTime = PointInTime is { } t ? new DateTimeOffset(t).ToUniversalTime() : null,
             AllowGaps = AllowGaps, Revert = Revert,
             SourceAws = sourceAws,
+            Engine = Enum.Parse<RestoreEngine>(Engine, ignoreCase: true),
         }, bridge, token),
             (result, error) => RunReport.ForRestore(TableName, result, null, error, options), WriteObject,
-            result => result is null ? [] : [Engine.Ledger.LedgerWriter.ForRestore(result, MyInvocation.MyCommand.Name, sourceAws ?? AwsOptions)]);
+            result => result is null ? [] : [BackupDR.Engine.Ledger.LedgerWriter.ForRestore(result, MyInvocation.MyCommand.Name, sourceAws ?? AwsOptions)]);
     }
 }

@@ -119,4 +119,62 @@ public sealed class ExportEngineTests(LocalServices services) : IClassFixture<Lo
         Assert.False(report.IsValid);
         Assert.Contains(report.Problems, p => p.Code == ProblemCodes.InvalidManifest);
     }
+
+    private static Task<RestoreResult> ImportAsync(string uri, string table, RestoreMode? mode = null) =>
+        RestoreRunner.RunAsync(new Restore.RestoreRequest { Uri = uri, TableName = table, Engine = RestoreEngine.Import, Mode = mode }, NullOperationHost.Instance, CancellationToken.None);
+
+    /// <summary>Restore by DynamoDB's Import from S3: a scan backup with a global index and an export backup, each into a new table equal to its source, indexes and all; the figures are the import's.</summary>
+    [Fact]
+    public async Task Import_restores_scan_and_export_backups_into_new_tables_equal_to_the_source_with_their_indexes()
+    {
+        string table = LocalServices.UniqueName("gsi");
+        await services.DynamoDB.CreateTableAsync(new CreateTableRequest
+        {
+            TableName = table, BillingMode = Amazon.DynamoDBv2.BillingMode.PAY_PER_REQUEST,
+            KeySchema = [new("pk", Amazon.DynamoDBv2.KeyType.HASH), new("sk", Amazon.DynamoDBv2.KeyType.RANGE)],
+            AttributeDefinitions = [new("pk", Amazon.DynamoDBv2.ScalarAttributeType.S), new("sk", Amazon.DynamoDBv2.ScalarAttributeType.N), new("g", Amazon.DynamoDBv2.ScalarAttributeType.S)],
+            GlobalSecondaryIndexes = [new GlobalSecondaryIndex
+            {
+                IndexName = "by-g", KeySchema = [new("g", Amazon.DynamoDBv2.KeyType.HASH)], Projection = new Projection { ProjectionType = Amazon.DynamoDBv2.ProjectionType.ALL },
+            }],
+        });
+        await Tables.TableSchema.WaitUntilActiveAsync(services.DynamoDB, table, TimeSpan.FromMinutes(1), CancellationToken.None);
+        var items = TestItems.Random(980, 900);
+        foreach (var (item, i) in items.Select((x, i) => (x, i))) item["g"] = new AttributeValue { S = $"group-{i % 7}" };
+        await services.PutItemsAsync(table, items);
+        string bucket = await services.CreateBucketAsync();
+        var scan = new List<BackupResult>();
+        await BackupRunner.RunAsync(new BackupRequest { TableNames = [table], Target = BackupLocation.ForBucket(bucket, "x"), MaxDataFileBytes = 32 * 1024 }, NullOperationHost.Instance, scan.Add, CancellationToken.None);
+        var export = await BackUpAsync(table, bucket, enable: true);
+        var source = await services.ReadTableAsync(table);
+
+        foreach (var backup in new[] { scan[0], export })
+        {
+            string target = LocalServices.UniqueName("imported");
+            var result = await ImportAsync(backup.Uri, target);
+            Assert.Equal(RestoreEngine.Import, result.Engine);
+            Assert.NotNull(result.ImportArn);
+            Assert.Equal(900, result.ItemsWritten);
+            Assert.True(result.TableCreated);
+            Assert.Equal(source, await services.ReadTableAsync(target));
+            var described = await Tables.TableSchema.DescribeAsync(services.DynamoDB, target, CancellationToken.None);
+            Assert.Equal("by-g", Assert.Single(described.GlobalSecondaryIndexes).IndexName);
+            var live = await Operations.CheckIntegrityAsync(backup.Uri, IntegrityLevel.Live, new Aws.AwsOptions(), NullOperationHost.Instance, CancellationToken.None, target);
+            Assert.True(live.IsValid, string.Join("; ", live.Problems));
+        }
+
+        // Only a new table: an existing one, another mode; no local indexes; no folder.
+        var exists = await Assert.ThrowsAsync<BackupDRException>(() => ImportAsync(scan[0].Uri, table));
+        Assert.Equal(ErrorIds.TargetTableNotEmpty, exists.ErrorId);
+        Assert.Equal(ErrorIds.InvalidArgument, (await Assert.ThrowsAsync<BackupDRException>(() => ImportAsync(scan[0].Uri, LocalServices.UniqueName("u"), RestoreMode.Upsert))).ErrorId);
+        string withLsi = await services.CreateTableAsync(withIndexes: true);
+        await services.PutItemsAsync(withLsi, TestItems.Random(981, 10));
+        var lsi = new List<BackupResult>();
+        await BackupRunner.RunAsync(new BackupRequest { TableNames = [withLsi], Target = BackupLocation.ForBucket(bucket, "x") }, NullOperationHost.Instance, lsi.Add, CancellationToken.None);
+        var local = await Assert.ThrowsAsync<BackupDRException>(() => ImportAsync(lsi[0].Uri, LocalServices.UniqueName("lsi")));
+        Assert.Contains("local secondary indexes", local.Message);
+        var folderBackup = new List<BackupResult>();
+        await BackupRunner.RunAsync(new BackupRequest { TableNames = [withLsi], Target = BackupLocation.ForFolder(ForeignFixtures.Folder("bdr-import-folder")) }, NullOperationHost.Instance, folderBackup.Add, CancellationToken.None);
+        Assert.Equal(ErrorIds.InvalidArgument, (await Assert.ThrowsAsync<BackupDRException>(() => ImportAsync(folderBackup[0].Uri, LocalServices.UniqueName("f")))).ErrorId);
+    }
 }

@@ -2,8 +2,21 @@ using BackupDR.Engine.Aws;
 
 namespace BackupDR.Engine.Restore;
 
+/// <summary>Who writes the items of a restore into a new table.</summary>
+public enum RestoreEngine
+{
+    /// <summary>BackupDR's own batched writes: every mode, any source, resumable.</summary>
+    Write,
+
+    /// <summary>DynamoDB's Import from S3 reads the backup's data files and creates the table: a new table, a BackupDR backup in S3, no local secondary indexes.</summary>
+    Import,
+}
+
 public sealed class RestoreRequest
 {
+    /// <summary>Who writes the items: BackupDR (the default) or DynamoDB's Import from S3 (a new table only).</summary>
+    public RestoreEngine Engine { get; init; } = RestoreEngine.Write;
+
     /// <summary>The backup folder's URI.</summary>
     public required string Uri { get; init; }
 
@@ -98,6 +111,10 @@ public sealed class RestoreResult
 
     /// <summary>A resumed restore: items its checkpoint counted as done that were missing or different in the table, and were written again.</summary>
     public long ItemsRepaired { get; init; }
+
+    /// <summary>Who wrote the items; with Import, DynamoDB's import.</summary>
+    public RestoreEngine Engine { get; init; } = RestoreEngine.Write;
+    public string? ImportArn { get; init; }
 
     /// <summary>True when this run continued an interrupted restore from its checkpoint.</summary>
     public bool Resumed { get; init; }

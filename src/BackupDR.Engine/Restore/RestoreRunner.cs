@@ -60,6 +60,7 @@ public sealed class RestoreRunner
         using var folder = BackupFolder.Open(location, request.SourceAws is { } source ? new AwsClientFactory(source) : aws);
         try
         {
+            if (request.Engine == RestoreEngine.Import) return await new ImportRestore(dynamo, host).RunAsync(folder, request, cancellationToken).ConfigureAwait(false);
             return await new RestoreRunner(dynamo, wire, host, request.Aws.Retry).RestoreAsync(folder, request, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e)

@@ -35,6 +35,35 @@ internal sealed class TableSettings(IAmazonDynamoDB dynamo, IOperationHost host)
         }
     }
 
+    /// <summary>After ImportTable, which creates a table with keys, indexes, billing and encryption only: its stream, class, deletion protection and tags too.</summary>
+    public async Task ApplyAfterImportAsync(TableDescriptionDoc recorded, string tableName, CancellationToken cancellationToken)
+    {
+        if (recorded.StreamSpecification is { StreamEnabled: true } stream)
+        {
+            await TryAsync("a stream", $"({stream.StreamViewType})", tableName, () => dynamo.UpdateTableAsync(new UpdateTableRequest
+            {
+                TableName = tableName, StreamSpecification = new StreamSpecification { StreamEnabled = true, StreamViewType = new StreamViewType(stream.StreamViewType) },
+            }, cancellationToken)).ConfigureAwait(false);
+        }
+        if (recorded.TableClass is { } tableClass && tableClass != "STANDARD")
+        {
+            await TryAsync("its table class", tableClass, tableName, () => dynamo.UpdateTableAsync(new UpdateTableRequest { TableName = tableName, TableClass = new TableClass(tableClass) }, cancellationToken)).ConfigureAwait(false);
+        }
+        if (recorded.DeletionProtectionEnabled == true)
+        {
+            await TryAsync("deletion protection", "", tableName, () => dynamo.UpdateTableAsync(new UpdateTableRequest { TableName = tableName, DeletionProtectionEnabled = true }, cancellationToken)).ConfigureAwait(false);
+        }
+        if (recorded.Tags.Count > 0)
+        {
+            var arn = (await Tables.TableSchema.DescribeAsync(dynamo, tableName, cancellationToken).ConfigureAwait(false)).TableArn;
+            await TryAsync("its tags", $"({recorded.Tags.Count})", tableName, () => dynamo.TagResourceAsync(new TagResourceRequest
+            {
+                ResourceArn = arn, Tags = recorded.Tags.Select(t => new Tag { Key = t.Key, Value = t.Value }).ToList(),
+            }, cancellationToken)).ConfigureAwait(false);
+        }
+        await ApplyAsync(recorded, tableName, cancellationToken).ConfigureAwait(false);
+    }
+
     private async Task TryAsync(string setting, string detail, string tableName, Func<Task> apply)
     {
         try
