@@ -51,9 +51,9 @@ public sealed class InvokeDynamoBackupCommand : ReportingCmdlet
     [ValidateNotNullOrEmpty]
     public string? KmsKeyId { get; set; }
 
-    /// <summary>Who reads the table: Scan (BackupDR's parallel scan; the default) or Export (DynamoDB's Export to S3 from the PITR log: no read capacity; S3 only).</summary>
+    /// <summary>Who reads the table: Scan (BackupDR's parallel scan; the default), Export (DynamoDB's Export to S3 from the PITR log: no read capacity; S3 only), or Auto (chosen per table, and why).</summary>
     [Parameter]
-    [ValidateSet("Scan", "Export")]
+    [ValidateSet("Scan", "Export", "Auto")]
     public string Engine { get; set; } = "Scan";
 
     /// <summary>Export engine: back up the table as it was at this time (within its point-in-time recovery window).</summary>

@@ -177,4 +177,37 @@ public sealed class ExportEngineTests(LocalServices services) : IClassFixture<Lo
         await BackupRunner.RunAsync(new BackupRequest { TableNames = [withLsi], Target = BackupLocation.ForFolder(ForeignFixtures.Folder("bdr-import-folder")) }, NullOperationHost.Instance, folderBackup.Add, CancellationToken.None);
         Assert.Equal(ErrorIds.InvalidArgument, (await Assert.ThrowsAsync<BackupDRException>(() => ImportAsync(folderBackup[0].Uri, LocalServices.UniqueName("f")))).ErrorId);
     }
+
+    /// <summary>The Auto engine says why it chose: a folder or a small table is scanned; a table past the threshold with PITR on is exported, one with PITR off scanned.</summary>
+    [Fact]
+    public async Task Auto_chooses_by_target_size_and_PITR_and_says_why()
+    {
+        string table = await services.CreateTableAsync();
+        await services.PutItemsAsync(table, TestItems.Random(990, 50));
+        string bucket = await services.CreateBucketAsync();
+        async Task<BackupResult> AutoAsync(BackupLocation target, long threshold)
+        {
+            var results = new List<BackupResult>();
+            await BackupRunner.RunAsync(new BackupRequest { TableNames = [table], Target = target, Engine = BackupEngine.Auto, AutoExportMinBytes = threshold },
+                NullOperationHost.Instance, results.Add, CancellationToken.None);
+            return results.Single();
+        }
+        var small = await AutoAsync(BackupLocation.ForBucket(bucket, "auto"), BackupRunner.AutoExportMinBytes);
+        Assert.Equal(BackupEngine.Scan, small.Engine);
+        Assert.Contains("under the 10 GiB", small.EngineReason);
+        var folder = await AutoAsync(BackupLocation.ForFolder(ForeignFixtures.Folder("bdr-auto")), 0);
+        Assert.Equal(BackupEngine.Scan, folder.Engine);
+        Assert.Contains("folder", folder.EngineReason);
+        var noPitr = await AutoAsync(BackupLocation.ForBucket(bucket, "auto"), 0);
+        Assert.Equal(BackupEngine.Scan, noPitr.Engine);
+        Assert.Contains("point-in-time recovery off", noPitr.EngineReason);
+        await services.DynamoDB.UpdateContinuousBackupsAsync(new UpdateContinuousBackupsRequest
+        {
+            TableName = table, PointInTimeRecoverySpecification = new PointInTimeRecoverySpecification { PointInTimeRecoveryEnabled = true },
+        });
+        var exported = await AutoAsync(BackupLocation.ForBucket(bucket, "auto"), 0);
+        Assert.Equal(BackupEngine.Export, exported.Engine);
+        Assert.Contains("without read capacity", exported.EngineReason);
+        Assert.True((await CheckAsync(exported.Uri, IntegrityLevel.Full)).IsValid);
+    }
 }

@@ -32,6 +32,9 @@ public sealed class BackupRequest
     /// <summary>Who reads the table: BackupDR's own parallel scan (RCU), or DynamoDB's Export to S3 (from the PITR log, no RCU; S3 targets only).</summary>
     public BackupEngine Engine { get; init; } = BackupEngine.Scan;
 
+    /// <summary>Auto engine: the table size (DynamoDB's TableSizeBytes) from which an export is chosen over a scan (default 10 GiB).</summary>
+    public long AutoExportMinBytes { get; init; } = BackupRunner.AutoExportMinBytes;
+
     /// <summary>Export engine: the point in the PITR window the backup holds the table at; null: now.</summary>
     public DateTimeOffset? ExportTime { get; init; }
 
@@ -51,6 +54,9 @@ public enum BackupEngine
 
     /// <summary>DynamoDB's Export to S3: from the point-in-time-recovery log, no read capacity; the table needs PITR, the target is S3.</summary>
     Export,
+
+    /// <summary>Export for a table with PITR on, an S3 target and at least <see cref="BackupRunner.AutoExportMinBytes"/>; Scan otherwise. The choice and why are in the result.</summary>
+    Auto,
 }
 
 /// <summary>A table's backup as it starts: where it goes and under which id.</summary>
@@ -91,6 +97,9 @@ public sealed class BackupResult
 
     /// <summary>Who read the table; with the Export engine, DynamoDB's export and the point in time it holds the table at.</summary>
     public BackupEngine Engine { get; init; } = BackupEngine.Scan;
+
+    /// <summary>With the Auto engine: why this engine was chosen.</summary>
+    public string? EngineReason { get; internal set; }
     public string? ExportArn { get; init; }
     public DateTimeOffset? ExportTime { get; init; }
 }

@@ -51,11 +51,11 @@ public sealed class BackupRunner
         {
             throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument, $"{Say.Option("max-read-capacity-units")} must be a positive number (or 0 for no cap).", null);
         }
-        if (request.Engine == BackupEngine.Export && request.Segments > 0)
+        if (request.Engine != BackupEngine.Scan && request.Segments > 0)
         {
             throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument, $"{Say.Option("segments")} is the Scan engine's: DynamoDB's export reads the table its own way.", null);
         }
-        if (request.Engine != BackupEngine.Export && (request.ExportTime is not null || request.EnablePointInTimeRecovery))
+        if (request.Engine == BackupEngine.Scan && (request.ExportTime is not null || request.EnablePointInTimeRecovery))
         {
             throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument,
                 $"{Say.Option("export-time")} and {Say.Option("enable-point-in-time-recovery")} are the Export engine's: add {Say.Option("engine", "Export")}.", null);
@@ -100,7 +100,56 @@ public sealed class BackupRunner
         }
     }
 
+    /// <summary>
+    /// The Auto engine's threshold: below it a scan is quicker than an export's fixed minutes of setup and cheap in
+    /// read capacity (10 GiB is ~2.6 M RCU-seconds eventually consistent); above it the export's zero RCU and
+    /// unbounded scale win (docs/performance.md).
+    /// </summary>
+    public const long AutoExportMinBytes = 10L * 1024 * 1024 * 1024;
+
+    /// <summary>The Auto engine's choice for one table, and why (said to the host and kept in the result).</summary>
+    private async Task<(BackupEngine Engine, string Why)> ChooseAsync(TableDescription table, BackupRequest request, CancellationToken cancellationToken)
+    {
+        if (!request.Target.IsS3) return (BackupEngine.Scan, "the target is a folder, and only a scan writes there");
+        long size = table.TableSizeBytes ?? 0;
+        long threshold = request.AutoExportMinBytes;
+        if (size < threshold) return (BackupEngine.Scan, $"the table is {size / 1048576.0:N0} MiB, under the {threshold / 1073741824.0:N0} GiB past which an export is worth its setup time");
+        try
+        {
+            var pitr = (await _dynamo.DescribeContinuousBackupsAsync(new DescribeContinuousBackupsRequest { TableName = table.TableName }, cancellationToken).ConfigureAwait(false))
+                .ContinuousBackupsDescription?.PointInTimeRecoveryDescription?.PointInTimeRecoveryStatus;
+            if (pitr != PointInTimeRecoveryStatus.ENABLED)
+            {
+                return (BackupEngine.Scan, $"the table is {size / 1073741824.0:N1} GiB but has point-in-time recovery off, which an export needs (turning it on would let the next backup export)");
+            }
+        }
+        catch (AmazonDynamoDBException e)
+        {
+            return (BackupEngine.Scan, $"its point-in-time recovery could not be read ({e.ErrorCode})");
+        }
+        return (BackupEngine.Export, $"the table is {size / 1073741824.0:N1} GiB with point-in-time recovery on: DynamoDB's export reads it without read capacity");
+    }
+
     private async Task<BackupResult> BackupTableAsync(TableDescription table, BackupRequest request, CancellationToken cancellationToken)
+    {
+        string? reason = null;
+        var engine = request.Engine;
+        if (engine == BackupEngine.Auto)
+        {
+            (engine, reason) = await ChooseAsync(table, request, cancellationToken).ConfigureAwait(false);
+            _host.Verbose($"Engine for '{table.TableName}': {engine}, because {reason}.");
+            if (engine == BackupEngine.Scan && request.ExportTime is not null)
+            {
+                throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument,
+                    $"A backup of '{table.TableName}' at {request.ExportTime:u} needs DynamoDB's export, but the Auto engine chose a scan: {reason}.", table.TableName);
+            }
+        }
+        var result = await BackupOneAsync(table, request, engine, cancellationToken).ConfigureAwait(false);
+        result.EngineReason = reason;
+        return result;
+    }
+
+    private async Task<BackupResult> BackupOneAsync(TableDescription table, BackupRequest request, BackupEngine engine, CancellationToken cancellationToken)
     {
         var start = DateTimeOffset.UtcNow;
         string backupId = BackupFormat.NewBackupId(start);
@@ -114,7 +163,7 @@ public sealed class BackupRunner
             catch (Exception e) when (e is not OutOfMemoryException) { _host.Verbose($"The backup's observer failed at its start ({e.Message}); the backup goes on."); }
         }
 
-        if (request.Engine == BackupEngine.Export)
+        if (engine == BackupEngine.Export)
         {
             try
             {
