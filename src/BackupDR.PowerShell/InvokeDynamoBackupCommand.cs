@@ -60,6 +60,10 @@ public sealed class InvokeDynamoBackupCommand : ReportingCmdlet
     [Parameter]
     public DateTime? ExportTime { get; set; }
 
+    /// <summary>Export engine: export only the changes since the table's latest export backup under the target, continuing its chain.</summary>
+    [Parameter]
+    public SwitchParameter Incremental { get; set; }
+
     /// <summary>Export engine: turn point-in-time recovery on for a table that has it off, instead of refusing.</summary>
     [Parameter]
     public SwitchParameter EnablePointInTimeRecovery { get; set; }
@@ -92,6 +96,7 @@ public sealed class InvokeDynamoBackupCommand : ReportingCmdlet
             Engine = Enum.Parse<BackupEngine>(Engine, ignoreCase: true),
             ExportTime = ExportTime is { } at ? new DateTimeOffset(at).ToUniversalTime() : null,
             EnablePointInTimeRecovery = EnablePointInTimeRecovery,
+            Incremental = Incremental,
         };
         var options = Reporting;
         var results = new List<BackupResult>();

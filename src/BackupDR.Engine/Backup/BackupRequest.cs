@@ -38,6 +38,9 @@ public sealed class BackupRequest
     /// <summary>Export engine: the point in the PITR window the backup holds the table at; null: now.</summary>
     public DateTimeOffset? ExportTime { get; init; }
 
+    /// <summary>Export engine: export only the changes since the table's latest committed export backup under the target (full or incremental), continuing its chain.</summary>
+    public bool Incremental { get; init; }
+
     /// <summary>Export engine: enable point-in-time recovery on a table that has it off (the export needs it), instead of refusing.</summary>
     public bool EnablePointInTimeRecovery { get; init; }
 
@@ -102,4 +105,7 @@ public sealed class BackupResult
     public string? EngineReason { get; internal set; }
     public string? ExportArn { get; init; }
     public DateTimeOffset? ExportTime { get; init; }
+
+    /// <summary>An incremental backup: the backup it continues.</summary>
+    public string? BaseBackupId { get; init; }
 }

@@ -55,10 +55,10 @@ public sealed class BackupRunner
         {
             throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument, $"{Say.Option("segments")} is the Scan engine's: DynamoDB's export reads the table its own way.", null);
         }
-        if (request.Engine == BackupEngine.Scan && (request.ExportTime is not null || request.EnablePointInTimeRecovery))
+        if (request.Engine == BackupEngine.Scan && (request.ExportTime is not null || request.EnablePointInTimeRecovery || request.Incremental))
         {
             throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument,
-                $"{Say.Option("export-time")} and {Say.Option("enable-point-in-time-recovery")} are the Export engine's: add {Say.Option("engine", "Export")}.", null);
+                $"{Say.Option("export-time")}, {Say.Option("enable-point-in-time-recovery")} and {Say.Option("incremental")} are the Export engine's: add {Say.Option("engine", "Export")}.", null);
         }
         if (request.Engine == BackupEngine.Export && !request.Target.IsS3)
         {
@@ -138,7 +138,7 @@ public sealed class BackupRunner
         {
             (engine, reason) = await ChooseAsync(table, request, cancellationToken).ConfigureAwait(false);
             _host.Verbose($"Engine for '{table.TableName}': {engine}, because {reason}.");
-            if (engine == BackupEngine.Scan && request.ExportTime is not null)
+            if (engine == BackupEngine.Scan && (request.ExportTime is not null || request.Incremental))
             {
                 throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument,
                     $"A backup of '{table.TableName}' at {request.ExportTime:u} needs DynamoDB's export, but the Auto engine chose a scan: {reason}.", table.TableName);

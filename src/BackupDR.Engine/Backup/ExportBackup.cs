@@ -28,6 +28,15 @@ internal sealed class ExportBackup(IAmazonDynamoDB dynamo, BackupFolder target, 
         }
         await EnsurePitrAsync(table.TableName, request.EnablePointInTimeRecovery, ct).ConfigureAwait(false);
 
+        // An incremental continues the table's latest committed export backup: its window starts where that one ends.
+        (string Id, DateTimeOffset End)? baseBackup = request.Incremental ? await BaseAsync(table.TableName, ct).ConfigureAwait(false) : null;
+        var to = request.ExportTime ?? DateTimeOffset.UtcNow;
+        if (baseBackup is { } b && to - b.End > TimeSpan.FromHours(24))
+        {
+            throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument,
+                $"The changes since backup {b.Id} of '{table.TableName}' ({b.End:u}) span more than 24 hours, the longest window of an incremental export. Make a full backup (without {Say.Option("incremental")}).", table.TableName);
+        }
+
         // The export, into the backup's own folder; the backup id is its client token (a retried call starts no second export).
         string prefix = folder.Prefix.TrimEnd('/');
         var options = request.Aws.S3;
@@ -36,8 +45,12 @@ internal sealed class ExportBackup(IAmazonDynamoDB dynamo, BackupFolder target, 
         {
             export = (await dynamo.ExportTableToPointInTimeAsync(new ExportTableToPointInTimeRequest
             {
-                TableArn = table.TableArn, ExportTime = request.ExportTime?.UtcDateTime, ClientToken = started.BackupId, S3Bucket = s3.Bucket, S3Prefix = prefix,
-                S3BucketOwner = options.ExpectedBucketOwner, ExportFormat = ExportFormat.DYNAMODB_JSON, ExportType = ExportType.FULL_EXPORT,
+                TableArn = table.TableArn, ExportTime = baseBackup is null ? request.ExportTime?.UtcDateTime : null, ClientToken = started.BackupId, S3Bucket = s3.Bucket, S3Prefix = prefix,
+                S3BucketOwner = options.ExpectedBucketOwner, ExportFormat = ExportFormat.DYNAMODB_JSON,
+                ExportType = baseBackup is null ? ExportType.FULL_EXPORT : ExportType.INCREMENTAL_EXPORT,
+                IncrementalExportSpecification = baseBackup is { } window
+                    ? new IncrementalExportSpecification { ExportFromTime = window.End.UtcDateTime, ExportToTime = to.UtcDateTime, ExportViewType = ExportViewType.NEW_AND_OLD_IMAGES }
+                    : null,
                 S3SseAlgorithm = options.ServerSideEncryption switch { "aws:kms" => S3SseAlgorithm.KMS, "AES256" => S3SseAlgorithm.AES256, _ => null },
                 S3SseKmsKeyId = options.KmsKeyId,
             }, ct).ConfigureAwait(false)).ExportDescription;
@@ -45,6 +58,11 @@ internal sealed class ExportBackup(IAmazonDynamoDB dynamo, BackupFolder target, 
         catch (PointInTimeRecoveryUnavailableException)
         {
             throw PitrDisabled(table.TableName);
+        }
+        catch (AmazonDynamoDBException e) when (baseBackup is not null && e.ErrorCode == "ValidationException")
+        {
+            throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument,
+                $"DynamoDB refused the incremental export of '{table.TableName}' since backup {baseBackup.Value.Id}: {e.Message} (an incremental window is at least 15 minutes).", table.TableName);
         }
         catch (InvalidExportTimeException e)
         {
@@ -60,7 +78,7 @@ internal sealed class ExportBackup(IAmazonDynamoDB dynamo, BackupFolder target, 
         var exportFolder = folder.Child("AWSDynamoDB").Child(exportId);
         var checker = new IntegrityChecker(exportFolder, host) { Measured = m => { lock (measured) measured[m.DataFile] = m; } };
         var (report, loaded) = await checker.CheckAsync(IntegrityLevel.Full, ct).ConfigureAwait(false);
-        if (!report.IsValid || loaded is null || report.Format != SourceFormat.NativeExport)
+        if (!report.IsValid || loaded is null || report.Format != SourceFormat.NativeExport || (loaded.Records == RecordKind.Change) != (baseBackup is not null))
         {
             throw new BackupDRException(ErrorIds.BackupIntegrityFailed, ErrorKind.InvalidData,
                 $"DynamoDB's export {export.ExportArn} does not verify ({string.Join("; ", report.Problems.Take(5))}): no backup was committed at {folder.Uri}.", folder.Uri);
@@ -79,7 +97,7 @@ internal sealed class ExportBackup(IAmazonDynamoDB dynamo, BackupFolder target, 
                 Sha256Checksum = m.Sha256, Md5Checksum = m.Md5,
             });
         }
-        if (files.Any(f => !BackupFormat.IsExportDataFileKey(f.DataFile, exportId)))
+        if (files.Any(f => baseBackup is null ? !BackupFormat.IsExportDataFileKey(f.DataFile, exportId) : !BackupFormat.IsIncrementalDataFileKey(f.DataFile)))
         {
             throw new BackupDRException(ErrorIds.BackupIntegrityFailed, ErrorKind.InvalidData, $"DynamoDB's export {export.ExportArn} keeps data files outside its own folder: no backup was committed.", folder.Uri);
         }
@@ -97,6 +115,15 @@ internal sealed class ExportBackup(IAmazonDynamoDB dynamo, BackupFolder target, 
             Segments = 0, ManifestFilesSha256 = BackupFormat.Sha256Base64(filesJson), TableDescriptionSha256 = BackupFormat.Sha256Base64(tableJson),
             Writer = "BackupDR " + EngineInfo.Version,
         };
+        if (baseBackup is { } chained)
+        {
+            summary.ExportType = "INCREMENTAL_EXPORT";
+            summary.ExportTime = null;
+            summary.BaseBackupId = chained.Id;
+            summary.ExportFromTime = export.IncrementalExportSpecification.ExportFromTime;
+            summary.ExportToTime = export.IncrementalExportSpecification.ExportToTime;
+            summary.OutputView = "NEW_AND_OLD_IMAGES";
+        }
         byte[] summaryJson = BackupFormat.Serialize(summary);
         await folder.Store.PutAsync(folder.Key(BackupFormat.ManifestFilesKey), filesJson, ct).ConfigureAwait(false);
         await folder.Store.PutAsync(folder.Key(BackupFormat.TableDescriptionKey), tableJson, ct).ConfigureAwait(false);
@@ -104,7 +131,7 @@ internal sealed class ExportBackup(IAmazonDynamoDB dynamo, BackupFolder target, 
         var marker = new CommitMarker
         {
             FormatVersion = BackupFormat.ExportVersion, BackupId = started.BackupId, CommittedAt = DateTimeOffset.UtcNow, ItemCount = summary.ItemCount,
-            ManifestSummarySha256 = BackupFormat.Sha256Base64(summaryJson),
+            ManifestSummarySha256 = BackupFormat.Sha256Base64(summaryJson), BaseBackupId = summary.BaseBackupId,
         };
         await folder.Store.PutAsync(folder.Key(BackupFormat.CommitMarkerKey), BackupFormat.Serialize(marker), ct).ConfigureAwait(false);
         host.Verbose($"Committed backup {started.BackupId} of '{table.TableName}' (DynamoDB export {exportId}): {summary.ItemCount} items in {files.Count} file(s).");
@@ -112,8 +139,30 @@ internal sealed class ExportBackup(IAmazonDynamoDB dynamo, BackupFolder target, 
         {
             BackupId = started.BackupId, TableName = table.TableName, Uri = folder.Uri, ItemCount = summary.ItemCount, SizeBytes = summary.SizeBytes,
             UncompressedSizeBytes = summary.UncompressedSizeBytes, DataFileCount = files.Count, Segments = 0, StartTime = started.StartTime, EndTime = marker.CommittedAt,
-            SummarySha256 = marker.ManifestSummarySha256, Engine = BackupEngine.Export, ExportArn = export.ExportArn, ExportTime = export.ExportTime,
+            SummarySha256 = marker.ManifestSummarySha256, Engine = BackupEngine.Export, ExportArn = export.ExportArn,
+            ExportTime = summary.ExportToTime ?? export.ExportTime, BaseBackupId = summary.BaseBackupId,
         };
+    }
+
+    /// <summary>The table's latest committed backup of this engine under the target, and the point it reaches: what an incremental continues.</summary>
+    private async Task<(string Id, DateTimeOffset End)> BaseAsync(string table, CancellationToken ct)
+    {
+        var catalog = new Catalog.BackupCatalog(target);
+        var committed = new List<Catalog.BackupInfo>();
+        await foreach (var b in catalog.ListAsync(table, ct).ConfigureAwait(false)) if (b.Status == Catalog.BackupStatus.Committed) committed.Add(b);
+        foreach (var candidate in committed.OrderByDescending(b => b.BackupId, StringComparer.Ordinal))
+        {
+            var folder = target.Child(table).Child(candidate.BackupId);
+            byte[]? bytes = await folder.Store.TryReadAllAsync(folder.Key(BackupFormat.ManifestSummaryKey), BackupFormat.MaxSummaryBytes, ct).ConfigureAwait(false);
+            if (bytes is null) continue;
+            ManifestSummary summary;
+            try { summary = BackupFormat.ParseSummary(bytes); }
+            catch (InvalidDataException) { continue; }
+            if (summary.Engine != BackupFormat.ExportEngine) break;   // the latest is a scan: no chain to continue
+            if ((summary.ExportToTime ?? summary.ExportTime) is { } end) return (candidate.BackupId, end);
+        }
+        throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument,
+            $"There is no committed backup of '{table}' made by DynamoDB's export under {target.Uri} to continue (the latest is a scan, or there is none): make a full one first (without {Say.Option("incremental")}).", table);
     }
 
     private async Task EnsurePitrAsync(string table, bool enable, CancellationToken ct)

@@ -33,6 +33,9 @@ public sealed class BackupInfo
     /// <summary>From the commit marker: the SHA-256 (base64) of the manifest summary it commits; null when incomplete.</summary>
     public string? SummarySha256 { get; init; }
 
+    /// <summary>From the commit marker of an incremental backup: the backup it continues (retention keeps it while this is kept).</summary>
+    public string? BaseBackupId { get; init; }
+
     /// <summary>Objects in the folder and their total size.</summary>
     public int ObjectCount { get; init; }
     public long SizeBytes { get; init; }
@@ -105,6 +108,7 @@ public sealed class BackupCatalog(BackupFolder root)
                 CommittedAt = marker?.CommittedAt,
                 ItemCount = marker?.ItemCount,
                 SummarySha256 = marker?.ManifestSummarySha256,
+                BaseBackupId = marker?.BaseBackupId is { } baseId && BackupFormat.IsBackupId(baseId) ? baseId : null,
                 ObjectCount = entry.Objects,
                 SizeBytes = entry.Bytes,
                 PendingUploads = uploads.GetValueOrDefault(folder),

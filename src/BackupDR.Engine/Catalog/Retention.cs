@@ -4,7 +4,8 @@ namespace BackupDR.Engine.Catalog;
 /// How many committed backups of each table to keep, or for how long. With both, a backup goes only when
 /// both let it go. Whatever the policy, the newest committed backup of a table is never removed, and an
 /// incomplete backup goes only when a committed one is newer (one newer than every committed backup may
-/// be a backup running now).
+/// be a backup running now). A backup that a kept incremental backup continues (its chain, down to the full
+/// export) is kept too: retention never breaks a chain it keeps.
 /// </summary>
 public sealed record RetentionPolicy(int? KeepLast = null, TimeSpan? OlderThan = null)
 {
@@ -47,6 +48,13 @@ public sealed record RetentionPolicy(int? KeepLast = null, TimeSpan? OlderThan =
                 if (byCount && byAge) doomed.Add(committed[i]);
             }
             doomed.AddRange(table.Where(b => b.Status == BackupStatus.Incomplete && string.CompareOrdinal(b.BackupId, newest) < 0));
+            // The chains of the kept: each kept incremental's base, and its base, down to the full export.
+            var byId = committed.ToDictionary(b => b.BackupId, StringComparer.Ordinal);
+            var kept = committed.Where(b => !doomed.Contains(b)).ToList();
+            for (int i = 0; i < kept.Count; i++)
+            {
+                if (kept[i].BaseBackupId is { } baseId && byId.TryGetValue(baseId, out var based) && doomed.Remove(based)) kept.Add(based);
+            }
         }
         return doomed.OrderBy(b => b.BackupId, StringComparer.Ordinal).ToList();
     }

@@ -37,6 +37,19 @@ public sealed class ManifestSummary
 
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public DateTimeOffset? ExportTime { get; set; }
+
+    /// <summary>Format version 2, an incremental export (exportType INCREMENTAL_EXPORT): the backup it continues, and its window (from, to] and view.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? BaseBackupId { get; set; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public DateTimeOffset? ExportFromTime { get; set; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public DateTimeOffset? ExportToTime { get; set; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? OutputView { get; set; }
 }
 
 /// <summary>One line of manifest-files.json (docs/format.md §4.2).</summary>
@@ -59,6 +72,10 @@ public sealed class CommitMarker
     public DateTimeOffset CommittedAt { get; set; }
     public long ItemCount { get; set; }
     public string ManifestSummarySha256 { get; set; } = "";
+
+    /// <summary>Format version 2, an incremental backup: the backup it continues (so a listing knows the chain without reading summaries).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? BaseBackupId { get; set; }
 }
 
 /// <summary>table.json (docs/format.md §5): enough to re-create the table as it was.</summary>
@@ -189,6 +206,12 @@ public static class BackupFormat
 
     private static readonly System.Text.RegularExpressions.Regex ExportDataFileName =
         new(@"^AWSDynamoDB/[0-9]{14}-[0-9a-f]{8}/data/[a-z2-7]{1,64}\.json\.gz$", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+
+    private static readonly System.Text.RegularExpressions.Regex IncrementalDataFileName =
+        new(@"^AWSDynamoDB/data/[a-z2-7]{1,64}\.json\.gz$", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+
+    /// <summary>A data file of an incremental backup of the Export engine (§13): <c>AWSDynamoDB/data/&lt;name&gt;.json.gz</c>, the incremental exports' shared folder.</summary>
+    public static bool IsIncrementalDataFileKey(string key) => IncrementalDataFileName.IsMatch(key);
 
     /// <summary>A data file of a backup written by the Export engine (§13): <c>AWSDynamoDB/&lt;export id&gt;/data/&lt;name&gt;.json.gz</c>, of that backup's export.</summary>
     public static bool IsExportDataFileKey(string key, string exportId) => ExportDataFileName.IsMatch(key) && key.StartsWith($"AWSDynamoDB/{exportId}/data/", StringComparison.Ordinal);

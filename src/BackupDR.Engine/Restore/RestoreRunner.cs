@@ -107,7 +107,7 @@ public sealed class RestoreRunner
             throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument,
                 $"An incremental export is applied to the table as it is (its puts and deletes); it takes no mode. Leave out {Say.Mode(request.Mode)}.", request.TableName);
         }
-        if (backup.Format == Format.SourceFormat.NativeExportChain && mode != RestoreMode.New)
+        if ((backup.Format == Format.SourceFormat.NativeExportChain || backup.Stages.Count > 0) && mode != RestoreMode.New)
         {
             throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument,
                 $"A chain of exports is restored into a new or empty table; {Say.Mode(mode)} is not supported for it. Restore into a new table name.", request.TableName);

@@ -160,6 +160,19 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host, R
             }
             exportId = id;
         }
+        bool incremental = exportId is not null && summary.ExportType == "INCREMENTAL_EXPORT";
+        if (incremental && (summary.BaseBackupId is not { } baseId || !BackupFormat.IsBackupId(baseId) || string.CompareOrdinal(baseId, summary.BackupId) >= 0
+                            || summary.ExportFromTime is not { } from || summary.ExportToTime is not { } to || from >= to || summary.OutputView is not ("NEW_IMAGE" or "NEW_AND_OLD_IMAGES")))
+        {
+            report.Add(ProblemCodes.InvalidManifest, BackupFormat.ManifestSummaryKey,
+                "An incremental backup names the earlier backup it continues (baseBackupId), its window (exportFromTime before exportToTime) and its view (NEW_IMAGE or NEW_AND_OLD_IMAGES); this one does not.");
+            return null;
+        }
+        if (exportId is not null && !incremental && (summary.ExportType != "FULL_EXPORT" || summary.BaseBackupId is not null))
+        {
+            report.Add(ProblemCodes.InvalidManifest, BackupFormat.ManifestSummaryKey, $"exportType '{UnsafeKeyException.Printable(summary.ExportType)}' is not FULL_EXPORT or INCREMENTAL_EXPORT.");
+            return null;
+        }
         if (marker is not null)
         {
             if (marker.ManifestSummarySha256 != BackupFormat.Sha256Base64(summaryBytes))
@@ -198,8 +211,9 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host, R
         var usable = new List<DataFileEntry>(files.Count);
         foreach (var file in files)
         {
-            bool named = exportId is null ? BackupFormat.IsDataFileKey(file.DataFile) : BackupFormat.IsExportDataFileKey(file.DataFile, exportId);
-            string? wrong = !named ? $"'{UnsafeKeyException.Printable(file.DataFile)}' is not a data file's name ({(exportId is null ? "data/s<segment>-f<file>.json.gz" : $"AWSDynamoDB/{exportId}/data/<name>.json.gz")})"
+            bool named = exportId is null ? BackupFormat.IsDataFileKey(file.DataFile)
+                : incremental ? BackupFormat.IsIncrementalDataFileKey(file.DataFile) : BackupFormat.IsExportDataFileKey(file.DataFile, exportId);
+            string? wrong = !named ? $"'{UnsafeKeyException.Printable(file.DataFile)}' is not a data file's name ({(exportId is null ? "data/s<segment>-f<file>.json.gz" : incremental ? "AWSDynamoDB/data/<name>.json.gz" : $"AWSDynamoDB/{exportId}/data/<name>.json.gz")})"
                 : expected.ContainsKey(file.DataFile) ? $"'{file.DataFile}' is listed twice"
                 : file.ItemCount < 0 || file.SizeBytes < 0 || file.UncompressedSizeBytes < file.ItemCount ? $"'{file.DataFile}' has impossible figures (items {file.ItemCount}, bytes {file.SizeBytes}, uncompressed {file.UncompressedSizeBytes})"
                 : null;
@@ -252,10 +266,73 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host, R
         }
         report.FilesChecked = files.Count;
 
-        return new LoadedBackup
+        var own = new LoadedBackup
         {
             Folder = backup, Summary = summary, Files = usable, Table = table, IsCommitted = report.IsCommitted,
             SummarySha256 = BackupFormat.Sha256Base64(summaryBytes),
+            Records = incremental ? Format.RecordKind.Change : Format.RecordKind.Item,
+            OutputView = summary.OutputView, FromTime = summary.ExportFromTime, PointInTime = incremental ? summary.ExportToTime : summary.ExportTime,
+        };
+        return incremental ? await ChainAsync(report, own, ct).ConfigureAwait(false) : own;
+    }
+
+    /// <summary>How many backups a chain may hold (a full export and its incrementals).</summary>
+    public const int MaxChainLength = 1000;
+
+    private int _depth;
+
+    /// <summary>
+    /// An incremental backup with the backups it continues, down to its full export (siblings in the table's
+    /// folder, each older than the one after): each checked as any backup, each window starting where the one
+    /// before ended. The stages are applied in that order; the whole is restored like one backup.
+    /// </summary>
+    private async Task<LoadedBackup?> ChainAsync(IntegrityReport report, LoadedBackup own, CancellationToken ct)
+    {
+        string baseId = own.Summary.BaseBackupId!;
+        if (_depth + 1 >= MaxChainLength)
+        {
+            report.Add(ProblemCodes.InvalidManifest, BackupFormat.ManifestSummaryKey, $"The chain of incremental backups is longer than {MaxChainLength}; make a full backup.");
+            return null;
+        }
+        var baseFolder = backup.SplitParent().Parent.Child(baseId);
+        var baseReport = new IntegrityReport { Uri = baseFolder.Uri, Level = report.Level };
+        LoadedBackup? baseLoaded;
+        try
+        {
+            baseLoaded = await new IntegrityChecker(baseFolder, host, options) { _depth = _depth + 1 }.CheckMetadataAsync(baseReport, ct).ConfigureAwait(false);
+        }
+        catch (BackupDRException e) when (e.ErrorId is ErrorIds.BackupNotFound or ErrorIds.InvalidBackupUri)
+        {
+            baseLoaded = null;   // not there: the gap below names it
+        }
+        foreach (var p in baseReport.Problems) report.Add(p.Code, $"{baseId}/{p.File}", $"(the base backup) {p.Message}");
+        if (baseLoaded is null || !baseReport.IsCommitted || baseLoaded.PointInTime is null)
+        {
+            report.Add(ProblemCodes.ExportChainGap, BackupFormat.ManifestSummaryKey,
+                $"The backup continues backup {baseId}, which is {(baseLoaded is null ? "missing or unreadable" : !baseReport.IsCommitted ? "not committed" : "not one of DynamoDB's exports")}: the chain cannot be restored.");
+            return null;
+        }
+        if (baseLoaded.PointInTime != own.FromTime)
+        {
+            report.Add(ProblemCodes.ExportChainGap, BackupFormat.ManifestSummaryKey,
+                $"The backup's window starts at {own.FromTime:u}, but backup {baseId} ends at {baseLoaded.PointInTime:u}: the changes between are in neither.");
+            return null;
+        }
+        var stages = baseLoaded.InOrder.Append(own).ToList();
+        var chainSummary = new ManifestSummary
+        {
+            FormatVersion = own.Summary.FormatVersion, Engine = own.Summary.Engine, ExportArn = own.Summary.ExportArn, ExportType = own.Summary.ExportType,
+            BackupId = own.Summary.BackupId, TableName = own.Summary.TableName, TableArn = own.Summary.TableArn, StartTime = own.Summary.StartTime, EndTime = own.Summary.EndTime,
+            BaseBackupId = baseId, ExportFromTime = own.Summary.ExportFromTime, ExportToTime = own.Summary.ExportToTime, OutputView = own.Summary.OutputView,
+            ItemCount = stages.Sum(st => st.Summary.ItemCount), DataFileCount = stages.Sum(st => st.Files.Count),
+            SizeBytes = stages.Sum(st => st.Summary.SizeBytes), UncompressedSizeBytes = stages.Sum(st => st.Summary.UncompressedSizeBytes),
+        };
+        return new LoadedBackup
+        {
+            Folder = backup, Summary = chainSummary, Files = stages.SelectMany(st => st.Files).ToList(), Table = own.Table, IsCommitted = own.IsCommitted,
+            SummarySha256 = BackupFormat.Sha256Base64(System.Text.Encoding.UTF8.GetBytes(string.Join("\n", stages.Select(st => st.SummarySha256)))),
+            Format = SourceFormat.BackupDR, Records = Format.RecordKind.Item, OutputView = own.OutputView, FromTime = stages[0].PointInTime, PointInTime = own.PointInTime,
+            Stages = stages,
         };
     }
 
