@@ -279,4 +279,32 @@ public sealed class ExportEngineTests(LocalServices services) : IClassFixture<Lo
         await Assert.ThrowsAsync<BackupDRException>(() => RestoreRunner.RunAsync(new Restore.RestoreRequest { Uri = second.Uri, TableName = nowhere, CheckpointUri = ForeignFixtures.Folder("bdr-chain-cp") }, NullOperationHost.Instance, CancellationToken.None));
         Assert.False(await services.TableExistsAsync(nowhere));
     }
+
+    /// <summary>Forged incremental summaries: a base that is not older (a loop), no window, a window backwards, an unknown view — InvalidManifest, and no base is followed.</summary>
+    [Theory]
+    [InlineData("a base newer than the backup")]
+    [InlineData("no window")]
+    [InlineData("a window backwards")]
+    [InlineData("an unknown view")]
+    public async Task Forged_incremental_summaries_are_InvalidManifest(string what)
+    {
+        const string arn = "arn:aws:dynamodb:us-east-1:000000000000:table/t/export/01796253503459-9f970c89";
+        var files = new[] { ForgedBackup.Gzipped("AWSDynamoDB/data/abc.json.gz", ForgedBackup.Lines(ForgedBackup.Items(3))) };
+        string folder = await ForgedBackup.LocalAsync("t-forged", files, s =>
+        {
+            (s.Engine, s.FormatVersion, s.ExportArn, s.ExportType, s.OutputView) = ("Export", 2, arn, "INCREMENTAL_EXPORT", "NEW_AND_OLD_IMAGES");
+            (s.ExportFromTime, s.ExportToTime) = (DateTimeOffset.UtcNow.AddHours(-1), DateTimeOffset.UtcNow);
+            s.BaseBackupId = "20000101T000000000Z-00000000";
+            switch (what)
+            {
+                case "a base newer than the backup": s.BaseBackupId = "29991231T235959999Z-ffffffff"; break;
+                case "no window": s.ExportFromTime = null; break;
+                case "a window backwards": (s.ExportFromTime, s.ExportToTime) = (s.ExportToTime, s.ExportFromTime); break;
+                case "an unknown view": s.OutputView = "EVERYTHING"; break;
+            }
+        });
+        var report = await CheckAsync(folder, IntegrityLevel.Quick);
+        Assert.Contains(report.Problems, p => p.Code == ProblemCodes.InvalidManifest);
+        Assert.DoesNotContain(report.Problems, p => p.Code == ProblemCodes.ExportChainGap);   // refused before any base was looked for
+    }
 }
