@@ -19,6 +19,7 @@ internal sealed class BackupFunction(FunctionSettings settings, LambdaLog log, T
     public async Task<byte[]> HandleAsync(Invocation invocation, CancellationToken cancellationToken)
     {
         var e = LambdaJson.ParseEvent(invocation.Event);
+        if (e["fanout"] is System.Text.Json.Nodes.JsonObject share) return await ShareAsync(invocation, share, cancellationToken).ConfigureAwait(false);
         var tables = LambdaJson.Strings(e, "tables")
             ?? Environment.GetEnvironmentVariable("BACKUP_TABLES")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
         if (tables is not { Count: > 0 })
@@ -88,6 +89,53 @@ internal sealed class BackupFunction(FunctionSettings settings, LambdaLog log, T
                 w.WriteEndArray();
             }
             Functions.WriteReportFailures(w, reportFailures, log);
+        });
+    }
+
+    /// <summary>
+    /// A fan-out worker's share (<c>{"fanout": {"table", "backup_uri", "segment", "total_segments"}}</c>, sent by
+    /// Invoke-DynamoBackup -Engine Lambda): the segment scanned into the backup's folder — which must be
+    /// BACKUP_ROOT/&lt;table&gt;/&lt;backup id&gt;/ — as data files of its own streams; the answer lists them. Nothing is
+    /// committed here: the caller commits when every segment is done.
+    /// </summary>
+    private async Task<byte[]> ShareAsync(Invocation invocation, System.Text.Json.Nodes.JsonObject share, CancellationToken cancellationToken)
+    {
+        string table = LambdaJson.String(share, "table") ?? throw new FunctionException("InvalidEvent", "\"fanout\" needs \"table\".");
+        string uri = settings.ConfinedUri(LambdaJson.String(share, "backup_uri") ?? throw new FunctionException("InvalidEvent", "\"fanout\" needs \"backup_uri\"."));
+        int segment = LambdaJson.Int(share, "segment") ?? throw new FunctionException("InvalidEvent", "\"fanout\" needs \"segment\".");
+        int total = LambdaJson.Int(share, "total_segments") ?? throw new FunctionException("InvalidEvent", "\"fanout\" needs \"total_segments\".");
+        string[] parts = BackupLocation.Parse(uri).Prefix.TrimEnd('/').Split('/');
+        if (parts.Length < 2 || parts[^2] != table || !Engine.Format.BackupFormat.IsBackupId(parts[^1]))
+        {
+            throw new FunctionException("LocationNotAllowed", $"\"backup_uri\" must be a backup's folder of table '{table}' (…/{table}/<backup id>/).");
+        }
+        var location = BackupLocation.Parse(uri);
+        string targetPrefix = string.Join('/', parts[..^2]);
+        var request = new BackupRequest
+        {
+            TableNames = [table], Target = BackupLocation.ForBucket(location.Bucket!, targetPrefix), Aws = settings.Aws, Time = time,
+            Slice = new BackupSlice(parts[^1], segment, total),
+        };
+        using var deadline = Functions.Deadline(invocation, settings.DeadlineMargin, time, cancellationToken);
+        var results = new List<BackupResult>();
+        try
+        {
+            await BackupRunner.RunAsync(request, log, results.Add, deadline.Token).ConfigureAwait(false);
+        }
+        catch (BackupDRException error)
+        {
+            throw Functions.Failure(error, deadline, settings, $"Segment {segment} of {total} of '{table}' was not written; invoking it again starts it over.");
+        }
+        var files = results.Single().DataFiles ?? [];
+        byte[] lines = Engine.Format.BackupFormat.Serialize(files);
+        return LambdaJson.Response(w =>
+        {
+            w.WriteString("status", "succeeded");
+            w.WriteNumber("segment", segment);
+            w.WriteNumber("items", files.Sum(f => f.ItemCount));
+            w.WriteStartArray("files");
+            foreach (var line in System.Text.Encoding.UTF8.GetString(lines).Split('\n', StringSplitOptions.RemoveEmptyEntries)) w.WriteRawValue(line);
+            w.WriteEndArray();
         });
     }
 }

@@ -53,12 +53,21 @@ public sealed class InvokeDynamoBackupCommand : ReportingCmdlet
 
     /// <summary>Who reads the table: Scan (BackupDR's parallel scan; the default), Export (DynamoDB's Export to S3 from the PITR log: no read capacity; S3 only), or Auto (chosen per table, and why).</summary>
     [Parameter]
-    [ValidateSet("Scan", "Export", "Auto")]
+    [ValidateSet("Scan", "Export", "Auto", "Lambda")]
     public string Engine { get; set; } = "Scan";
 
     /// <summary>Export engine: back up the table as it was at this time (within its point-in-time recovery window).</summary>
     [Parameter]
     public DateTime? ExportTime { get; set; }
+
+    /// <summary>Lambda engine: the deployed backup function (its name, and its alias) each segment is invoked on.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string FunctionName { get; set; } = "backupdr-backup";
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string FunctionAlias { get; set; } = "live";
 
     /// <summary>Export engine: export only the changes since the table's latest export backup under the target, continuing its chain.</summary>
     [Parameter]
@@ -84,6 +93,8 @@ public sealed class InvokeDynamoBackupCommand : ReportingCmdlet
         // Each backup's start and failure go on record as they happen; its commit after the run.
         var observer = LedgerTableName is null || IsWhatIf ? null
             : new BackupDR.Engine.Ledger.LedgerWriter.BackupObserver(new BackupDR.Engine.Ledger.LedgerOptions(LedgerTableName) { Aws = AwsOptions }, AwsOptions, NullOperationHost.Instance);
+        var engine = Enum.Parse<BackupEngine>(Engine, ignoreCase: true);
+        using var invoker = engine == BackupEngine.Lambda && !IsWhatIf ? new BackupDR.Engine.Deploy.LambdaFunctionInvoker(AwsOptions, FunctionName, FunctionAlias) : null;
         var request = new BackupRequest
         {
             TableNames = tables,
@@ -93,7 +104,8 @@ public sealed class InvokeDynamoBackupCommand : ReportingCmdlet
             ConsistentRead = ConsistentRead,
             MaxReadCapacityUnits = MaxReadCapacityUnits,
             Observer = observer,
-            Engine = Enum.Parse<BackupEngine>(Engine, ignoreCase: true),
+            Engine = engine,
+            Invoker = invoker,
             ExportTime = ExportTime is { } at ? new DateTimeOffset(at).ToUniversalTime() : null,
             EnablePointInTimeRecovery = EnablePointInTimeRecovery,
             Incremental = Incremental,

@@ -289,6 +289,65 @@ public sealed class LambdaInProcessTests(LocalServices services, ITestOutputHelp
         Assert.Contains($"{never}: NoBackup", (string)failed.Body["errorMessage"]!);
     }
 
+    /// <summary>Invokes the backup function in this process, one host per invocation (as Lambda runs one per request).</summary>
+    private sealed class InProcessInvoker(Dictionary<string, string?> env, ITestOutputHelper output, Func<int, int, bool>? failAfter = null) : IFunctionInvoker
+    {
+        private readonly Dictionary<int, int> _attempts = [];
+        public IReadOnlyDictionary<int, int> Attempts => _attempts;
+
+        public async Task<JsonObject> InvokeAsync(JsonObject payload, CancellationToken cancellationToken)
+        {
+            int segment = (int)payload["fanout"]!["segment"]!;
+            int attempt;
+            lock (_attempts) attempt = _attempts[segment] = _attempts.GetValueOrDefault(segment) + 1;
+            var api = new QueuedRuntimeApi(TimeProvider.System, payload.ToJsonString());
+            await new LambdaHost(api, TimeProvider.System, name => env.GetValueOrDefault(name), new LogLines(output)).RunAsync(cancellationToken);
+            var outcome = Assert.Single(api.Outcomes);
+            if (outcome.Failed) throw new InvalidOperationException($"{outcome.ErrorType}: {outcome.Body["errorMessage"]}");
+            // A worker whose answer is lost after it wrote its files (a timeout, a crash on the way out).
+            if (failAfter?.Invoke(segment, attempt) == true) throw new TimeoutException($"segment {segment}'s answer was lost");
+            return outcome.Body;
+        }
+    }
+
+    /// <summary>
+    /// Fan-out: a backup split over 4 invocations of the backup function, each scanning one segment into its own
+    /// streams' data files; one worker's answer lost after it wrote, so it is invoked again and rewrites its share;
+    /// the caller commits a backup that validates Full and restores equal to the source.
+    /// </summary>
+    [Fact]
+    public async Task A_backup_fanned_out_to_four_workers_with_one_lost_is_complete_and_restores_equal()
+    {
+        string table = await services.CreateTableAsync();
+        await services.PutItemsAsync(table, TestItems.Random(909, 3000));
+        string bucket = await services.CreateBucketAsync();
+        var env = new Dictionary<string, string?> { ["_HANDLER"] = "backup", ["BACKUP_BUCKET"] = bucket };
+        var invoker = new InProcessInvoker(env, output, (segment, attempt) => segment == 1 && attempt == 1);
+        var results = new List<BackupResult>();
+        await BackupRunner.RunAsync(new BackupRequest
+        {
+            TableNames = [table], Target = BackupLocation.ForBucket(bucket, "backupdr"), Engine = BackupEngine.Lambda, Segments = 4, Invoker = invoker, MaxDataFileBytes = 64 * 1024,
+        }, NullOperationHost.Instance, results.Add, CancellationToken.None);
+        var backup = Assert.Single(results);
+        Assert.Equal(BackupEngine.Lambda, backup.Engine);
+        Assert.Equal(4, backup.Segments);
+        Assert.Equal(3000, backup.ItemCount);
+        Assert.Equal(2, invoker.Attempts[1]);
+        Assert.All(new[] { 0, 2, 3 }, s => Assert.Equal(1, invoker.Attempts[s]));
+        var check = await Operations.CheckIntegrityAsync(backup.Uri, Validation.IntegrityLevel.Full, new Aws.AwsOptions(), NullOperationHost.Instance, CancellationToken.None);
+        Assert.True(check.IsValid, string.Join("; ", check.Problems));
+        string restored = LocalServices.UniqueName("fanned");
+        await Restore.RestoreRunner.RunAsync(new Restore.RestoreRequest { Uri = backup.Uri, TableName = restored, CheckpointUri = ForeignFixtures.Folder("bdr-fanout-cp") }, NullOperationHost.Instance, CancellationToken.None);
+        Assert.Equal(await services.ReadTableAsync(table), await services.ReadTableAsync(restored));
+
+        // A share outside the function's root, or naming another table's folder, is refused.
+        var api = new QueuedRuntimeApi(TimeProvider.System,
+            $"{{\"fanout\": {{\"table\": \"{table}\", \"backup_uri\": \"s3://elsewhere/backupdr/{table}/20260101T000000000Z-00000000/\", \"segment\": 0, \"total_segments\": 2}}}}",
+            $"{{\"fanout\": {{\"table\": \"{table}\", \"backup_uri\": \"s3://{bucket}/backupdr/other-table/20260101T000000000Z-00000000/\", \"segment\": 0, \"total_segments\": 2}}}}");
+        await new LambdaHost(api, TimeProvider.System, name => env.GetValueOrDefault(name), new LogLines(output)).RunAsync(CancellationToken.None);
+        Assert.All(api.Outcomes, o => Assert.Equal("LocationNotAllowed", o.ErrorType));
+    }
+
     /// <summary>The recovery function runs a drill when its event asks: the report in the answer, a failed drill a failed invocation, no scratch table left.</summary>
     [Fact]
     public async Task The_recovery_function_runs_a_drill_and_fails_a_stale_one()

@@ -308,6 +308,18 @@ Describe 'Deploy-BackupFunctions, then the functions end to end' {
         $unwired[1].Changes -join "`n" | Should -Match 'remove permission backupdr-compliance-schedule'
     }
 
+    It 'fans a backup out to four invocations of the deployed backup function and commits it here' {
+        Invoke-RestMethod -Method Post -Uri "$lambda/__local/reset" | Out-Null
+        $fanned = Invoke-DynamoBackup -TableName $source -Bucket $bucket -Prefix backupdr -Engine Lambda -Segments 4 -FunctionName "$prefix-backup"
+        $fanned.Engine | Should -Be 'Lambda'
+        $fanned.Segments | Should -Be 4
+        $fanned.ItemCount | Should -Be 40
+        @(Get-Invocations | Where-Object { $_.functionName -eq "$prefix-backup" -and $_.ok }).Count | Should -Be 4
+        (Test-BackupIntegrity -Uri $fanned.Uri -Level Full).IsValid | Should -BeTrue
+        $null = Restore-DynamoTable -Uri $fanned.Uri -TableName "$source-recovered-fanout"
+        Get-WireItems "$source-recovered-fanout" | Should -Be (Get-WireItems $source)
+    }
+
     It 'warns when one role serves all three functions' {
         $shared = $deploy.Clone()
         foreach ($k in 'BackupRoleArn', 'ValidationRoleArn', 'RecoveryRoleArn') { $shared.Remove($k) }

@@ -44,6 +44,16 @@ public sealed class BackupRequest
     /// <summary>Export engine: enable point-in-time recovery on a table that has it off (the export needs it), instead of refusing.</summary>
     public bool EnablePointInTimeRecovery { get; init; }
 
+    /// <summary>
+    /// A fan-out worker's share (docs/lambda.md): scan only this segment of the table into the given backup's
+    /// folder, as data files of its own streams, and return their entries — no manifests, no commit marker;
+    /// the caller that fanned out commits. Null: a whole backup.
+    /// </summary>
+    public BackupSlice? Slice { get; init; }
+
+    /// <summary>The Lambda engine: who runs each segment's worker (the deployed backup function).</summary>
+    public IFunctionInvoker? Invoker { get; init; }
+
     /// <summary>Told when each table's backup starts and when one fails (a ledger records both); its own failures never touch the backup.</summary>
     public IBackupObserver? Observer { get; init; }
 }
@@ -58,8 +68,27 @@ public enum BackupEngine
     /// <summary>DynamoDB's Export to S3: from the point-in-time-recovery log, no read capacity; the table needs PITR, the target is S3.</summary>
     Export,
 
+    /// <summary>The deployed backup function, one invocation per scan segment, each writing its own data files; this process commits.</summary>
+    Lambda,
+
     /// <summary>Export for a table with PITR on, an S3 target and at least <see cref="BackupRunner.AutoExportMinBytes"/>; Scan otherwise. The choice and why are in the result.</summary>
     Auto,
+}
+
+/// <summary>One worker's share of a fanned-out backup: segment <see cref="Segment"/> of <see cref="TotalSegments"/>, into backup <see cref="BackupId"/>.</summary>
+public sealed record BackupSlice(string BackupId, int Segment, int TotalSegments)
+{
+    /// <summary>The first stream number of this worker's data files: each worker names its files apart (data/s&lt;stream&gt;-f&lt;n&gt;).</summary>
+    public int StreamBase => Segment * StreamsPerWorker;
+
+    public const int StreamsPerWorker = 16;
+    public const int MaxSegments = 1000;
+}
+
+/// <summary>Runs one function invocation and answers its response (RequestResponse); a function error is thrown with its type and message.</summary>
+public interface IFunctionInvoker
+{
+    Task<System.Text.Json.Nodes.JsonObject> InvokeAsync(System.Text.Json.Nodes.JsonObject payload, CancellationToken cancellationToken);
 }
 
 /// <summary>A table's backup as it starts: where it goes and under which id.</summary>
@@ -108,4 +137,7 @@ public sealed class BackupResult
 
     /// <summary>An incremental backup: the backup it continues.</summary>
     public string? BaseBackupId { get; init; }
+
+    /// <summary>A fan-out worker's result: the data files it wrote (no manifests, nothing committed).</summary>
+    public IReadOnlyList<Format.DataFileEntry>? DataFiles { get; init; }
 }

@@ -51,11 +51,11 @@ public sealed class BackupRunner
         {
             throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument, $"{Say.Option("max-read-capacity-units")} must be a positive number (or 0 for no cap).", null);
         }
-        if (request.Engine != BackupEngine.Scan && request.Segments > 0)
+        if (request.Engine is BackupEngine.Export or BackupEngine.Auto && request.Segments > 0)
         {
             throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument, $"{Say.Option("segments")} is the Scan engine's: DynamoDB's export reads the table its own way.", null);
         }
-        if (request.Engine == BackupEngine.Scan && (request.ExportTime is not null || request.EnablePointInTimeRecovery || request.Incremental))
+        if (request.Engine is BackupEngine.Scan or BackupEngine.Lambda && (request.ExportTime is not null || request.EnablePointInTimeRecovery || request.Incremental))
         {
             throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument,
                 $"{Say.Option("export-time")}, {Say.Option("enable-point-in-time-recovery")} and {Say.Option("incremental")} are the Export engine's: add {Say.Option("engine", "Export")}.", null);
@@ -64,6 +64,15 @@ public sealed class BackupRunner
         {
             throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument,
                 "DynamoDB's export writes to S3 only: back up to a bucket, or use the Scan engine for a folder.", null);
+        }
+        if (request.Engine == BackupEngine.Lambda && (request.Invoker is null || !request.Target.IsS3 || request.Segments is < 2 or > BackupSlice.MaxSegments))
+        {
+            throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument,
+                $"The Lambda engine fans a backup out to the deployed backup function: it needs a bucket target and {Say.Option("segments")} of 2 to {BackupSlice.MaxSegments} (one invocation each).", null);
+        }
+        if (request.Slice is { } slice && (slice.TotalSegments is < 1 or > BackupSlice.MaxSegments || slice.Segment < 0 || slice.Segment >= slice.TotalSegments || !BackupFormat.IsBackupId(slice.BackupId)))
+        {
+            throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument, $"A fan-out share is segment 0 to {BackupSlice.MaxSegments - 1} of at most {BackupSlice.MaxSegments}, of a backup id.", null);
         }
         using var scanner = DynamoWireClient.For(dynamo, aws);
         var runner = new BackupRunner(dynamo, scanner, target, host);
@@ -151,9 +160,33 @@ public sealed class BackupRunner
 
     private async Task<BackupResult> BackupOneAsync(TableDescription table, BackupRequest request, BackupEngine engine, CancellationToken cancellationToken)
     {
+        if (request.Slice is { } slice) return await SliceAsync(table, request, slice, cancellationToken).ConfigureAwait(false);
         var start = DateTimeOffset.UtcNow;
         string backupId = BackupFormat.NewBackupId(start);
         var folder = _target.Child(table.TableName).Child(backupId);
+        if (engine == BackupEngine.Lambda)
+        {
+            var lambdaStart = new BackupStart(table.TableName, backupId, folder.Uri, start);
+            if (request.Observer is { } o)
+            {
+                try { await o.StartedAsync(lambdaStart, cancellationToken).ConfigureAwait(false); } catch (Exception e) when (e is not OutOfMemoryException) { _host.Verbose(e.Message); }
+            }
+            try
+            {
+                return await new FanOutBackup(_dynamo, _host).RunAsync(table, request, lambdaStart, folder, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                await RemovePartialBackupAsync(folder).ConfigureAwait(false);
+                var error = AwsErrors.Translate(e, table.TableName);
+                var thrown = error.ErrorId == ErrorIds.OperationCancelled ? error : NotBackedUp(error, table.TableName, $"at {folder.Uri} (what the workers wrote was removed)");
+                if (request.Observer is { } fo)
+                {
+                    try { await fo.FailedAsync(lambdaStart, thrown).ConfigureAwait(false); } catch (Exception oe) when (oe is not OutOfMemoryException) { _host.Verbose(oe.Message); }
+                }
+                throw thrown;
+            }
+        }
         int segments = request.Segments > 0 ? request.Segments : AutoSegments(table);
         _host.Verbose($"Backing up '{table.TableName}' to {folder.Uri} with {segments} scan segment(s) and {EncoderCount(request, segments)} encoder(s).");
         var started = new BackupStart(table.TableName, backupId, folder.Uri, start);
@@ -293,15 +326,50 @@ public sealed class BackupRunner
     }
 
     /// <summary>
+    /// A fan-out worker's share: its segment scanned into its own streams' data files in the backup's folder
+    /// (what an earlier attempt of the same share left there is removed first), their entries returned.
+    /// </summary>
+    private async Task<BackupResult> SliceAsync(TableDescription table, BackupRequest request, BackupSlice slice, CancellationToken cancellationToken)
+    {
+        var folder = _target.Child(table.TableName).Child(slice.BackupId);
+        var mine = new List<string>();
+        await foreach (var obj in folder.Store.ListAsync(folder.Key(BackupFormat.DataFolder), cancellationToken).ConfigureAwait(false))
+        {
+            string name = obj.Key[folder.Prefix.Length..];
+            if (BackupFormat.IsDataFileKey(name) && int.TryParse(name.AsSpan(6, name.IndexOf('-') - 6), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int stream)
+                && stream >= slice.StreamBase && stream < slice.StreamBase + BackupSlice.StreamsPerWorker)
+            {
+                mine.Add(obj.Key);
+            }
+        }
+        foreach (string key in mine) await folder.Store.DeleteAsync(key, cancellationToken).ConfigureAwait(false);
+        var start = DateTimeOffset.UtcNow;
+        var progress = new ScanProgress(table.TableName, (table.ItemCount ?? 0) / Math.Max(1, slice.TotalSegments), _host);
+        var capacity = new CapacityLimiter(request.MaxReadCapacityUnits, request.ConsistentRead ? 0.25 : 0.125, request.Time);
+        List<DataFileEntry> files;
+        using (var ticker = progress.StartTicking(cancellationToken))
+        {
+            files = await RunPipelineAsync(table, folder, 1, request, progress, capacity, cancellationToken, slice).ConfigureAwait(false);
+        }
+        progress.Complete();
+        return new BackupResult
+        {
+            BackupId = slice.BackupId, TableName = table.TableName, Uri = folder.Uri, ItemCount = files.Sum(f => f.ItemCount), SizeBytes = files.Sum(f => f.SizeBytes),
+            UncompressedSizeBytes = files.Sum(f => f.UncompressedSizeBytes), DataFileCount = files.Count, Segments = 1, StartTime = start, EndTime = DateTimeOffset.UtcNow,
+            Status = "Slice", DataFiles = files, Engine = BackupEngine.Lambda,
+        };
+    }
+
+    /// <summary>
     /// The pipeline: one scanner per segment fetches pages into a shared bounded queue; a few
     /// encoders (no more than the cores) drain it, each into its own data files, each file uploading
     /// its parts while the next fills. When the queue is full the scanners wait, when the uploads are
     /// busy the encoders wait: memory is set by the pipeline options and the number of encoders.
     /// </summary>
     private async Task<List<DataFileEntry>> RunPipelineAsync(TableDescription table, BackupFolder folder, int segments,
-        BackupRequest request, ScanProgress progress, CapacityLimiter capacity, CancellationToken cancellationToken)
+        BackupRequest request, ScanProgress progress, CapacityLimiter capacity, CancellationToken cancellationToken, BackupSlice? slice = null)
     {
-        int encoders = EncoderCount(request, segments);
+        int encoders = Math.Min(EncoderCount(request, segments), slice is null ? int.MaxValue : BackupSlice.StreamsPerWorker);
         var pages = Channel.CreateBounded<ScanPage>(new BoundedChannelOptions(encoders * request.Pipeline.ScanQueuePages)
         {
             SingleReader = encoders == 1,
@@ -324,7 +392,7 @@ public sealed class BackupRunner
                 {
                     try
                     {
-                        await ScanIntoAsync(table.TableName, worker, segments, request.ConsistentRead, capacity, pages.Writer, pageSlots, token).ConfigureAwait(false);
+                        await ScanIntoAsync(table.TableName, slice?.Segment ?? worker, slice?.TotalSegments ?? segments, request.ConsistentRead, capacity, pages.Writer, pageSlots, token).ConfigureAwait(false);
                     }
                     finally
                     {
@@ -333,7 +401,7 @@ public sealed class BackupRunner
                     return [];
                 }
                 var walker = new Json.ItemWalker(KeysOf(table));
-                return await EncodeAsync(folder, worker - segments, request, progress, pages.Reader, partBuffers, walker, garbage, token).ConfigureAwait(false);
+                return await EncodeAsync(folder, (slice?.StreamBase ?? 0) + worker - segments, request, progress, pages.Reader, partBuffers, walker, garbage, token).ConfigureAwait(false);
             }, cancellationToken).ConfigureAwait(false);
             return results.SelectMany(f => f).OrderBy(f => f.DataFile, StringComparer.Ordinal).ToList();
         }

@@ -202,3 +202,40 @@ internal sealed class EventBridgeApi(SignedHttpClient http, RegionEndpoint regio
         return JsonNode.Parse(response.Body) as JsonObject ?? [];
     }
 }
+
+/// <summary>Invokes a deployed function (its alias) and answers its response; a function error is thrown with the function's own error type and message.</summary>
+public sealed class LambdaFunctionInvoker : Backup.IFunctionInvoker, IDisposable
+{
+    private readonly SignedHttpClient _http;
+    private readonly LambdaApi _lambda;
+    private readonly string _name;
+    private readonly string? _qualifier;
+
+    /// <param name="name">The function's name (e.g. backupdr-backup).</param>
+    /// <param name="qualifier">Its alias (e.g. live); null: $LATEST.</param>
+    public LambdaFunctionInvoker(AwsOptions aws, string name, string? qualifier)
+    {
+        // One attempt per call, for as long as an invocation may run: the fan-out retries a failed worker itself.
+        var options = aws with { RequestTimeout = TimeSpan.FromMinutes(16), Retry = new RetryPolicy(1, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(1)) };
+        var factory = new AwsClientFactory(options);
+        _http = SignedHttpClient.For(factory);
+        _lambda = new LambdaApi(_http, SignedHttpClient.ResolveRegion(options));
+        (_name, _qualifier) = (name, qualifier);
+    }
+
+    public async Task<JsonObject> InvokeAsync(JsonObject payload, CancellationToken cancellationToken)
+    {
+        var (_, error, body) = await _lambda.InvokeAsync(_name, _qualifier, Encoding.UTF8.GetBytes(payload.ToJsonString()), asynchronous: false, cancellationToken).ConfigureAwait(false);
+        JsonObject? answer;
+        try { answer = JsonNode.Parse(body) as JsonObject; }
+        catch (System.Text.Json.JsonException) { answer = null; }
+        if (error is not null || answer is null)
+        {
+            throw new BackupDRException(answer?["errorType"]?.ToString() ?? "FunctionFailed", ErrorKind.InvalidOperation,
+                $"{_name} failed: {answer?["errorMessage"]?.ToString() ?? Encoding.UTF8.GetString(body)}", _name);
+        }
+        return answer;
+    }
+
+    public void Dispose() => _http.Dispose();
+}
