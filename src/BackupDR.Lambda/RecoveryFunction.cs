@@ -27,6 +27,7 @@ internal sealed class RecoveryFunction(FunctionSettings settings, LambdaLog log,
     {
         var e = LambdaJson.ParseEvent(invocation.Event);
         if (e["drill"] is System.Text.Json.Nodes.JsonObject drill) return await DrillAsync(invocation, drill, cancellationToken).ConfigureAwait(false);
+        if (e["fanout_restore"] is System.Text.Json.Nodes.JsonObject share) return await ShareAsync(invocation, share, cancellationToken).ConfigureAwait(false);
         string target = LambdaJson.String(e, "table_name")
             ?? throw new FunctionException("InvalidEvent", "\"table_name\" (the table to restore into) is required.");
         settings.AllowRestoreInto(target);
@@ -141,6 +142,42 @@ internal sealed class RecoveryFunction(FunctionSettings settings, LambdaLog log,
             w.WritePropertyName("drill");
             JsonSerializer.Serialize(w, drill, LambdaJsonContext.Default.DrillReport);
             Functions.WriteReportFailures(w, reportFailures, log);
+        });
+    }
+
+    /// <summary>
+    /// A fan-out worker's share of a restore (<c>{"fanout_restore": {"uri", "table_name", "files": [...], "worker"}}</c>, sent by
+    /// Restore-DynamoTable -Engine Lambda): those data files of the backup (under BACKUP_ROOT) written into the table
+    /// (which RESTORE_TABLES must allow, and the caller created), with the share's own checkpoint; invoked again after
+    /// a deadline, it continues from that checkpoint.
+    /// </summary>
+    private async Task<byte[]> ShareAsync(Invocation invocation, System.Text.Json.Nodes.JsonObject share, CancellationToken cancellationToken)
+    {
+        string target = LambdaJson.String(share, "table_name") ?? throw new FunctionException("InvalidEvent", "\"fanout_restore\" needs \"table_name\".");
+        settings.AllowRestoreInto(target);
+        string uri = settings.ConfinedUri(LambdaJson.String(share, "uri") ?? throw new FunctionException("InvalidEvent", "\"fanout_restore\" needs \"uri\"."));
+        var files = LambdaJson.Strings(share, "files") ?? throw new FunctionException("InvalidEvent", "\"fanout_restore\" needs \"files\".");
+        if (files.Count is 0 or > 100_000) throw new FunctionException("InvalidEvent", "\"files\" must name 1 to 100,000 data files.");
+        var request = new RestoreRequest
+        {
+            Uri = uri, TableName = target, FileSubset = files, Resume = true, Parallelism = LambdaJson.Int(share, "parallelism") ?? 4,
+            CheckpointUri = settings.CheckpointUri, Aws = settings.Aws, Time = time,
+        };
+        using var deadline = Functions.Deadline(invocation, settings.DeadlineMargin, time, cancellationToken);
+        RestoreResult result;
+        try
+        {
+            result = await RestoreRunner.RunAsync(request, log, deadline.Token).ConfigureAwait(false);
+        }
+        catch (BackupDRException error)
+        {
+            throw Functions.Failure(error, deadline, settings, "The share's progress is in its checkpoint; invoking again with the same event continues it.");
+        }
+        return LambdaJson.Response(w =>
+        {
+            w.WriteString("status", "succeeded");
+            w.WritePropertyName("result");
+            JsonSerializer.Serialize(w, result, LambdaJsonContext.Default.RestoreResult);
         });
     }
 

@@ -69,8 +69,22 @@ public sealed class RestoreDynamoTableCommand : ReportingCmdlet
 
     /// <summary>Who writes the items: Write (BackupDR's batched writes; the default) or Import (DynamoDB's Import from S3 creates a new table from the backup's data files).</summary>
     [Parameter]
-    [ValidateSet("Write", "Import")]
+    [ValidateSet("Write", "Import", "Lambda")]
     public string Engine { get; set; } = "Write";
+
+    /// <summary>Lambda engine: how many invocations of the recovery function share the data files.</summary>
+    [Parameter]
+    [ValidateRange(2, 256)]
+    public int Workers { get; set; } = 4;
+
+    /// <summary>Lambda engine: the deployed recovery function and its alias.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string FunctionName { get; set; } = "backupdr-recovery";
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string FunctionAlias { get; set; } = "live";
 
     /// <summary>The profile that reads the backup, when it is in another account than the table (default: -ProfileName).</summary>
     [Parameter]
@@ -104,6 +118,8 @@ public sealed class RestoreDynamoTableCommand : ReportingCmdlet
                 ProfileName = SourceProfileName ?? AwsOptions.ProfileName, Region = SourceRegion ?? AwsOptions.Region,
                 ProfileOption = SourceProfileName is null ? AwsOptions.ProfileOption : "source-profile-name",
             };
+        var engine = Enum.Parse<RestoreEngine>(Engine, ignoreCase: true);
+        using var invoker = engine == RestoreEngine.Lambda && !IsWhatIf ? new BackupDR.Engine.Deploy.LambdaFunctionInvoker(AwsOptions, FunctionName, FunctionAlias) : null;
         RunReported((bridge, token) => RestoreRunner.RunAsync(new RestoreRequest
         {
             Uri = uri, TableName = TableName, Force = Force, Mode = mode, Resume = Resume,
@@ -113,7 +129,7 @@ public sealed class RestoreDynamoTableCommand : ReportingCmdlet
             PointInTime = PointInTime is { } t ? new DateTimeOffset(t).ToUniversalTime() : null,
             AllowGaps = AllowGaps, Revert = Revert,
             SourceAws = sourceAws,
-            Engine = Enum.Parse<RestoreEngine>(Engine, ignoreCase: true),
+            Engine = engine, Workers = Workers, Invoker = invoker,
         }, bridge, token),
             (result, error) => RunReport.ForRestore(TableName, result, null, error, options), WriteObject,
             result => result is null ? [] : [BackupDR.Engine.Ledger.LedgerWriter.ForRestore(result, MyInvocation.MyCommand.Name, sourceAws ?? AwsOptions)]);

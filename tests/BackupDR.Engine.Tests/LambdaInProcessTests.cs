@@ -348,6 +348,67 @@ public sealed class LambdaInProcessTests(LocalServices services, ITestOutputHelp
         Assert.All(api.Outcomes, o => Assert.Equal("LocationNotAllowed", o.ErrorType));
     }
 
+    /// <summary>Invokes the recovery function in this process; the first attempt of one worker runs on a clock that jumps past its deadline mid-restore.</summary>
+    private sealed class RestoreInvoker(Dictionary<string, string?> env, ITestOutputHelper output, int killWorker) : IFunctionInvoker
+    {
+        private readonly Dictionary<int, int> _attempts = [];
+        public IReadOnlyDictionary<int, int> Attempts => _attempts;
+        public bool Killed { get; private set; }
+
+        public async Task<JsonObject> InvokeAsync(JsonObject payload, CancellationToken cancellationToken)
+        {
+            int worker = (int)payload["fanout_restore"]!["worker"]!;
+            int attempt;
+            lock (_attempts) attempt = _attempts[worker] = _attempts.GetValueOrDefault(worker) + 1;
+            TimeProvider clock = TimeProvider.System;
+            LogLines log = new(output);
+            if (worker == killWorker && attempt == 1)
+            {
+                var fake = new FakeTimeProvider(DateTimeOffset.UtcNow);
+                int reports = 0;
+                log = new LogLines(output, line =>
+                {
+                    if (Killed || !line.Contains("\"progress\"", StringComparison.Ordinal) || !line.Contains("Restoring into table", StringComparison.Ordinal)) return;
+                    if (++reports < 3) { fake.Advance(TimeSpan.FromSeconds(11)); return; }
+                    Killed = true;
+                    fake.Advance(TimeSpan.FromMinutes(20));
+                });
+                clock = fake;
+            }
+            var api = new QueuedRuntimeApi(clock, payload.ToJsonString());
+            await new LambdaHost(api, clock, name => env.GetValueOrDefault(name), log).RunAsync(cancellationToken);
+            var outcome = Assert.Single(api.Outcomes);
+            if (outcome.Failed) throw new InvalidOperationException($"{outcome.ErrorType}: {outcome.Body["errorMessage"]}");
+            return outcome.Body;
+        }
+    }
+
+    /// <summary>
+    /// Fan-out restore: 4 workers of the recovery function, each a disjoint share of the data files with its own
+    /// checkpoint; one stopped by its deadline mid-way is invoked again and continues; the table equals the source.
+    /// </summary>
+    [Fact]
+    public async Task A_restore_fanned_out_to_four_workers_with_one_stopped_mid_way_is_complete()
+    {
+        var (table, bucket, uri, source) = await BackedUpAsync(4000, 910);
+        string target = LocalServices.UniqueName("fanout-restored");
+        var env = new Dictionary<string, string?>
+        {
+            ["_HANDLER"] = "recovery", ["BACKUP_BUCKET"] = bucket, ["RESTORE_TABLES"] = "fanout-restored*", ["BACKUPDR_CHECKPOINT_URI"] = $"s3://{bucket}/checkpoints/",
+        };
+        var invoker = new RestoreInvoker(env, output, killWorker: 1);
+        var result = await Restore.RestoreRunner.RunAsync(new Restore.RestoreRequest
+        {
+            Uri = uri, TableName = target, Engine = Restore.RestoreEngine.Lambda, Workers = 4, Invoker = invoker,
+        }, NullOperationHost.Instance, CancellationToken.None);
+        Assert.True(invoker.Killed, "the worker never reached its deadline");
+        Assert.Equal(2, invoker.Attempts[1]);
+        Assert.Equal(Restore.RestoreEngine.Lambda, result.Engine);
+        Assert.Equal(4000, result.ItemsWritten);
+        Assert.Equal(source, await services.ReadTableAsync(target));
+        _ = table;
+    }
+
     /// <summary>The recovery function runs a drill when its event asks: the report in the answer, a failed drill a failed invocation, no scratch table left.</summary>
     [Fact]
     public async Task The_recovery_function_runs_a_drill_and_fails_a_stale_one()

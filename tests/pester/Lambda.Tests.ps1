@@ -318,6 +318,15 @@ Describe 'Deploy-BackupFunctions, then the functions end to end' {
         (Test-BackupIntegrity -Uri $fanned.Uri -Level Full).IsValid | Should -BeTrue
         $null = Restore-DynamoTable -Uri $fanned.Uri -TableName "$source-recovered-fanout"
         Get-WireItems "$source-recovered-fanout" | Should -Be (Get-WireItems $source)
+
+        # And back through four invocations of the recovery function, into a table RESTORE_TABLES allows.
+        $wider = $deploy.Clone(); $wider.RestoreTables = @("$source-recovered*")
+        $null = Deploy-BackupFunctions @wider -BackupTables $source, "$source-recovered"
+        $restored = Restore-DynamoTable -Uri $fanned.Uri -TableName "$source-recovered-workers" -Engine Lambda -Workers 4 -FunctionName "$prefix-recovery"
+        $restored.Engine | Should -Be 'Lambda'
+        $restored.ItemsWritten | Should -Be 40
+        Get-WireItems "$source-recovered-workers" | Should -Be (Get-WireItems $source)
+        $null = Deploy-BackupFunctions @deploy -BackupTables $source, "$source-recovered"
     }
 
     It 'warns when one role serves all three functions' {

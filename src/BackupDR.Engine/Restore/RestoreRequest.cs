@@ -10,12 +10,22 @@ public enum RestoreEngine
 
     /// <summary>DynamoDB's Import from S3 reads the backup's data files and creates the table: a new table, a BackupDR backup in S3, no local secondary indexes.</summary>
     Import,
+
+    /// <summary>The deployed recovery function, each invocation writing a disjoint set of the backup's data files with its own checkpoint; a new table.</summary>
+    Lambda,
 }
 
 public sealed class RestoreRequest
 {
     /// <summary>Who writes the items: BackupDR (the default) or DynamoDB's Import from S3 (a new table only).</summary>
     public RestoreEngine Engine { get; init; } = RestoreEngine.Write;
+
+    /// <summary>The Lambda engine: how many workers, and who runs them (the deployed recovery function).</summary>
+    public int Workers { get; init; } = 4;
+    public Backup.IFunctionInvoker? Invoker { get; init; }
+
+    /// <summary>A fan-out worker's share: only these data files (manifest keys), into a table the caller created and other workers write too; its own checkpoint.</summary>
+    public IReadOnlyList<string>? FileSubset { get; init; }
 
     /// <summary>The backup folder's URI.</summary>
     public required string Uri { get; init; }

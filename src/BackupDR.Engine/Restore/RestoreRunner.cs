@@ -61,6 +61,7 @@ public sealed class RestoreRunner
         try
         {
             if (request.Engine == RestoreEngine.Import) return await new ImportRestore(dynamo, host).RunAsync(folder, request, cancellationToken).ConfigureAwait(false);
+            if (request.Engine == RestoreEngine.Lambda) return await new FanOutRestore(dynamo, host).RunAsync(folder, request, cancellationToken).ConfigureAwait(false);
             return await new RestoreRunner(dynamo, wire, host, request.Aws.Retry).RestoreAsync(folder, request, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e)
@@ -80,12 +81,14 @@ public sealed class RestoreRunner
         var report = new IntegrityReport { Uri = folder.Uri, Level = IntegrityLevel.Full };
         host.Verbose($"Verifying {folder.Uri} (every file's size, checksums and items) before restoring.");
         var backup = RefuseUnusable(folder, report, await checker.CheckMetadataAsync(report, cancellationToken).ConfigureAwait(false), request.Force);
+        if (request.FileSubset is { } subset) backup = Share(backup, subset, request.TableName);
         var existing = await TableSchema.TryDescribeAsync(dynamo, request.TableName, cancellationToken).ConfigureAwait(false);
         await ResolveKeySchemaAsync(backup, existing, request, cancellationToken).ConfigureAwait(false);
         if (existing is not null) CheckKeySchema(backup, existing, request.TableName);
         var apply = ApplyOf(backup, existing, request);
         string target = TargetIdentity();
-        string checkpointKey = checkpoints.KeyFor(folder.Uri, request.TableName, target);
+        // A fan-out worker's checkpoint is its own: the same backup and table, its files.
+        string checkpointKey = checkpoints.KeyFor(request.FileSubset is { } files ? $"{folder.Uri}#{ShareId(files)}" : folder.Uri, request.TableName, target);
         var previous = await checkpoints.LoadAsync(checkpointKey, cancellationToken).ConfigureAwait(false);
         bool resumed = request.Resume && previous is not null;
         RestoreCheckpoint checkpoint;
@@ -119,7 +122,7 @@ public sealed class RestoreRunner
                 $"deleting what the backup does not hold. Nothing was changed. Check the table name, or add {Say.Force} if that is what you mean.", request.TableName);
         }
         bool hasItems = existing is not null && await HasItemsAsync(request.TableName, cancellationToken).ConfigureAwait(false);
-        if (!resumed && hasItems && apply == ApplyKind.Restore && (request.Resume || mode == RestoreMode.New))
+        if (!resumed && hasItems && apply == ApplyKind.Restore && (request.Resume || mode == RestoreMode.New) && request.FileSubset is null)
         {
             throw NotEmpty(folder, request, previous is not null, checkpoints.UriOf(checkpointKey));
         }
@@ -405,6 +408,35 @@ public sealed class RestoreRunner
             $"Table '{request.TableName}' already holds items. {hint}or choose {Say.Mode("Upsert")} (write every backup item over it), MissingOnly (write only the keys it lacks) or Exact (make it equal to the backup).",
             request.TableName);
     }
+
+    /// <summary>A fan-out worker's share of a backup: only the files named (each must be the backup's), counted as such.</summary>
+    private static LoadedBackup Share(LoadedBackup backup, IReadOnlyList<string> files, string table)
+    {
+        if (backup.Stages.Count > 0 || backup.Format != Format.SourceFormat.BackupDR)
+        {
+            throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument, "A share of a restore is of a single BackupDR backup's data files.", table);
+        }
+        var wanted = new HashSet<string>(files, StringComparer.Ordinal);
+        var mine = backup.Files.Where(f => wanted.Contains(f.DataFile)).ToList();
+        if (mine.Count != wanted.Count || wanted.Count == 0)
+        {
+            throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument,
+                $"A share names {wanted.Count - mine.Count} data file(s) the backup does not list, or none: {string.Join(", ", wanted.Except(mine.Select(f => f.DataFile)).Take(3).Select(Storage.UnsafeKeyException.Printable))}.", table);
+        }
+        var s = backup.Summary;
+        var summary = new Format.ManifestSummary
+        {
+            FormatVersion = s.FormatVersion, BackupId = s.BackupId, TableName = s.TableName, TableArn = s.TableArn, StartTime = s.StartTime, EndTime = s.EndTime,
+            ItemCount = mine.Sum(f => f.ItemCount), DataFileCount = mine.Count, SizeBytes = mine.Sum(f => f.SizeBytes), UncompressedSizeBytes = mine.Sum(f => f.UncompressedSizeBytes),
+        };
+        return new LoadedBackup
+        {
+            Folder = backup.Folder, Summary = summary, Files = mine, Table = backup.Table, IsCommitted = backup.IsCommitted, SummarySha256 = backup.SummarySha256, Format = backup.Format,
+        };
+    }
+
+    internal static string ShareId(IReadOnlyList<string> files) =>
+        Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(string.Join("\n", files.Order(StringComparer.Ordinal)))), 0, 8).ToLowerInvariant();
 
     private CheckpointStore OpenCheckpoints(RestoreRequest request) =>
         new(BackupFolder.Open(BackupLocation.Parse(request.CheckpointUri ?? CheckpointStore.DefaultLocation), new AwsClientFactory(request.Aws)));
