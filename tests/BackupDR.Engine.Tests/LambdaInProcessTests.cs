@@ -62,6 +62,28 @@ public sealed class LambdaInProcessTests(LocalServices services, ITestOutputHelp
         }
     }
 
+    /// <summary>
+    /// A restore's log that drives its clock: 11 s on at each progress report (the log reports at most every 10 s),
+    /// then, at report <paramref name="reports"/>, 20 minutes on — past the invocation's deadline, mid-restore.
+    /// </summary>
+    private sealed class DeadlineJump(ITestOutputHelper output, FakeTimeProvider clock, int reports)
+    {
+        private int _seen;
+        public bool Jumped { get; private set; }
+
+        public LogLines Log => new(output, line =>
+        {
+            if (Jumped || !line.Contains("\"progress\"", StringComparison.Ordinal) || !line.Contains("Restoring into table", StringComparison.Ordinal)) return;
+            if (++_seen < reports)
+            {
+                clock.Advance(TimeSpan.FromSeconds(11));
+                return;
+            }
+            Jumped = true;
+            clock.Advance(TimeSpan.FromMinutes(20));
+        });
+    }
+
     private static Func<string, string?> Environment(Dictionary<string, string?> values) => name => values.GetValueOrDefault(name);
 
     private async Task<(string Table, string Bucket, string Uri, Dictionary<string, string> Items)> BackedUpAsync(int count, int seed)
@@ -90,27 +112,15 @@ public sealed class LambdaInProcessTests(LocalServices services, ITestOutputHelp
         // One writer: batches are acknowledged in file order, so the checkpoint's count is exactly what was written.
         string restoreEvent = $"{{\"table_name\": \"{target}\", \"uri\": \"{uri}\", \"parallelism\": 1}}";
 
-        // First invocation: the clock moves 11 s at each progress report (the log reports at most every 10 s),
-        // and after eight reports (200 items written) jumps past the deadline.
+        // First invocation: after eight progress reports (200 items written) the clock jumps past the deadline.
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        int reports = 0;
-        bool jumped = false;
-        var log = new LogLines(output, line =>
-        {
-            if (jumped || !line.Contains("\"progress\"", StringComparison.Ordinal) || !line.Contains("Restoring into table", StringComparison.Ordinal)) return;
-            if (++reports < 8)
-            {
-                clock.Advance(TimeSpan.FromSeconds(11));
-                return;
-            }
-            jumped = true;
-            clock.Advance(TimeSpan.FromMinutes(20));
-        });
+        var jump = new DeadlineJump(output, clock, 8);
+        var log = jump.Log;
         var first = new QueuedRuntimeApi(clock, restoreEvent);
         Assert.Equal(0, await new LambdaHost(first, clock, Environment(env), log).RunAsync(CancellationToken.None));
 
         var stopped = Assert.Single(first.Outcomes);
-        Assert.True(jumped, "the restore never reported progress");
+        Assert.True(jump.Jumped, "the restore never reported progress");
         Assert.Equal("DeadlineReached", stopped.ErrorType);
         Assert.Contains("invoke it again", (string)stopped.Body["errorMessage"]!);
         // In between: the table is part-written and the checkpoint says how far.
@@ -352,8 +362,9 @@ public sealed class LambdaInProcessTests(LocalServices services, ITestOutputHelp
     private sealed class RestoreInvoker(Dictionary<string, string?> env, ITestOutputHelper output, int killWorker) : IFunctionInvoker
     {
         private readonly Dictionary<int, int> _attempts = [];
+        private DeadlineJump? _jump;
         public IReadOnlyDictionary<int, int> Attempts => _attempts;
-        public bool Killed { get; private set; }
+        public bool Killed => _jump?.Jumped == true;
 
         public async Task<JsonObject> InvokeAsync(JsonObject payload, CancellationToken cancellationToken)
         {
@@ -365,14 +376,8 @@ public sealed class LambdaInProcessTests(LocalServices services, ITestOutputHelp
             if (worker == killWorker && attempt == 1)
             {
                 var fake = new FakeTimeProvider(DateTimeOffset.UtcNow);
-                int reports = 0;
-                log = new LogLines(output, line =>
-                {
-                    if (Killed || !line.Contains("\"progress\"", StringComparison.Ordinal) || !line.Contains("Restoring into table", StringComparison.Ordinal)) return;
-                    if (++reports < 3) { fake.Advance(TimeSpan.FromSeconds(11)); return; }
-                    Killed = true;
-                    fake.Advance(TimeSpan.FromMinutes(20));
-                });
+                _jump = new DeadlineJump(output, fake, 3);
+                log = _jump.Log;
                 clock = fake;
             }
             var api = new QueuedRuntimeApi(clock, payload.ToJsonString());
@@ -451,23 +456,12 @@ public sealed class LambdaInProcessTests(LocalServices services, ITestOutputHelp
         };
         string drillEvent = $"{{\"drill\": {{\"table\": \"{table}\", \"parallelism\": 1}}}}";
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        int reports = 0;
-        bool jumped = false;
-        var log = new LogLines(output, line =>
-        {
-            if (jumped || !line.Contains("\"progress\"", StringComparison.Ordinal) || !line.Contains("Restoring into table", StringComparison.Ordinal)) return;
-            if (++reports < 8)
-            {
-                clock.Advance(TimeSpan.FromSeconds(11));
-                return;
-            }
-            jumped = true;
-            clock.Advance(TimeSpan.FromMinutes(20));
-        });
+        var jump = new DeadlineJump(output, clock, 8);
+        var log = jump.Log;
         var first = new QueuedRuntimeApi(clock, drillEvent);
         Assert.Equal(0, await new LambdaHost(first, clock, Environment(env), log).RunAsync(CancellationToken.None));
         var stopped = Assert.Single(first.Outcomes);
-        Assert.True(jumped, "the drill's restore never reported progress");
+        Assert.True(jump.Jumped, "the drill's restore never reported progress");
         Assert.Equal("DeadlineReached", stopped.ErrorType);
         Assert.Contains("the same drill event continues it", (string)stopped.Body["errorMessage"]!);
         var stateStore = new S3BackupStore(new Aws.AwsClientFactory(new Aws.AwsOptions()).CreateS3(), bucket);
