@@ -15,6 +15,7 @@
     bench    builds the benchmark driver, starts the emulators and measures BackupDR against the raw
              SDK ceilings, the engine alone, the capacity caps and memory at scale (bench/Invoke-Bench.ps1).
              Prints a table and writes bench/results/<timestamp>.json. Takes about 10 minutes with the defaults.
+             -BenchSteps scale-out (not in the defaults): Lambda fan-out with 1, 2 and 4 workers on the local Lambda plane.
 .EXAMPLE
     dotnet tool restore; dotnet pwsh ./build.ps1 test
 .EXAMPLE
@@ -37,7 +38,7 @@ param(
     # bench only: table sizes at which backup and restore peak RSS are measured, comma-separated
     # (a string: from a shell, pwsh -File would read 10000,1000000 as the number 100001000000).
     [string] $ScaleItems = '10000,1000000',
-    # bench only: which parts to run, comma-separated (throughput, engine, caps, scale, lambda).
+    # bench only: which parts to run, comma-separated (throughput, engine, caps, scale, lambda, scale-out).
     [string] $BenchSteps = 'throughput,engine,caps,scale,lambda',
     # test only: run part of the suites. -Filter is an xunit filter expression (dotnet test --filter, e.g.
     # 'FullyQualifiedName~FaultMatrix'); -PesterFilter a Pester full-name wildcard ('*Remove-DynamoBackup*').
@@ -269,7 +270,7 @@ function Invoke-Bench {
     $project = Join-Path $Root 'bench/BackupDR.Bench'
     Invoke-Native dotnet build $project -c Release --nologo -v q
     $package = Join-Path $Out 'lambda/backupdr-lambda-x86_64.zip'
-    if ($BenchSteps -match 'lambda') {
+    if ($BenchSteps -match 'lambda|scale-out') {
         $script:Architecture = 'x86_64'
         Invoke-Lambda
     }

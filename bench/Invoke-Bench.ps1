@@ -27,8 +27,11 @@ param(
     [double] $CapWcu = 100,
     [double] $CapRcu = 20,
     [int] $CapItems = 1500,
-    # Comma-separated: which parts to run (throughput, engine, caps, scale, lambda); all by default.
+    # Comma-separated: which parts to run (throughput, engine, caps, scale, lambda, scale-out); all but scale-out by default.
     [string] $Steps = 'throughput,engine,caps,scale,lambda',
+    # scale-out: the items of the fanned-out table, and the worker counts compared.
+    [int] $ScaleOutItems = 20000,
+    [string] $ScaleOutWorkers = '1,2,4',
     # The Lambda package (./build.ps1 lambda) whose bootstrap's cold start is measured.
     [string] $LambdaPackage = '',
     [int] $LambdaRounds = 5,
@@ -41,7 +44,8 @@ Import-Module (Join-Path $PSScriptRoot '../tests/emulators/LocalServices.psm1') 
 $runId = [DateTime]::UtcNow.ToString('yyyyMMddTHHmmssZ')
 [int[]] $scaleCounts = @($ScaleItems -split ',' | Where-Object { $_.Trim() } | ForEach-Object { [int]$_ })
 [string[]] $stepSet = @($Steps -split ',' | ForEach-Object { $_.Trim().ToLowerInvariant() } | Where-Object { $_ })
-foreach ($name in $stepSet) { if ($name -notin 'throughput', 'engine', 'caps', 'scale', 'lambda') { throw "-Steps: unknown step '$name' (throughput, engine, caps, scale, lambda)." } }
+foreach ($name in $stepSet) { if ($name -notin 'throughput', 'engine', 'caps', 'scale', 'lambda', 'scale-out') { throw "-Steps: unknown step '$name' (throughput, engine, caps, scale, lambda, scale-out)." } }
+if ('scale-out' -in $stepSet -and -not (Test-Path $LambdaPackage)) { throw "-Steps scale-out needs -LambdaPackage (./build.ps1 lambda builds it); '$LambdaPackage' does not exist." }
 if ('scale' -in $stepSet -and 'throughput' -notin $stepSet) { throw '-Steps: scale needs throughput (its warm-up and its table).' }
 if ('lambda' -in $stepSet -and -not (Test-Path $LambdaPackage)) { throw "-Steps lambda needs -LambdaPackage (./build.ps1 lambda builds it); '$LambdaPackage' does not exist." }
 $measurements = [System.Collections.Generic.List[object]]::new()
@@ -59,7 +63,7 @@ function Invoke-Step([string] $Label, [string[]] $Arguments) {
 function Select-Fastest([object[]] $Results) { $Results | Sort-Object seconds | Select-Object -First 1 }
 
 # The Lambda step's functions report like deployed ones: to SNS and CloudWatch endpoints that answer.
-$services = Start-LocalServices -DynamoHeapMB 12288 -AwsApis:('lambda' -in $stepSet)
+$services = Start-LocalServices -DynamoHeapMB 12288 -AwsApis:('lambda' -in $stepSet -or 'scale-out' -in $stepSet)
 $saved = Use-LocalServicesEnvironment $services
 try {
     $bucket = "bench-$($runId.ToLowerInvariant())"
@@ -129,6 +133,21 @@ try {
         $lambdaEvent = @{ uri = $lambdaBackup.uri; level = 'Quick' } | ConvertTo-Json -Compress
         $lambdaResult = Invoke-Step 'cold start' @('lambda-cold-start', '--package', $LambdaPackage, '--handler', 'validation', '--event', $lambdaEvent, '--rounds', $LambdaRounds)
     }
+
+    # 7: Lambda fan-out (the deployed bootstrap on the local Lambda plane): the same table backed up and restored by
+    # 1, 2 and 4 workers; what counts is the ratio to one worker on this machine (docs/performance.md).
+    $scaleOut = @()
+    if ('scale-out' -in $stepSet) {
+        Write-Host "Scale-out: $ScaleOutItems items through 1..n invocations of the deployed functions"
+        Invoke-Step 'deploy (not measured)' @('deploy', '--package', (Resolve-Path $LambdaPackage).Path, '--bucket', $bucket, '--prefix', 'backupdr') | Out-Null
+        Invoke-Step 'seed (not measured)' @('raw-write', '--table', 'fanout-source', '--items', $ScaleOutItems, '--item-size', $ItemSize, '--parallelism', $Parallelism) | Out-Null
+        foreach ($w in @($ScaleOutWorkers -split ',' | ForEach-Object { [int]$_.Trim() })) {
+            $fb = Invoke-Step "fan-out backup, $w" @('backup', '--table', 'fanout-source', '--target', "s3://$bucket/backupdr", '--engine', 'lambda', '--function', 'bench-backup', '--segments', $w)
+            $fr = Invoke-Step "fan-out restore, $w" @('restore', '--uri', $fb.uri, '--table', "fanout-restore-$w", '--engine', 'lambda', '--function', 'bench-recovery', '--workers', $w)
+            Invoke-Step 'drop tables (not measured)' @('delete-table', '--table', "fanout-restore-$w") | Out-Null
+            $scaleOut += [pscustomobject]@{ Workers = $w; Backup = $fb; Restore = $fr }
+        }
+    }
 } finally {
     Use-LocalServicesEnvironment $services -Restore $saved | Out-Null
     Stop-LocalServices $services
@@ -167,6 +186,15 @@ if ('throughput' -in $stepSet) {
         $rows += Row "backup, $($s.Items) items" $s.Backup $null $bytesPerItem
         if ($s.BackupNoBudget) { $rows += Row "backup, $($s.Items) items, no garbage budget" $s.BackupNoBudget $null $bytesPerItem }
         $rows += Row "restore, $($s.Items) items" $s.Restore $null $bytesPerItem
+    }
+}
+if ($scaleOut) {
+    $one = $scaleOut | Where-Object Workers -eq 1 | Select-Object -First 1
+    $perItem = $scaleOut[0].Backup.jsonBytes / [double]$scaleOut[0].Backup.items
+    foreach ($s in $scaleOut) {
+        # 'vs ceiling' here: the speed-up over one worker.
+        $rows += Row "fan-out backup, $($s.Workers) worker(s)" $s.Backup $(if ($one) { $one.Backup }) $perItem
+        $rows += Row "fan-out restore, $($s.Workers) worker(s)" $s.Restore $(if ($one) { $one.Restore }) $perItem
     }
 }
 if ($codec) {

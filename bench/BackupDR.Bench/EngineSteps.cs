@@ -14,8 +14,11 @@ internal static class EngineSteps
 {
     public static async Task BackupAsync(Options options, JsonObject result)
     {
+        using var invoker = options.Get("engine", "scan") == "lambda" ? new BackupDR.Engine.Deploy.LambdaFunctionInvoker(new AwsOptions(), options.Get("function"), "live") : null;
         var request = new BackupRequest
         {
+            Engine = invoker is null ? BackupEngine.Scan : BackupEngine.Lambda,
+            Invoker = invoker,
             TableNames = [options.Get("table")],
             Target = BackupLocation.Parse(options.Get("target")),
             Segments = options.Int("segments", 4),
@@ -53,8 +56,12 @@ internal static class EngineSteps
 
     public static async Task RestoreAsync(Options options, JsonObject result)
     {
+        using var invoker = options.Get("engine", "write") == "lambda" ? new BackupDR.Engine.Deploy.LambdaFunctionInvoker(new AwsOptions(), options.Get("function"), "live") : null;
         var request = new RestoreRequest
         {
+            Engine = invoker is null ? RestoreEngine.Write : RestoreEngine.Lambda,
+            Invoker = invoker,
+            Workers = options.Int("workers", 4),
             Uri = options.Get("uri"),
             TableName = options.Get("table"),
             Parallelism = options.Int("parallelism", 4),

@@ -101,4 +101,20 @@ internal static class LambdaSteps
         await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
         return (initMs, responseMs, answer);
     }
+
+    /// <summary>Deploys the package as the backup and recovery functions on the local Lambda plane (for the scale-out step), as Deploy-BackupFunctions does.</summary>
+    public static async Task DeployAsync(Options options, JsonObject result)
+    {
+        const string role = "arn:aws:iam::000000000000:role/backupdr-bench";
+        var request = new BackupDR.Engine.Deploy.DeployRequest
+        {
+            PackagePath = options.Get("package"), RoleArn = role, BackupBucket = options.Get("bucket"), BackupPrefix = options.Get("prefix", "backupdr"),
+            FunctionNamePrefix = options.Get("function-prefix", "bench"), RestoreTables = ["*"], ValidateOnCommit = false, Tracing = false,
+            MemorySize = 2048, TimeoutSeconds = 900, Aws = new BackupDR.Engine.Aws.AwsOptions { Region = "us-east-1" },
+        };
+        var clock = Stopwatch.StartNew();
+        var deployed = await BackupDR.Engine.Deploy.Deployer.DeployAsync(request, new QuietHost(), _ => { }, CancellationToken.None).ConfigureAwait(false);
+        result["seconds"] = clock.Elapsed.TotalSeconds;
+        result["functions"] = new JsonArray(deployed.Select(d => (JsonNode)JsonValue.Create(d.FunctionName)).ToArray());
+    }
 }

@@ -20,7 +20,7 @@ internal static class Program
     {
         if (args.Length == 0)
         {
-            Console.Error.WriteLine("usage: BackupDR.Bench <raw-write|raw-scan|backup|validate|restore|engine|delete-table|lambda-cold-start> [--option value]...");
+            Console.Error.WriteLine("usage: BackupDR.Bench <raw-write|raw-scan|backup|validate|restore|engine|delete-table|lambda-cold-start|deploy> [--option value]...");
             return 2;
         }
         var options = Options.Parse(args.Skip(1));
@@ -38,6 +38,7 @@ internal static class Program
                 "engine" => CodecSteps.RunAsync(options, result),
                 "delete-table" => RawSteps.DeleteTableAsync(options, result),
                 "lambda-cold-start" => LambdaSteps.ColdStartAsync(options, result),
+                "deploy" => LambdaSteps.DeployAsync(options, result),
                 _ => throw new ArgumentException($"unknown step '{args[0]}'"),
             }).ConfigureAwait(false);
         }
@@ -93,6 +94,7 @@ internal sealed class Options(Dictionary<string, string> values)
     }
 
     public string Get(string name) => values.TryGetValue(name, out var v) ? v : throw new ArgumentException($"--{name} is required");
+    public string Get(string name, string fallback) => values.TryGetValue(name, out var v) ? v : fallback;
     public bool Flag(string name) => values.TryGetValue(name, out var v) && v == "true";
     public int Int(string name, int fallback) => values.TryGetValue(name, out var v) ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
     public double Double(string name, double fallback) => values.TryGetValue(name, out var v) ? double.Parse(v, CultureInfo.InvariantCulture) : fallback;

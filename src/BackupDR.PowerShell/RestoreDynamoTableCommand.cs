@@ -74,7 +74,7 @@ public sealed class RestoreDynamoTableCommand : ReportingCmdlet
 
     /// <summary>Lambda engine: how many invocations of the recovery function share the data files.</summary>
     [Parameter]
-    [ValidateRange(2, 256)]
+    [ValidateRange(1, 256)]
     public int Workers { get; set; } = 4;
 
     /// <summary>Lambda engine: the deployed recovery function and its alias.</summary>

@@ -65,10 +65,10 @@ public sealed class BackupRunner
             throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument,
                 "DynamoDB's export writes to S3 only: back up to a bucket, or use the Scan engine for a folder.", null);
         }
-        if (request.Engine == BackupEngine.Lambda && (request.Invoker is null || !request.Target.IsS3 || request.Segments is < 2 or > BackupSlice.MaxSegments))
+        if (request.Engine == BackupEngine.Lambda && (request.Invoker is null || !request.Target.IsS3 || request.Segments is < 1 or > BackupSlice.MaxSegments))
         {
             throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument,
-                $"The Lambda engine fans a backup out to the deployed backup function: it needs a bucket target and {Say.Option("segments")} of 2 to {BackupSlice.MaxSegments} (one invocation each).", null);
+                $"The Lambda engine fans a backup out to the deployed backup function: it needs a bucket target and {Say.Option("segments")} of 1 to {BackupSlice.MaxSegments} (one invocation each).", null);
         }
         if (request.Slice is { } slice && (slice.TotalSegments is < 1 or > BackupSlice.MaxSegments || slice.Segment < 0 || slice.Segment >= slice.TotalSegments || !BackupFormat.IsBackupId(slice.BackupId)))
         {

@@ -23,7 +23,7 @@ internal sealed class FanOutRestore(IAmazonDynamoDB dynamo, IOperationHost host)
         var start = DateTimeOffset.UtcNow;
         static BackupDRException Invalid(string message, string? target) => new(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument, message, target);
         if (request.Invoker is null || folder.Store is not S3BackupStore) throw Invalid("The Lambda engine restores a backup in S3 through the deployed recovery function.", folder.Uri);
-        if (request.Workers is < 2 or > 256) throw Invalid($"{Say.Option("workers")} must be 2 to 256.", request.TableName);
+        if (request.Workers is < 1 or > 256) throw Invalid($"{Say.Option("workers")} must be 1 to 256.", request.TableName);
         if (request.Mode is not (null or RestoreMode.New) || request.Resume || request.Revert || request.PointInTime is not null)
         {
             throw Invalid($"The Lambda engine restores into a new table; {Say.Mode("Upsert")}, MissingOnly, Exact, {Say.Resume}, {Say.Revert} and {Say.PointInTime} are the default engine's (each worker resumes on its own).", request.TableName);
