@@ -82,6 +82,11 @@ public sealed record BackupSlice(string BackupId, int Segment, int TotalSegments
     public int StreamBase => Segment * StreamsPerWorker;
 
     public const int StreamsPerWorker = 16;
+
+    /// <summary>True when <paramref name="dataFile"/> is a data file of this share's own streams (data/s&lt;stream&gt;-f&lt;n&gt;.json.gz).</summary>
+    public bool Owns(string dataFile) => Format.BackupFormat.IsDataFileKey(dataFile)
+        && int.TryParse(dataFile.AsSpan(6, dataFile.IndexOf('-') - 6), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int stream)
+        && stream >= StreamBase && stream < StreamBase + StreamsPerWorker;
     public const int MaxSegments = 1000;
 }
 

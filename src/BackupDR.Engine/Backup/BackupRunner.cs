@@ -164,38 +164,24 @@ public sealed class BackupRunner
         var start = DateTimeOffset.UtcNow;
         string backupId = BackupFormat.NewBackupId(start);
         var folder = _target.Child(table.TableName).Child(backupId);
-        if (engine == BackupEngine.Lambda)
-        {
-            var lambdaStart = new BackupStart(table.TableName, backupId, folder.Uri, start);
-            if (request.Observer is { } o)
-            {
-                try { await o.StartedAsync(lambdaStart, cancellationToken).ConfigureAwait(false); } catch (Exception e) when (e is not OutOfMemoryException) { _host.Verbose(e.Message); }
-            }
-            try
-            {
-                return await new FanOutBackup(_dynamo, _host).RunAsync(table, request, lambdaStart, folder, cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception e)
-            {
-                await RemovePartialBackupAsync(folder).ConfigureAwait(false);
-                var error = AwsErrors.Translate(e, table.TableName);
-                var thrown = error.ErrorId == ErrorIds.OperationCancelled ? error : NotBackedUp(error, table.TableName, $"at {folder.Uri} (what the workers wrote was removed)");
-                if (request.Observer is { } fo)
-                {
-                    try { await fo.FailedAsync(lambdaStart, thrown).ConfigureAwait(false); } catch (Exception oe) when (oe is not OutOfMemoryException) { _host.Verbose(oe.Message); }
-                }
-                throw thrown;
-            }
-        }
-        int segments = request.Segments > 0 ? request.Segments : AutoSegments(table);
-        _host.Verbose($"Backing up '{table.TableName}' to {folder.Uri} with {segments} scan segment(s) and {EncoderCount(request, segments)} encoder(s).");
         var started = new BackupStart(table.TableName, backupId, folder.Uri, start);
         if (request.Observer is { } observer)
         {
             try { await observer.StartedAsync(started, cancellationToken).ConfigureAwait(false); }
             catch (Exception e) when (e is not OutOfMemoryException) { _host.Verbose($"The backup's observer failed at its start ({e.Message}); the backup goes on."); }
         }
-
+        if (engine == BackupEngine.Lambda)
+        {
+            try
+            {
+                return await new FanOutBackup(_dynamo, _host).RunAsync(table, request, started, folder, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                throw await FailedAsync(e, table.TableName, folder, started, request, "what the workers wrote was removed", removeWhenStopped: true).ConfigureAwait(false);
+            }
+        }
+        int segments = request.Segments > 0 ? request.Segments : AutoSegments(table);
         if (engine == BackupEngine.Export)
         {
             try
@@ -204,19 +190,11 @@ public sealed class BackupRunner
             }
             catch (Exception e)
             {
-                var error = AwsErrors.Translate(e, table.TableName);
                 // A stopped wait leaves DynamoDB's export running into the folder: nothing is removed under it.
-                if (error.ErrorId != ErrorIds.OperationCancelled) await RemovePartialBackupAsync(folder).ConfigureAwait(false);
-                var thrownExport = error.ErrorId == ErrorIds.OperationCancelled ? error
-                    : NotBackedUp(error, table.TableName, $"at {folder.Uri} (what the export wrote there was removed)");
-                if (request.Observer is { } exportObserver)
-                {
-                    try { await exportObserver.FailedAsync(started, thrownExport).ConfigureAwait(false); }
-                    catch (Exception oe) when (oe is not OutOfMemoryException) { _host.Verbose($"The backup's observer failed ({oe.Message})."); }
-                }
-                throw thrownExport;
+                throw await FailedAsync(e, table.TableName, folder, started, request, "what the export wrote there was removed", removeWhenStopped: false).ConfigureAwait(false);
             }
         }
+        _host.Verbose($"Backing up '{table.TableName}' to {folder.Uri} with {segments} scan segment(s) and {EncoderCount(request, segments)} encoder(s).");
         try
         {
             // The description (TTL, tags: a few more calls) is read while the scan runs.
@@ -240,49 +218,24 @@ public sealed class BackupRunner
             progress.Complete();
             _host.Verbose($"Scanned {files.Sum(f => f.ItemCount)} items of '{table.TableName}' into {files.Count} data file(s).");
 
-            var end = DateTimeOffset.UtcNow;
-            byte[] filesJson = BackupFormat.Serialize(files);
             var tableDoc = await capture.ConfigureAwait(false);
-            byte[] tableJson = BackupFormat.Serialize(tableDoc);
             var summary = new ManifestSummary
             {
-                BackupId = backupId,
-                TableName = table.TableName,
-                TableArn = table.TableArn,
-                StartTime = start,
-                EndTime = end,
-                ItemCount = files.Sum(f => f.ItemCount),
-                DataFileCount = files.Count,
-                SizeBytes = files.Sum(f => f.SizeBytes),
-                UncompressedSizeBytes = files.Sum(f => f.UncompressedSizeBytes),
-                Segments = segments,
-                ManifestFilesSha256 = BackupFormat.Sha256Base64(filesJson),
-                TableDescriptionSha256 = BackupFormat.Sha256Base64(tableJson),
-                Writer = "BackupDR " + EngineInfo.Version,
+                BackupId = backupId, TableName = table.TableName, TableArn = table.TableArn, StartTime = start, EndTime = DateTimeOffset.UtcNow,
+                Segments = segments, Writer = "BackupDR " + EngineInfo.Version,
             };
-            byte[] summaryJson = BackupFormat.Serialize(summary);
-            await folder.Store.PutAsync(folder.Key(BackupFormat.ManifestFilesKey), filesJson, cancellationToken).ConfigureAwait(false);
-            await folder.Store.PutAsync(folder.Key(BackupFormat.TableDescriptionKey), tableJson, cancellationToken).ConfigureAwait(false);
-            await folder.Store.PutAsync(folder.Key(BackupFormat.ManifestSummaryKey), summaryJson, cancellationToken).ConfigureAwait(false);
-            try
+            var marker = await BackupCommit.WriteAsync(folder, summary, files, tableDoc, async () =>
             {
-                await AbortPendingUploadsAsync(folder, cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                // Not a reason to fail a complete backup: a leftover upload holds no part of it.
-                _host.Warning($"Could not check {folder.Uri} for abandoned multipart uploads ({e.Message}). A bucket lifecycle rule that aborts incomplete uploads removes any.");
-            }
-
-            // Last: the commit marker. Before this the backup is incomplete by definition.
-            var marker = new CommitMarker
-            {
-                BackupId = backupId,
-                CommittedAt = DateTimeOffset.UtcNow,
-                ItemCount = summary.ItemCount,
-                ManifestSummarySha256 = BackupFormat.Sha256Base64(summaryJson),
-            };
-            await folder.Store.PutAsync(folder.Key(BackupFormat.CommitMarkerKey), BackupFormat.Serialize(marker), cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    await AbortPendingUploadsAsync(folder, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // Not a reason to fail a complete backup: a leftover upload holds no part of it.
+                    _host.Warning($"Could not check {folder.Uri} for abandoned multipart uploads ({e.Message}). A bucket lifecycle rule that aborts incomplete uploads removes any.");
+                }
+            }, cancellationToken).ConfigureAwait(false);
             _host.Verbose($"Committed backup {backupId} of '{table.TableName}': {summary.ItemCount} items in {files.Count} file(s).");
 
             return new BackupResult
@@ -303,16 +256,26 @@ public sealed class BackupRunner
         }
         catch (Exception e)
         {
-            await RemovePartialBackupAsync(folder).ConfigureAwait(false);
-            var error = AwsErrors.Translate(e, table.TableName);
-            var thrown = error.ErrorId == ErrorIds.OperationCancelled ? error : NotBackedUp(error, table.TableName, $"at {folder.Uri} (its partial files were removed)");
-            if (request.Observer is { } failedObserver)
-            {
-                try { await failedObserver.FailedAsync(started, thrown).ConfigureAwait(false); }
-                catch (Exception oe) when (oe is not OutOfMemoryException) { _host.Verbose($"The backup's observer failed ({oe.Message})."); }
-            }
-            throw thrown;
+            throw await FailedAsync(e, table.TableName, folder, started, request, "its partial files were removed", removeWhenStopped: true).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// A backup that failed, whichever engine: what it wrote is removed (unless it was stopped while something else
+    /// still writes there), the observer hears of it, and the error names the table that has no new backup.
+    /// </summary>
+    private async Task<BackupDRException> FailedAsync(Exception e, string tableName, BackupFolder folder, BackupStart started, BackupRequest request, string removed, bool removeWhenStopped)
+    {
+        var error = AwsErrors.Translate(e, tableName);
+        bool stopped = error.ErrorId == ErrorIds.OperationCancelled;
+        if (!stopped || removeWhenStopped) await RemovePartialBackupAsync(folder).ConfigureAwait(false);
+        var thrown = stopped ? error : NotBackedUp(error, tableName, $"at {folder.Uri} ({removed})");
+        if (request.Observer is { } observer)
+        {
+            try { await observer.FailedAsync(started, thrown).ConfigureAwait(false); }
+            catch (Exception oe) when (oe is not OutOfMemoryException) { _host.Verbose($"The backup's observer failed ({oe.Message})."); }
+        }
+        return thrown;
     }
 
     /// <summary>The same error, saying which table has no new backup: nothing was committed for it.</summary>
@@ -336,8 +299,7 @@ public sealed class BackupRunner
         await foreach (var obj in folder.Store.ListAsync(folder.Key(BackupFormat.DataFolder), cancellationToken).ConfigureAwait(false))
         {
             string name = obj.Key[folder.Prefix.Length..];
-            if (BackupFormat.IsDataFileKey(name) && int.TryParse(name.AsSpan(6, name.IndexOf('-') - 6), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int stream)
-                && stream >= slice.StreamBase && stream < slice.StreamBase + BackupSlice.StreamsPerWorker)
+            if (slice.Owns(name))
             {
                 mine.Add(obj.Key);
             }

@@ -104,16 +104,11 @@ internal sealed class ExportBackup(IAmazonDynamoDB dynamo, BackupFolder target, 
 
         // The wrap: table.json, the manifests, and the commit marker last.
         var tableDoc = await TableSchema.CaptureAsync(dynamo, table, host, ct).ConfigureAwait(false);
-        byte[] filesJson = BackupFormat.Serialize(files);
-        byte[] tableJson = BackupFormat.Serialize(tableDoc);
-        var end = DateTimeOffset.UtcNow;
         var summary = new ManifestSummary
         {
             FormatVersion = BackupFormat.ExportVersion, Engine = BackupFormat.ExportEngine, ExportArn = export.ExportArn, ExportTime = export.ExportTime,
-            BackupId = started.BackupId, TableName = table.TableName, TableArn = table.TableArn, StartTime = started.StartTime, EndTime = end,
-            ItemCount = files.Sum(f => f.ItemCount), DataFileCount = files.Count, SizeBytes = files.Sum(f => f.SizeBytes), UncompressedSizeBytes = files.Sum(f => f.UncompressedSizeBytes),
-            Segments = 0, ManifestFilesSha256 = BackupFormat.Sha256Base64(filesJson), TableDescriptionSha256 = BackupFormat.Sha256Base64(tableJson),
-            Writer = "BackupDR " + EngineInfo.Version,
+            BackupId = started.BackupId, TableName = table.TableName, TableArn = table.TableArn, StartTime = started.StartTime, EndTime = DateTimeOffset.UtcNow,
+            Segments = 0, Writer = "BackupDR " + EngineInfo.Version,
         };
         if (baseBackup is { } chained)
         {
@@ -124,16 +119,7 @@ internal sealed class ExportBackup(IAmazonDynamoDB dynamo, BackupFolder target, 
             summary.ExportToTime = export.IncrementalExportSpecification.ExportToTime;
             summary.OutputView = "NEW_AND_OLD_IMAGES";
         }
-        byte[] summaryJson = BackupFormat.Serialize(summary);
-        await folder.Store.PutAsync(folder.Key(BackupFormat.ManifestFilesKey), filesJson, ct).ConfigureAwait(false);
-        await folder.Store.PutAsync(folder.Key(BackupFormat.TableDescriptionKey), tableJson, ct).ConfigureAwait(false);
-        await folder.Store.PutAsync(folder.Key(BackupFormat.ManifestSummaryKey), summaryJson, ct).ConfigureAwait(false);
-        var marker = new CommitMarker
-        {
-            FormatVersion = BackupFormat.ExportVersion, BackupId = started.BackupId, CommittedAt = DateTimeOffset.UtcNow, ItemCount = summary.ItemCount,
-            ManifestSummarySha256 = BackupFormat.Sha256Base64(summaryJson), BaseBackupId = summary.BaseBackupId,
-        };
-        await folder.Store.PutAsync(folder.Key(BackupFormat.CommitMarkerKey), BackupFormat.Serialize(marker), ct).ConfigureAwait(false);
+        var marker = await BackupCommit.WriteAsync(folder, summary, files, tableDoc, null, ct).ConfigureAwait(false);
         host.Verbose($"Committed backup {started.BackupId} of '{table.TableName}' (DynamoDB export {exportId}): {summary.ItemCount} items in {files.Count} file(s).");
         return new BackupResult
         {

@@ -64,25 +64,12 @@ internal sealed class FanOutBackup(IAmazonDynamoDB dynamo, IOperationHost host)
             throw new BackupDRException(ErrorIds.BackupIntegrityFailed, ErrorKind.InvalidData, $"A worker reported {missing}, which is not in {folder.Uri}: nothing was committed.", folder.Uri);
         }
 
-        var tableDoc = await TableSchema.CaptureAsync(dynamo, table, host, ct).ConfigureAwait(false);
-        byte[] filesJson = BackupFormat.Serialize(files);
-        byte[] tableJson = BackupFormat.Serialize(tableDoc);
         var summary = new ManifestSummary
         {
             BackupId = started.BackupId, TableName = table.TableName, TableArn = table.TableArn, StartTime = started.StartTime, EndTime = DateTimeOffset.UtcNow,
-            ItemCount = files.Sum(f => f.ItemCount), DataFileCount = files.Count, SizeBytes = files.Sum(f => f.SizeBytes), UncompressedSizeBytes = files.Sum(f => f.UncompressedSizeBytes),
-            Segments = segments, ManifestFilesSha256 = BackupFormat.Sha256Base64(filesJson), TableDescriptionSha256 = BackupFormat.Sha256Base64(tableJson),
-            Writer = $"BackupDR {EngineInfo.Version} (fan-out: {segments} workers)",
+            Segments = segments, Writer = $"BackupDR {EngineInfo.Version} (fan-out: {segments} workers)",
         };
-        byte[] summaryJson = BackupFormat.Serialize(summary);
-        await folder.Store.PutAsync(folder.Key(BackupFormat.ManifestFilesKey), filesJson, ct).ConfigureAwait(false);
-        await folder.Store.PutAsync(folder.Key(BackupFormat.TableDescriptionKey), tableJson, ct).ConfigureAwait(false);
-        await folder.Store.PutAsync(folder.Key(BackupFormat.ManifestSummaryKey), summaryJson, ct).ConfigureAwait(false);
-        var marker = new CommitMarker
-        {
-            BackupId = started.BackupId, CommittedAt = DateTimeOffset.UtcNow, ItemCount = summary.ItemCount, ManifestSummarySha256 = BackupFormat.Sha256Base64(summaryJson),
-        };
-        await folder.Store.PutAsync(folder.Key(BackupFormat.CommitMarkerKey), BackupFormat.Serialize(marker), ct).ConfigureAwait(false);
+        var marker = await BackupCommit.WriteAsync(folder, summary, files, await TableSchema.CaptureAsync(dynamo, table, host, ct).ConfigureAwait(false), null, ct).ConfigureAwait(false);
         host.Verbose($"Committed backup {started.BackupId} of '{table.TableName}': {summary.ItemCount} items in {files.Count} file(s) from {segments} workers.");
         return new BackupResult
         {
@@ -96,15 +83,12 @@ internal sealed class FanOutBackup(IAmazonDynamoDB dynamo, IOperationHost host)
     private static List<DataFileEntry> Entries(JsonObject answer, int segment)
     {
         if (answer["files"] is not JsonArray array) throw new InvalidDataException($"segment {segment}'s answer holds no \"files\"");
-        var slice = new BackupSlice(BackupFormat.NewBackupId(DateTimeOffset.UtcNow), segment, 1);
+        var slice = new BackupSlice(BackupFormat.NewBackupId(DateTimeOffset.UtcNow), segment, segment + 1);
         var files = new List<DataFileEntry>();
         foreach (var node in array)
         {
             var entry = (node is null ? null : System.Text.Json.JsonSerializer.Deserialize(node, FormatJsonContext.Default.DataFileEntry)) ?? throw new InvalidDataException($"segment {segment} answered an empty entry");
-            bool ours = BackupFormat.IsDataFileKey(entry.DataFile)
-                        && int.TryParse(entry.DataFile.AsSpan(6, entry.DataFile.IndexOf('-') - 6), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int stream)
-                        && stream >= slice.StreamBase && stream < slice.StreamBase + BackupSlice.StreamsPerWorker;
-            if (!ours || entry.ItemCount < 0 || entry.SizeBytes < 0 || entry.UncompressedSizeBytes < entry.ItemCount)
+            if (!slice.Owns(entry.DataFile) || entry.ItemCount < 0 || entry.SizeBytes < 0 || entry.UncompressedSizeBytes < entry.ItemCount)
             {
                 throw new InvalidDataException($"segment {segment} answered a data file that is not one of its own ({entry.DataFile})");
             }
