@@ -76,6 +76,7 @@ public static class ErrorIds
     public const string NotConfirmed = "NotConfirmed";
     public const string InsecureEndpoint = "InsecureEndpoint";
     public const string ExportChainGap = "ExportChainGap";
+    public const string PointInTimeNotCovered = "PointInTimeNotCovered";
     public const string KeySchemaRequired = "KeySchemaRequired";
     public const string DrillFailed = "DrillFailed";
 }

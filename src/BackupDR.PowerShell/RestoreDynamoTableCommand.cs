@@ -55,7 +55,7 @@ public sealed class RestoreDynamoTableCommand : ReportingCmdlet
     [ValidateNotNullOrEmpty]
     public string[]? KeySchema { get; set; }
 
-    /// <summary>A folder of DynamoDB exports: restore the chain as it stood at this time (the last export ending at or before it).</summary>
+    /// <summary>A folder of DynamoDB exports, a table's folder of BackupDR backups or one export backup: restore the table as it stood at this time (the last export ending at or before it).</summary>
     [Parameter]
     public DateTime? PointInTime { get; set; }
 

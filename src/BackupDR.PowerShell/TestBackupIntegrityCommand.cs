@@ -25,7 +25,7 @@ public sealed class TestBackupIntegrityCommand : ReportingCmdlet
     [ArgumentCompleter(typeof(TableNameCompleter))]
     public string? TableName { get; set; }
 
-    /// <summary>A folder of DynamoDB exports: check the chain as it stood at this time (the last export ending at or before it).</summary>
+    /// <summary>A folder of DynamoDB exports, a table's folder of BackupDR backups or one export backup: check what a restore to this time would read (the last export ending at or before it).</summary>
     [Parameter]
     public DateTime? PointInTime { get; set; }
 

@@ -15,8 +15,8 @@ namespace BackupDR.Engine.Tests;
 /// </summary>
 public sealed class ExportEngineTests(LocalServices services) : IClassFixture<LocalServices>
 {
-    private static Task<IntegrityReport> CheckAsync(string uri, IntegrityLevel level) =>
-        Operations.CheckIntegrityAsync(uri, level, new Aws.AwsOptions(), NullOperationHost.Instance, CancellationToken.None);
+    private static Task<IntegrityReport> CheckAsync(string uri, IntegrityLevel level, DateTimeOffset? point = null) =>
+        Operations.CheckIntegrityAsync(uri, level, new Aws.AwsOptions(), NullOperationHost.Instance, CancellationToken.None, read: new ReadOptions(point));
 
     private static async Task<BackupResult> BackUpAsync(string table, string bucket, DateTimeOffset? at = null, bool enable = false)
     {
@@ -118,6 +118,65 @@ public sealed class ExportEngineTests(LocalServices services) : IClassFixture<Lo
         var report = await CheckAsync(folder, IntegrityLevel.Quick);
         Assert.False(report.IsValid);
         Assert.Contains(report.Problems, p => p.Code == ProblemCodes.InvalidManifest);
+    }
+
+    /// <summary>
+    /// -PointInTime among a table folder's backups: the export backup whose point is the latest at or before it;
+    /// a time before every point is PointInTimeNotCovered naming the earliest; a scan backup has no point; and an
+    /// unreadable or mislabelled summary among the candidates is a named problem, never a silently earlier choice.
+    /// </summary>
+    [Fact]
+    public async Task A_point_in_time_chooses_among_a_table_folders_export_backups_and_unreadable_candidates_are_problems()
+    {
+        const string exportId = "01796253503459-9f970c89";
+        var now = DateTimeOffset.UtcNow;
+        string root = Path.Combine(Path.GetTempPath(), "bdr-points-" + Guid.NewGuid().ToString("N")[..8]);
+        string tableFolder = Path.Combine(root, "t-points");
+        var store = new LocalBackupStore(tableFolder);
+        var files = new[] { ForgedBackup.Gzipped($"AWSDynamoDB/{exportId}/data/abc.json.gz", ForgedBackup.Lines(ForgedBackup.Items(5))) };
+        async Task<string> ExportAsync(DateTimeOffset started, DateTimeOffset point)
+        {
+            string id = Format.BackupFormat.NewBackupId(started);
+            await ForgedBackup.WriteAsync(store, id + "/", "t-points", files, s =>
+            {
+                (s.Engine, s.FormatVersion, s.ExportArn, s.ExportType) = ("Export", 2, $"arn:aws:dynamodb:us-east-1:000000000000:table/t-points/export/{exportId}", "FULL_EXPORT");
+                s.ExportTime = point;
+            }, backupId: id);
+            return id;
+        }
+        string older = await ExportAsync(now.AddHours(-2), now.AddHours(-2));
+        string newer = await ExportAsync(now.AddHours(-1), now.AddHours(-1));
+        string scan = await ForgedBackup.WriteAsync(store, Format.BackupFormat.NewBackupId(now.AddMinutes(-30)) + "/", "t-points", [ForgedBackup.Gzipped("data/s000-f0000.json.gz", ForgedBackup.Lines(ForgedBackup.Items(5)))]);
+
+        var between = await CheckAsync(tableFolder, IntegrityLevel.Full, now.AddMinutes(-90));
+        Assert.True(between.IsValid, string.Join("; ", between.Problems));
+        Assert.Equal(older, between.BackupId);
+        Assert.Contains(between.Limits, l => l.Contains(older, StringComparison.Ordinal));
+        Assert.Equal(newer, (await CheckAsync(tableFolder, IntegrityLevel.Quick, now)).BackupId);
+        var before = await Assert.ThrowsAsync<BackupDRException>(() => CheckAsync(tableFolder, IntegrityLevel.Quick, now.AddHours(-3)));
+        Assert.Equal(ErrorIds.PointInTimeNotCovered, before.ErrorId);
+        Assert.Contains($"{now.AddHours(-2):u}", before.Message);
+        var scanPoint = await Assert.ThrowsAsync<BackupDRException>(() => CheckAsync(Path.Combine(tableFolder, scan), IntegrityLevel.Quick, now));
+        Assert.Equal(ErrorIds.InvalidArgument, scanPoint.ErrorId);
+        Assert.Contains("no single point", scanPoint.Message);
+
+        // A newer committed backup whose summary cannot be read, or names another backup: which point it holds is unknown.
+        string unreadable = Format.BackupFormat.NewBackupId(now);
+        await store.PutAsync($"{unreadable}/{Format.BackupFormat.CommitMarkerKey}", "{}"u8.ToArray(), CancellationToken.None);
+        await store.PutAsync($"{unreadable}/{Format.BackupFormat.ManifestSummaryKey}", "not json"u8.ToArray(), CancellationToken.None);
+        var unknown = await CheckAsync(tableFolder, IntegrityLevel.Quick, now.AddMinutes(1));
+        Assert.Contains(unknown.Problems, p => p.Code == ProblemCodes.InvalidManifest && p.File!.StartsWith(unreadable, StringComparison.Ordinal));
+        Assert.Null(unknown.BackupId);
+        await store.PutAsync($"{unreadable}/{Format.BackupFormat.ManifestSummaryKey}", await File.ReadAllBytesAsync(Path.Combine(tableFolder, newer, Format.BackupFormat.ManifestSummaryKey)), CancellationToken.None);
+        var mislabelled = await CheckAsync(tableFolder, IntegrityLevel.Quick, now.AddMinutes(1));
+        Assert.Contains(mislabelled.Problems, p => p.Code == ProblemCodes.BackupIdMismatch);
+
+        // Only scan backups: none holds a point.
+        string scansOnly = Path.Combine(root, "t-scans");
+        await ForgedBackup.WriteAsync(new LocalBackupStore(scansOnly), Format.BackupFormat.NewBackupId(now) + "/", "t-scans", [ForgedBackup.Gzipped("data/s000-f0000.json.gz", ForgedBackup.Lines(ForgedBackup.Items(5)))]);
+        var none = await Assert.ThrowsAsync<BackupDRException>(() => CheckAsync(scansOnly, IntegrityLevel.Quick, now));
+        Assert.Equal(ErrorIds.PointInTimeNotCovered, none.ErrorId);
+        Assert.Contains("scan backup", none.Message);
     }
 
     private static Task<RestoreResult> ImportAsync(string uri, string table, RestoreMode? mode = null) =>
@@ -264,6 +323,26 @@ public sealed class ExportEngineTests(LocalServices services) : IClassFixture<Lo
             await RestoreRunner.RunAsync(new Restore.RestoreRequest { Uri = backup.Uri, TableName = target, CheckpointUri = ForeignFixtures.Folder("bdr-chain-cp") }, NullOperationHost.Instance, CancellationToken.None);
             Assert.Equal(state, await services.ReadTableAsync(target));
         }
+
+        // A chosen point: from the table's folder, or down the chain from its latest backup, the latest backup at or before it.
+        string tableFolder = $"s3://{bucket}/x/{table}/";
+        var between = first.ExportTime!.Value.AddMilliseconds(500);
+        Assert.True(between < second.ExportTime);
+        foreach (string uri in new[] { tableFolder, second.Uri })
+        {
+            string target = LocalServices.UniqueName("at-point");
+            var atPoint = await RestoreRunner.RunAsync(new Restore.RestoreRequest { Uri = uri, TableName = target, PointInTime = between, CheckpointUri = ForeignFixtures.Folder("bdr-chain-cp") },
+                NullOperationHost.Instance, CancellationToken.None);
+            Assert.Equal(first.BackupId, atPoint.BackupId);
+            Assert.Equal(first.ExportTime, atPoint.PointInTime);
+            Assert.Equal(atFirst, await services.ReadTableAsync(target));
+        }
+        var latest = await CheckAsync(tableFolder, IntegrityLevel.Full, DateTimeOffset.UtcNow);
+        Assert.True(latest.IsValid, string.Join("; ", latest.Problems));
+        Assert.Equal(second.BackupId, latest.BackupId);
+        var tooEarly = await Assert.ThrowsAsync<BackupDRException>(() => CheckAsync(tableFolder, IntegrityLevel.Quick, full.ExportTime!.Value.AddMilliseconds(-1)));
+        Assert.Equal(ErrorIds.PointInTimeNotCovered, tooEarly.ErrorId);
+        Assert.Contains($"{full.ExportTime:u}", tooEarly.Message);
 
         // Keeping the last one keeps what it continues.
         string root = $"s3://{bucket}/x";

@@ -97,6 +97,9 @@ public sealed class RestoreResult
     public string? BackupId { get; init; }
     public string? SourceTableName { get; init; }
 
+    /// <summary>The point in time the restored items reach: a DynamoDB export's time, or where the last export of a chain ends. Null for a scan backup, which has no single point.</summary>
+    public DateTimeOffset? PointInTime { get; init; }
+
     /// <summary>The SHA-256 (base64) of the backup's manifest summary: which content was restored.</summary>
     public string? SummarySha256 { get; init; }
 

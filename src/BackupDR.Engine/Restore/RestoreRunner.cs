@@ -216,6 +216,7 @@ public sealed class RestoreRunner
             SourceUri = folder.Uri,
             BackupId = backup.Summary.BackupId,
             SourceTableName = backup.Summary.TableName,
+            PointInTime = backup.PointInTime,
             SummarySha256 = backup.SummarySha256,
             Format = backup.Format,
             Losses = backup.Losses,

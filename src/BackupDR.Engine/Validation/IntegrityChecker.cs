@@ -70,11 +70,19 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host, R
                 return await new SeedBackupReader(folder, file, report).LoadAsync(ct).ConfigureAwait(false);
             case SourceFormat.Dynamodump when _options.PointInTime is null && !_options.AllowGaps:
                 return await new DumpBackupReader(backup, report).LoadAsync(ct).ConfigureAwait(false);
+            case SourceFormat.BackupDR when _options.PointInTime is { } point && !_options.AllowGaps:
+                // A table's folder, or one backup of a chain: the export backup whose point is the latest at or before it.
+                var chosen = await PointChooser.ChooseAsync(backup, point, report, host, ct).ConfigureAwait(false);
+                if (chosen is null) return null;
+                report.Format = SourceFormat.BackupDR;
+                return await new IntegrityChecker(chosen, host).CheckOwnMetadataAsync(report, ct).ConfigureAwait(false);
             default:
                 if (_options.PointInTime is not null || _options.AllowGaps)
                 {
                     throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument,
-                        $"{Say.PointInTime} and {Say.AllowGaps} choose the exports of a chain; {backup.Uri} is {Describe(format)}, not a folder of DynamoDB exports. Leave them out.", backup.Uri);
+                        format == SourceFormat.BackupDR
+                            ? $"{Say.AllowGaps} is for a folder of DynamoDB's own exports; a chain of BackupDR backups is restored whole or not at all. Leave it out, or choose an earlier {Say.PointInTime}."
+                            : $"{Say.PointInTime} and {Say.AllowGaps} choose the exports of a chain; {backup.Uri} is {Describe(format)}, not a folder of exports or of BackupDR backups. Leave them out.", backup.Uri);
                 }
                 return await CheckOwnMetadataAsync(report, ct).ConfigureAwait(false);
         }
@@ -299,7 +307,7 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host, R
         LoadedBackup? baseLoaded;
         try
         {
-            baseLoaded = await new IntegrityChecker(baseFolder, host, options) { _depth = _depth + 1 }.CheckMetadataAsync(baseReport, ct).ConfigureAwait(false);
+            baseLoaded = await new IntegrityChecker(baseFolder, host) { _depth = _depth + 1 }.CheckMetadataAsync(baseReport, ct).ConfigureAwait(false);
         }
         catch (BackupDRException e) when (e.ErrorId is ErrorIds.BackupNotFound or ErrorIds.InvalidBackupUri)
         {
