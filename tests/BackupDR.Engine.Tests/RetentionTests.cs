@@ -12,13 +12,13 @@ public sealed class RetentionTests(LocalServices services) : IClassFixture<Local
 {
     private static readonly DateTimeOffset Now = new(2026, 12, 2, 12, 0, 0, TimeSpan.Zero);
 
-    private static BackupInfo Backup(string table, int daysAgo, bool committed = true) => new()
+    private static BackupInfo Backup(string table, double daysAgo, bool committed = true) => new()
     {
         Uri = $"/b/{table}/{Id(daysAgo)}", TableName = table, BackupId = Id(daysAgo), StartTime = Now.AddDays(-daysAgo),
         Status = committed ? BackupStatus.Committed : BackupStatus.Incomplete,
     };
 
-    private static string Id(int daysAgo) => BackupFormat.NewBackupId(Now.AddDays(-daysAgo))[..19] + "-0000000" + (daysAgo % 10);
+    private static string Id(double daysAgo) => BackupFormat.NewBackupId(Now.AddDays(-daysAgo))[..19] + "-0000000" + ((int)(daysAgo * 24) % 10);
 
     private static string[] Removed(RetentionPolicy policy, params BackupInfo[] backups) =>
         policy.Select(backups, Now).Select(b => $"{b.TableName}@{(Now - b.StartTime!.Value).TotalDays}{(b.Status == BackupStatus.Incomplete ? "i" : "")}").ToArray();
@@ -34,6 +34,14 @@ public sealed class RetentionTests(LocalServices services) : IClassFixture<Local
         };
         Assert.Equal(["a@5i", "a@4", "a@3"], Removed(new RetentionPolicy(KeepLast: 2), backups));
         Assert.Equal(["b@9", "a@5i", "a@4", "a@3", "a@2"], Removed(new RetentionPolicy(KeepLast: 1), backups));
+    }
+
+    /// <summary>An incomplete backup younger than a day may be DynamoDB still exporting into it (a later, smaller backup committed first): it is left.</summary>
+    [Fact]
+    public void An_incomplete_backup_started_within_the_last_day_is_left_even_behind_a_newer_committed_one()
+    {
+        var backups = new[] { Backup("a", 0.5, committed: false), Backup("a", 0.25), Backup("a", 1.5, committed: false), Backup("a", 2) };
+        Assert.Equal(["a@2", "a@1.5i"], Removed(new RetentionPolicy(KeepLast: 1), backups));
     }
 
     [Fact]
@@ -68,8 +76,8 @@ public sealed class RetentionTests(LocalServices services) : IClassFixture<Local
             await BackupRunner.RunAsync(new BackupRequest { TableNames = tables, Target = BackupLocation.ForFolder(target) }, NullOperationHost.Instance, results.Add, CancellationToken.None);
             foreach (var r in results) (ids.TryGetValue(r.TableName, out var l) ? l : ids[r.TableName] = []).Add(r.BackupId);
         }
-        // An incomplete backup between the committed ones (a backup that died): it goes too.
-        string dead = Path.Combine(target, tables[0], BackupFormat.NewBackupId(DateTimeOffset.UtcNow.AddMinutes(-30)));
+        // An incomplete backup older than the newest committed one, started two days ago (a backup that died): it goes too.
+        string dead = Path.Combine(target, tables[0], BackupFormat.NewBackupId(DateTimeOffset.UtcNow.AddDays(-2)));
         Directory.CreateDirectory(Path.Combine(dead, "data"));
         await File.WriteAllTextAsync(Path.Combine(dead, "data", "s000-f0000.json.gz"), "partial");
 

@@ -4,11 +4,15 @@ namespace BackupDR.Engine.Catalog;
 /// How many committed backups of each table to keep, or for how long. With both, a backup goes only when
 /// both let it go. Whatever the policy, the newest committed backup of a table is never removed, and an
 /// incomplete backup goes only when a committed one is newer (one newer than every committed backup may
-/// be a backup running now). A backup that a kept incremental backup continues (its chain, down to the full
+/// be a backup running now) and it started more than <see cref="IncompleteGrace"/> ago (DynamoDB's export for a
+/// backup started earlier may still be writing into it while a later, smaller one has committed). A backup that a kept incremental backup continues (its chain, down to the full
 /// export) is kept too: retention never breaks a chain it keeps.
 /// </summary>
 public sealed record RetentionPolicy(int? KeepLast = null, TimeSpan? OlderThan = null)
 {
+    /// <summary>How long an incomplete backup is left alone: DynamoDB's exports take hours at most; a day is past any that still runs.</summary>
+    public static readonly TimeSpan IncompleteGrace = TimeSpan.FromDays(1);
+
     /// <summary>Throws InvalidArgument for a policy that keeps nothing or says nothing.</summary>
     public void Validate()
     {
@@ -47,7 +51,8 @@ public sealed record RetentionPolicy(int? KeepLast = null, TimeSpan? OlderThan =
                 bool byAge = OlderThan is not { } age || committed[i].StartTime is { } start && now - start > age;
                 if (byCount && byAge) doomed.Add(committed[i]);
             }
-            doomed.AddRange(table.Where(b => b.Status == BackupStatus.Incomplete && string.CompareOrdinal(b.BackupId, newest) < 0));
+            doomed.AddRange(table.Where(b => b.Status == BackupStatus.Incomplete && string.CompareOrdinal(b.BackupId, newest) < 0
+                                             && (b.StartTime is not { } begun || now - begun > IncompleteGrace)));
             // The chains of the kept: each kept incremental's base, and its base, down to the full export.
             var byId = committed.ToDictionary(b => b.BackupId, StringComparer.Ordinal);
             var kept = committed.Where(b => !doomed.Contains(b)).ToList();
