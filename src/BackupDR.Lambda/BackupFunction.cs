@@ -12,7 +12,8 @@ namespace BackupDR.Lambda;
 /// <c>consistent_read</c>, <c>max_read_capacity_units</c>. Without <c>tables</c>, BACKUP_TABLES
 /// (comma-separated) is used. With RETENTION_KEEP_LAST and/or RETENTION_DAYS, the retention policy is
 /// applied to the tables just backed up after a successful run (their newest committed backup, the one
-/// just made, is never removed).
+/// just made, is never removed). With BACKUP_ENGINE=Export (or <c>"engine": "export"</c>), see <see cref="ExportBackups"/>:
+/// a run starts the exports, and S3's event of an export's summary finishes its backup.
 /// </summary>
 internal sealed class BackupFunction(FunctionSettings settings, LambdaLog log, TimeProvider time) : IFunction
 {
@@ -20,6 +21,11 @@ internal sealed class BackupFunction(FunctionSettings settings, LambdaLog log, T
     {
         var e = LambdaJson.ParseEvent(invocation.Event);
         if (e["fanout"] is System.Text.Json.Nodes.JsonObject share) return await ShareAsync(invocation, share, cancellationToken).ConfigureAwait(false);
+        var exports = new ExportBackups(settings, log, time);
+        if (ExportBackups.CompletedFolders(e, settings, log) is { } completed)
+        {
+            return await exports.CompleteAsync(invocation, completed, Observer(), cancellationToken).ConfigureAwait(false);
+        }
         var tables = LambdaJson.Strings(e, "tables")
             ?? Environment.GetEnvironmentVariable("BACKUP_TABLES")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
         if (tables is not { Count: > 0 })
@@ -28,7 +34,29 @@ internal sealed class BackupFunction(FunctionSettings settings, LambdaLog log, T
         }
         string bucket = settings.ConfinedBucket(LambdaJson.String(e, "bucket") ?? LambdaJson.String(e, "backup_bucket"));
         string prefix = settings.ConfinedPrefix(LambdaJson.String(e, "prefix"));
-        var observer = settings.Ledger is { } ledgerOptions ? new Engine.Ledger.LedgerWriter.BackupObserver(ledgerOptions, settings.Aws, log) : null;
+        var observer = Observer();
+        var engine = LambdaJson.String(e, "engine") switch
+        {
+            null => settings.BackupEngine,
+            { } name when name.Equals("scan", StringComparison.OrdinalIgnoreCase) => BackupEngine.Scan,
+            { } name when name.Equals("export", StringComparison.OrdinalIgnoreCase) => BackupEngine.Export,
+            _ => throw new FunctionException("InvalidEvent", "\"engine\" must be \"scan\" or \"export\"."),
+        };
+        bool incremental = LambdaJson.Bool(e, "incremental") ?? (engine == BackupEngine.Export && settings.Incremental);
+        if (incremental && engine != BackupEngine.Export) throw new FunctionException("InvalidEvent", "\"incremental\" is the export engine's: add \"engine\": \"export\".");
+        if (engine == BackupEngine.Export)
+        {
+            if (e["segments"] is not null || e["consistent_read"] is not null || e["max_read_capacity_units"] is not null)
+            {
+                throw new FunctionException("InvalidEvent", "\"segments\", \"consistent_read\" and \"max_read_capacity_units\" are the scan engine's: DynamoDB's export reads the table its own way.");
+            }
+            log.Verbose($"Exporting {string.Join(", ", tables)} to s3://{bucket}/{prefix}/ with DynamoDB's export{(incremental ? " (incremental)" : "")}.");
+            return await exports.RunAsync(invocation, new BackupRequest
+            {
+                TableNames = tables, Target = BackupLocation.ForBucket(bucket, prefix), Aws = settings.Aws, Time = time, Observer = observer,
+                Engine = BackupEngine.Export, Incremental = incremental, DetachExport = true,
+            }, cancellationToken).ConfigureAwait(false);
+        }
         var request = new BackupRequest
         {
             TableNames = tables,
@@ -60,23 +88,7 @@ internal sealed class BackupFunction(FunctionSettings settings, LambdaLog log, T
             throw Functions.Failure(failure, deadline, settings, summary);
         }
         // Retention after a successful run, for the tables just backed up: never their newest committed backup (the one just made).
-        var removed = new List<string>();
-        var removedBackups = new List<Engine.Catalog.RemovedBackup>();
-        if (settings.Retention is { } policy)
-        {
-            string target = BackupLocation.ForBucket(bucket, prefix) is var t && t.Prefix.Length > 0 ? $"s3://{bucket}/{t.Prefix}/" : $"s3://{bucket}/";
-            foreach (string table in tables)
-            {
-                var gone = await Engine.Operations.ApplyRetentionAsync(target, table, policy, settings.Aws, _ => Task.FromResult(true), time, deadline.Token).ConfigureAwait(false);
-                removed.AddRange(gone.Select(g => g.Uri));
-                removedBackups.AddRange(gone);
-            }
-            if (removed.Count > 0) log.Verbose($"Retention removed {removed.Count} backup(s): {string.Join(", ", removed)}.");
-            if (settings.Ledger is { } ledger && removedBackups.Count > 0)
-            {
-                reportFailures.AddRange((await Engine.Ledger.LedgerWriter.MarkRemovedAsync(ledger, removedBackups, log).ConfigureAwait(false)).Select(f => $"{ErrorIds.LedgerNotWritten}: {f}"));
-            }
-        }
+        var removed = await RetainAsync(settings, log, time, BackupLocation.ForBucket(bucket, prefix), tables, reportFailures, deadline.Token).ConfigureAwait(false);
         return LambdaJson.Response(w =>
         {
             w.WriteString("status", "succeeded");
@@ -91,6 +103,31 @@ internal sealed class BackupFunction(FunctionSettings settings, LambdaLog log, T
             Functions.WriteReportFailures(w, reportFailures, log);
         });
     }
+
+    /// <summary>RETENTION_*, applied to <paramref name="tables"/> under <paramref name="target"/>; the URIs removed (their ledger marks' failures go to <paramref name="reportFailures"/>).</summary>
+    internal static async Task<List<string>> RetainAsync(FunctionSettings settings, LambdaLog log, TimeProvider time, BackupLocation target, IEnumerable<string> tables,
+        List<string> reportFailures, CancellationToken ct)
+    {
+        var removed = new List<string>();
+        if (settings.Retention is not { } policy) return removed;
+        var removedBackups = new List<Engine.Catalog.RemovedBackup>();
+        string root = target.Prefix.Length > 0 ? $"s3://{target.Bucket}/{target.Prefix}/" : $"s3://{target.Bucket}/";
+        foreach (string table in tables)
+        {
+            var gone = await Engine.Operations.ApplyRetentionAsync(root, table, policy, settings.Aws, _ => Task.FromResult(true), time, ct).ConfigureAwait(false);
+            removed.AddRange(gone.Select(g => g.Uri));
+            removedBackups.AddRange(gone);
+        }
+        if (removed.Count > 0) log.Verbose($"Retention removed {removed.Count} backup(s): {string.Join(", ", removed)}.");
+        if (settings.Ledger is { } ledger && removedBackups.Count > 0)
+        {
+            reportFailures.AddRange((await Engine.Ledger.LedgerWriter.MarkRemovedAsync(ledger, removedBackups, log).ConfigureAwait(false)).Select(f => $"{ErrorIds.LedgerNotWritten}: {f}"));
+        }
+        return removed;
+    }
+
+    private Engine.Ledger.LedgerWriter.BackupObserver? Observer() =>
+        settings.Ledger is { } ledgerOptions ? new Engine.Ledger.LedgerWriter.BackupObserver(ledgerOptions, settings.Aws, log) : null;
 
     /// <summary>
     /// A fan-out worker's share (<c>{"fanout": {"table", "backup_uri", "segment", "total_segments"}}</c>, sent by

@@ -41,6 +41,12 @@ internal sealed class FunctionSettings
     /// <summary>Work stops this long before the invocation's deadline, so the answer (what was done) still gets out.</summary>
     public TimeSpan DeadlineMargin { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>BACKUP_ENGINE: Scan (default) or Export (DynamoDB's export, started here and finished when it completes).</summary>
+    public Engine.Backup.BackupEngine BackupEngine { get; init; } = Engine.Backup.BackupEngine.Scan;
+
+    /// <summary>BACKUP_INCREMENTAL: with the Export engine, each scheduled backup exports only the changes since the table's last one.</summary>
+    public bool Incremental { get; init; }
+
     /// <summary>s3://BACKUP_BUCKET/BACKUP_PREFIX/: every backup a function reads or writes is below it.</summary>
     public string BackupRoot => BackupPrefix.Length == 0 ? $"s3://{BackupBucket}/" : $"s3://{BackupBucket}/{BackupPrefix}/";
 
@@ -114,8 +120,28 @@ internal sealed class FunctionSettings
         {
             throw new FunctionException("InvalidConfiguration", $"REPLICA_ROLE_ARN '{replicaRole}' is not an IAM role ARN (arn:aws:iam::<12-digit account>:role/<name>).");
         }
+        var engine = Env("BACKUP_ENGINE") switch
+        {
+            null => Engine.Backup.BackupEngine.Scan,
+            { } e when e.Equals("Scan", StringComparison.OrdinalIgnoreCase) => Engine.Backup.BackupEngine.Scan,
+            { } e when e.Equals("Export", StringComparison.OrdinalIgnoreCase) => Engine.Backup.BackupEngine.Export,
+            { } e => throw new FunctionException("InvalidConfiguration", $"BACKUP_ENGINE must be Scan or Export, not '{e}'."),
+        };
+        bool incremental = Env("BACKUP_INCREMENTAL") switch
+        {
+            null => false,
+            { } v when v.Equals("true", StringComparison.OrdinalIgnoreCase) => true,
+            { } v when v.Equals("false", StringComparison.OrdinalIgnoreCase) => false,
+            { } v => throw new FunctionException("InvalidConfiguration", $"BACKUP_INCREMENTAL must be true or false, not '{v}'."),
+        };
+        if (incremental && engine != Engine.Backup.BackupEngine.Export)
+        {
+            throw new FunctionException("InvalidConfiguration", "BACKUP_INCREMENTAL is the Export engine's: set BACKUP_ENGINE=Export too.");
+        }
         var settings = new FunctionSettings
         {
+            BackupEngine = engine,
+            Incremental = incremental,
             ReplicaBucket = replica,
             ReplicaAws = new Engine.Aws.AwsOptions
             {

@@ -527,6 +527,116 @@ public sealed class LambdaInProcessTests(LocalServices services, ITestOutputHelp
     }
 
     /// <summary>The replication function, fired by a commit marker's S3 event: a replica under the same key that validates Full; a second delivery copies nothing; a damaged backup is not replicated.</summary>
+    /// <summary>Runs the function once per event, in order, and answers the outcomes.</summary>
+    private async Task<List<(bool Failed, string? ErrorType, JsonObject Body)>> InvokeAsync(Dictionary<string, string?> env, params string[] events)
+    {
+        var api = new QueuedRuntimeApi(TimeProvider.System, events);
+        await new LambdaHost(api, TimeProvider.System, Environment(env), new LogLines(output)).RunAsync(CancellationToken.None);
+        return api.Outcomes;
+    }
+
+    /// <summary>The key of the export summary DynamoDB writes into a backup's folder, once it is there.</summary>
+    private async Task<string> ExportSummaryKeyAsync(string bucket, string backupUri)
+    {
+        string prefix = backupUri[$"s3://{bucket}/".Length..] + "AWSDynamoDB/";
+        for (int i = 0; i < 200; i++)
+        {
+            var listed = await services.S3.ListObjectsV2Async(new Amazon.S3.Model.ListObjectsV2Request { BucketName = bucket, Prefix = prefix });
+            if (listed.S3Objects?.FirstOrDefault(o => o.Key.EndsWith("/manifest-summary.json", StringComparison.Ordinal)) is { } summary) return summary.Key;
+            await Task.Delay(50);
+        }
+        throw new TimeoutException($"No export summary under s3://{bucket}/{prefix}");
+    }
+
+    private static string EventBridgeObjectCreated(string bucket, string key) =>
+        $"{{\"version\": \"0\", \"source\": \"aws.s3\", \"detail-type\": \"Object Created\", \"detail\": {{\"bucket\": {{\"name\": \"{bucket}\"}}, \"object\": {{\"key\": \"{key}\", \"size\": 100}}}}}}";
+
+    /// <summary>
+    /// The backup function's Export engine: a scheduled run starts the export and answers "exporting" (nothing
+    /// committed, nothing reported); S3's event for the export's summary (through EventBridge) commits it, Full-valid and
+    /// restoring equal; an incremental started by the next run is finished by the run after (its sweep). Hostile
+    /// completion events — another bucket, a forged export folder, another backup's export — are refused, and the
+    /// folder they name is left as it was, uncommitted.
+    /// </summary>
+    [Fact]
+    public async Task The_backup_functions_export_is_started_by_a_run_and_committed_by_its_completion_or_the_next_run()
+    {
+        string table = await services.CreateTableAsync();
+        var items = TestItems.Random(912, 700);
+        await services.PutItemsAsync(table, items);
+        string bucket = await services.CreateBucketAsync();
+        await services.DynamoDB.UpdateContinuousBackupsAsync(new Amazon.DynamoDBv2.Model.UpdateContinuousBackupsRequest
+        {
+            TableName = table, PointInTimeRecoverySpecification = new Amazon.DynamoDBv2.Model.PointInTimeRecoverySpecification { PointInTimeRecoveryEnabled = true },
+        });
+        var env = new Dictionary<string, string?> { ["_HANDLER"] = "backup", ["BACKUP_BUCKET"] = bucket, ["BACKUP_ENGINE"] = "Export" };
+        string scheduled = $"{{\"tables\": [\"{table}\"]}}";
+
+        var start = Assert.Single(await InvokeAsync(env, scheduled));
+        Assert.False(start.Failed, start.Body.ToJsonString());
+        Assert.Empty(start.Body["results"]!.AsArray());
+        var exporting = Assert.Single(start.Body["exporting"]!.AsArray())!;
+        Assert.Equal("Exporting", (string)exporting["status"]!);
+        string uri = (string)exporting["uri"]!;
+        Assert.Empty(await Operations.ListBackupsAsync($"s3://{bucket}/backupdr/", table, new Aws.AwsOptions(), CancellationToken.None) is var listed
+            ? listed.Where(b => b.Status == Catalog.BackupStatus.Committed) : []);
+
+        // The export's summary lands: its event commits the backup; a second delivery of it changes nothing.
+        string summaryKey = await ExportSummaryKeyAsync(bucket, uri);
+        var done = await InvokeAsync(env, EventBridgeObjectCreated(bucket, summaryKey), EventBridgeObjectCreated(bucket, summaryKey));
+        Assert.All(done, o => Assert.False(o.Failed, o.Body.ToJsonString()));
+        var committed = Assert.Single(done[0].Body["results"]!.AsArray())!;
+        Assert.Equal(uri, (string)committed["uri"]!);
+        Assert.Equal(700, (long)committed["itemCount"]!);
+        Assert.Empty(done[1].Body["results"]!.AsArray());
+        var check = await Operations.CheckIntegrityAsync(uri, Validation.IntegrityLevel.Full, new Aws.AwsOptions(), NullOperationHost.Instance, CancellationToken.None);
+        Assert.True(check.IsValid, string.Join("; ", check.Problems));
+        Assert.Equal(700, check.ItemsVerified);
+
+        // Changes, then an incremental: started by one run, finished by the next run's sweep (which starts another).
+        await services.PutItemsAsync(table, TestItems.Random(913, 40));
+        await Task.Delay(2100);   // the local endpoint's shortest incremental window (AWS: 15 minutes)
+        var incremental = Assert.Single(await InvokeAsync(env, $"{{\"tables\": [\"{table}\"], \"incremental\": true}}"));
+        Assert.False(incremental.Failed, incremental.Body.ToJsonString());
+        string incrementalUri = (string)incremental.Body["exporting"]![0]!["uri"]!;
+        await ExportSummaryKeyAsync(bucket, incrementalUri);
+        var atIncremental = await services.ReadTableAsync(table);
+        await Task.Delay(500);   // past the endpoint's transition time: the export is COMPLETED
+        var sweep = Assert.Single(await InvokeAsync(env, scheduled));
+        Assert.False(sweep.Failed, sweep.Body.ToJsonString());
+        var swept = Assert.Single(sweep.Body["results"]!.AsArray())!;
+        Assert.Equal(incrementalUri, (string)swept["uri"]!);
+        Assert.Equal(uri.TrimEnd('/').Split('/')[^1], (string)swept["baseBackupId"]!);
+        Assert.Single(sweep.Body["exporting"]!.AsArray());
+        string restored = LocalServices.UniqueName("from-function-export");
+        await Restore.RestoreRunner.RunAsync(new Restore.RestoreRequest { Uri = incrementalUri, TableName = restored, CheckpointUri = ForeignFixtures.Folder("bdr-fn-export-cp") },
+            NullOperationHost.Instance, CancellationToken.None);
+        Assert.Equal(atIncremental, await services.ReadTableAsync(restored));
+
+        // Hostile completions: another bucket; a forged export folder DynamoDB knows nothing of; a real export copied into another backup's folder.
+        var store = new S3BackupStore(new Aws.AwsClientFactory(new()).CreateS3(), bucket);
+        string forged = $"backupdr/{table}/{Format.BackupFormat.NewBackupId(DateTimeOffset.UtcNow)}/";
+        await store.PutAsync(forged + "AWSDynamoDB/01796253503459-9f970c89/manifest-summary.json", "{}"u8.ToArray(), CancellationToken.None);
+        string stolenId = summaryKey.Split('/')[^2];
+        string stolen = $"backupdr/{table}/{Format.BackupFormat.NewBackupId(DateTimeOffset.UtcNow.AddSeconds(1))}/";
+        await store.PutAsync(stolen + $"AWSDynamoDB/{stolenId}/manifest-summary.json", "{}"u8.ToArray(), CancellationToken.None);
+        var hostile = await InvokeAsync(env,
+            EventBridgeObjectCreated("elsewhere", summaryKey),
+            EventBridgeObjectCreated(bucket, forged + "AWSDynamoDB/01796253503459-9f970c89/manifest-summary.json"),
+            EventBridgeObjectCreated(bucket, stolen + $"AWSDynamoDB/{stolenId}/manifest-summary.json"));
+        Assert.Equal(["LocationNotAllowed", "BackupIntegrityFailed", "BackupIntegrityFailed"], hostile.Select(o => o.ErrorType));
+        Assert.Contains("no export", (string)hostile[1].Body["errorMessage"]!);
+        Assert.Contains("is not the export of backup", (string)hostile[2].Body["errorMessage"]!);
+        foreach (string folder in new[] { forged, stolen })
+        {
+            var left = await services.S3.ListObjectsV2Async(new Amazon.S3.Model.ListObjectsV2Request { BucketName = bucket, Prefix = folder });
+            Assert.Equal([folder + "AWSDynamoDB/" + (folder == forged ? "01796253503459-9f970c89" : stolenId) + "/manifest-summary.json"], left.S3Objects!.Select(o => o.Key));
+        }
+        // An S3 event for any other key is not a completion: ignored, nothing started.
+        var other = Assert.Single(await InvokeAsync(env, EventBridgeObjectCreated(bucket, uri[$"s3://{bucket}/".Length..] + "_committed")));
+        Assert.Equal("ignored", (string)other.Body["status"]!);
+    }
+
     [Fact]
     public async Task The_replication_function_copies_a_committed_backup_under_the_same_key()
     {

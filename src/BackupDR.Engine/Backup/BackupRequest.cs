@@ -45,6 +45,13 @@ public sealed class BackupRequest
     public bool EnablePointInTimeRecovery { get; init; }
 
     /// <summary>
+    /// Export engine: start DynamoDB's export and return without waiting (the result's Status is "Exporting"); the
+    /// export's completion, or a later run, finishes the backup (<see cref="ExportCompletion"/>). For hosts whose run
+    /// ends before an export can (a Lambda function).
+    /// </summary>
+    public bool DetachExport { get; init; }
+
+    /// <summary>
     /// A fan-out worker's share (docs/lambda.md): scan only this segment of the table into the given backup's
     /// folder, as data files of its own streams, and return their entries — no manifests, no commit marker;
     /// the caller that fanned out commits. Null: a whole backup.

@@ -21,6 +21,27 @@ internal sealed class ExportBackup(IAmazonDynamoDB dynamo, BackupFolder target, 
 
     public async Task<BackupResult> RunAsync(TableDescription table, BackupRequest request, BackupStart started, BackupFolder folder, CancellationToken ct)
     {
+        var (export, baseId) = await StartAsync(table, request, started, folder, ct).ConfigureAwait(false);
+        if (request.DetachExport)
+        {
+            // The export outlives this run: its completion (or a later run) finishes the backup (ExportCompletion).
+            return new BackupResult
+            {
+                BackupId = started.BackupId, TableName = table.TableName, Uri = folder.Uri, StartTime = started.StartTime, EndTime = DateTimeOffset.UtcNow,
+                Status = ExportingStatus, Engine = BackupEngine.Export, ExportArn = export.ExportArn,
+                ExportTime = export.IncrementalExportSpecification?.ExportToTime ?? export.ExportTime, BaseBackupId = baseId,
+            };
+        }
+        export = await WaitAsync(table.TableName, export, ct).ConfigureAwait(false);
+        return await FinishAsync(table.TableName, started, folder, export, baseId, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>A result's status while DynamoDB still exports into the backup's folder: not a backup yet.</summary>
+    public const string ExportingStatus = "Exporting";
+
+    /// <summary>Starts DynamoDB's export into the backup's folder; returns it (IN_PROGRESS) and, for an incremental, the backup it continues.</summary>
+    private async Task<(ExportDescription Export, string? BaseId)> StartAsync(TableDescription table, BackupRequest request, BackupStart started, BackupFolder folder, CancellationToken ct)
+    {
         if (target.Store is not S3BackupStore s3)
         {
             throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument,
@@ -69,16 +90,26 @@ internal sealed class ExportBackup(IAmazonDynamoDB dynamo, BackupFolder target, 
             throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument,
                 $"{request.ExportTime:u} is outside the point-in-time recovery window of '{table.TableName}' ({e.Message}). Give a time the window holds (see its earliest restorable time), or none for now.", table.TableName);
         }
+        host.Verbose($"Exporting '{table.TableName}' at {export.ExportTime:u} with DynamoDB's export {export.ExportArn} into {folder.Uri}AWSDynamoDB/{export.ExportArn.Split('/')[^1]}/.");
+        return (export, baseBackup?.Id);
+    }
+
+    /// <summary>
+    /// A COMPLETED export made into the backup's folder: verified by its own rules while each data file is measured,
+    /// then wrapped — table.json, the manifests, the commit marker last. What is written depends only on the export and
+    /// the table's settings, so two runs finishing the same export write the same manifests.
+    /// </summary>
+    internal async Task<BackupResult> FinishAsync(string tableName, BackupStart started, BackupFolder folder, ExportDescription export, string? baseId, CancellationToken ct)
+    {
         string exportId = export.ExportArn.Split('/')[^1];
-        host.Verbose($"Exporting '{table.TableName}' at {export.ExportTime:u} with DynamoDB's export {export.ExportArn} into {folder.Uri}AWSDynamoDB/{exportId}/.");
-        export = await WaitAsync(table.TableName, export, ct).ConfigureAwait(false);
+        bool incremental = export.ExportType == ExportType.INCREMENTAL_EXPORT;
 
         // The export, by its own rules, measuring each data file as it is read.
         var measured = new Dictionary<string, MeasuredFile>(StringComparer.Ordinal);
         var exportFolder = folder.Child("AWSDynamoDB").Child(exportId);
         var checker = new IntegrityChecker(exportFolder, host) { Measured = m => { lock (measured) measured[m.DataFile] = m; } };
         var (report, loaded) = await checker.CheckAsync(IntegrityLevel.Full, ct).ConfigureAwait(false);
-        if (!report.IsValid || loaded is null || report.Format != SourceFormat.NativeExport || (loaded.Records == RecordKind.Change) != (baseBackup is not null))
+        if (!report.IsValid || loaded is null || report.Format != SourceFormat.NativeExport || (loaded.Records == RecordKind.Change) != incremental)
         {
             throw new BackupDRException(ErrorIds.BackupIntegrityFailed, ErrorKind.InvalidData,
                 $"DynamoDB's export {export.ExportArn} does not verify ({string.Join("; ", report.Problems.Take(5))}): no backup was committed at {folder.Uri}.", folder.Uri);
@@ -97,37 +128,72 @@ internal sealed class ExportBackup(IAmazonDynamoDB dynamo, BackupFolder target, 
                 Sha256Checksum = m.Sha256, Md5Checksum = m.Md5,
             });
         }
-        if (files.Any(f => baseBackup is null ? !BackupFormat.IsExportDataFileKey(f.DataFile, exportId) : !BackupFormat.IsIncrementalDataFileKey(f.DataFile)))
+        files.Sort((a, b) => string.CompareOrdinal(a.DataFile, b.DataFile));
+        if (files.Any(f => !incremental ? !BackupFormat.IsExportDataFileKey(f.DataFile, exportId) : !BackupFormat.IsIncrementalDataFileKey(f.DataFile)))
         {
             throw new BackupDRException(ErrorIds.BackupIntegrityFailed, ErrorKind.InvalidData, $"DynamoDB's export {export.ExportArn} keeps data files outside its own folder: no backup was committed.", folder.Uri);
         }
+        if (incremental && baseId is null)
+        {
+            var from = (DateTimeOffset)export.IncrementalExportSpecification.ExportFromTime!.Value;
+            baseId = await BaseEndingAtAsync(tableName, from, started.BackupId, ct).ConfigureAwait(false)
+                ?? throw new BackupDRException(ErrorIds.ExportChainGap, ErrorKind.InvalidData,
+                    $"DynamoDB's incremental export {export.ExportArn} starts at {from:u}, where no committed backup of '{tableName}' under {target.Uri} ends: it continues nothing that is kept, so no backup was committed.", folder.Uri);
+        }
 
         // The wrap: table.json, the manifests, and the commit marker last.
+        var table = await TableSchema.DescribeAsync(dynamo, tableName, ct).ConfigureAwait(false);
         var tableDoc = await TableSchema.CaptureAsync(dynamo, table, host, ct).ConfigureAwait(false);
         var summary = new ManifestSummary
         {
             FormatVersion = BackupFormat.ExportVersion, Engine = BackupFormat.ExportEngine, ExportArn = export.ExportArn, ExportTime = export.ExportTime,
-            BackupId = started.BackupId, TableName = table.TableName, TableArn = table.TableArn, StartTime = started.StartTime, EndTime = DateTimeOffset.UtcNow,
+            BackupId = started.BackupId, TableName = tableName, TableArn = table.TableArn, StartTime = started.StartTime,
+            EndTime = export.EndTime is { } ended ? new DateTimeOffset(DateTime.SpecifyKind(ended, DateTimeKind.Utc)) : DateTimeOffset.UtcNow,
             Segments = 0, Writer = "BackupDR " + EngineInfo.Version,
         };
-        if (baseBackup is { } chained)
+        if (incremental)
         {
             summary.ExportType = "INCREMENTAL_EXPORT";
             summary.ExportTime = null;
-            summary.BaseBackupId = chained.Id;
+            summary.BaseBackupId = baseId;
             summary.ExportFromTime = export.IncrementalExportSpecification.ExportFromTime;
             summary.ExportToTime = export.IncrementalExportSpecification.ExportToTime;
             summary.OutputView = "NEW_AND_OLD_IMAGES";
         }
         var marker = await BackupCommit.WriteAsync(folder, summary, files, tableDoc, null, ct).ConfigureAwait(false);
-        host.Verbose($"Committed backup {started.BackupId} of '{table.TableName}' (DynamoDB export {exportId}): {summary.ItemCount} items in {files.Count} file(s).");
+        host.Verbose($"Committed backup {started.BackupId} of '{tableName}' (DynamoDB export {exportId}): {summary.ItemCount} items in {files.Count} file(s).");
         return new BackupResult
         {
-            BackupId = started.BackupId, TableName = table.TableName, Uri = folder.Uri, ItemCount = summary.ItemCount, SizeBytes = summary.SizeBytes,
+            BackupId = started.BackupId, TableName = tableName, Uri = folder.Uri, ItemCount = summary.ItemCount, SizeBytes = summary.SizeBytes,
             UncompressedSizeBytes = summary.UncompressedSizeBytes, DataFileCount = files.Count, Segments = 0, StartTime = started.StartTime, EndTime = marker.CommittedAt,
             SummarySha256 = marker.ManifestSummarySha256, Engine = BackupEngine.Export, ExportArn = export.ExportArn,
             ExportTime = summary.ExportToTime ?? export.ExportTime, BaseBackupId = summary.BaseBackupId,
         };
+    }
+
+    /// <summary>The newest committed export backup of the table, older than <paramref name="before"/>, whose point is <paramref name="end"/>: what an incremental that starts there continues.</summary>
+    private async Task<string?> BaseEndingAtAsync(string table, DateTimeOffset end, string before, CancellationToken ct)
+    {
+        var catalog = new Catalog.BackupCatalog(target);
+        var committed = new List<string>();
+        await foreach (var b in catalog.ListAsync(table, ct).ConfigureAwait(false))
+        {
+            if (b.Status == Catalog.BackupStatus.Committed && string.CompareOrdinal(b.BackupId, before) < 0) committed.Add(b.BackupId);
+        }
+        foreach (string id in committed.OrderByDescending(i => i, StringComparer.Ordinal))
+        {
+            if (await ReadSummaryAsync(target.Child(table).Child(id), ct).ConfigureAwait(false) is { Engine: BackupFormat.ExportEngine } summary
+                && (summary.ExportToTime ?? summary.ExportTime) == end) return id;
+        }
+        return null;
+    }
+
+    private static async Task<ManifestSummary?> ReadSummaryAsync(BackupFolder folder, CancellationToken ct)
+    {
+        byte[]? bytes = await folder.Store.TryReadAllAsync(folder.Key(BackupFormat.ManifestSummaryKey), BackupFormat.MaxSummaryBytes, ct).ConfigureAwait(false);
+        if (bytes is null) return null;
+        try { return BackupFormat.ParseSummary(bytes); }
+        catch (InvalidDataException) { return null; }
     }
 
     /// <summary>The table's latest committed backup of this engine under the target, and the point it reaches: what an incremental continues.</summary>
@@ -138,12 +204,7 @@ internal sealed class ExportBackup(IAmazonDynamoDB dynamo, BackupFolder target, 
         await foreach (var b in catalog.ListAsync(table, ct).ConfigureAwait(false)) if (b.Status == Catalog.BackupStatus.Committed) committed.Add(b);
         foreach (var candidate in committed.OrderByDescending(b => b.BackupId, StringComparer.Ordinal))
         {
-            var folder = target.Child(table).Child(candidate.BackupId);
-            byte[]? bytes = await folder.Store.TryReadAllAsync(folder.Key(BackupFormat.ManifestSummaryKey), BackupFormat.MaxSummaryBytes, ct).ConfigureAwait(false);
-            if (bytes is null) continue;
-            ManifestSummary summary;
-            try { summary = BackupFormat.ParseSummary(bytes); }
-            catch (InvalidDataException) { continue; }
+            if (await ReadSummaryAsync(target.Child(table).Child(candidate.BackupId), ct).ConfigureAwait(false) is not { } summary) continue;
             if (summary.Engine != BackupFormat.ExportEngine) break;   // the latest is a scan: no chain to continue
             if ((summary.ExportToTime ?? summary.ExportTime) is { } end) return (candidate.BackupId, end);
         }
@@ -169,7 +230,7 @@ internal sealed class ExportBackup(IAmazonDynamoDB dynamo, BackupFolder target, 
         $"aws dynamodb update-continuous-backups --table-name {table} --point-in-time-recovery-specification PointInTimeRecoveryEnabled=true), or back up with the Scan engine.", table);
 
     /// <summary>Polls the export until it completes (or fails), with progress; a cancelled wait leaves the export running in DynamoDB and the backup incomplete.</summary>
-    private async Task<ExportDescription> WaitAsync(string table, ExportDescription export, CancellationToken ct)
+    internal async Task<ExportDescription> WaitAsync(string table, ExportDescription export, CancellationToken ct)
     {
         var delay = TimeSpan.FromMilliseconds(100);
         var clock = System.Diagnostics.Stopwatch.StartNew();
