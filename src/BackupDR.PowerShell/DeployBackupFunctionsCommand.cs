@@ -113,6 +113,15 @@ public sealed class DeployBackupFunctionsCommand : S3Cmdlet
     [ValidateNotNullOrEmpty]
     public string[] BackupTables { get; set; } = [];
 
+    /// <summary>Who reads the tables for the backup function: Scan (default) or Export (DynamoDB's export, finished when it completes: the bucket's EventBridge events invoke the function).</summary>
+    [Parameter]
+    [ValidateSet("Scan", "Export")]
+    public string BackupEngine { get; set; } = "Scan";
+
+    /// <summary>With -BackupEngine Export: each run exports only the changes since the table's last backup.</summary>
+    [Parameter]
+    public SwitchParameter Incremental { get; set; }
+
     /// <summary>Retention for the backup function: after each successful run, keep this many committed backups of each table it backed up.</summary>
     [Parameter]
     [ValidateRange(1, 100000)]
@@ -233,6 +242,7 @@ public sealed class DeployBackupFunctionsCommand : S3Cmdlet
             Environment = ToDictionary(Environment),
             BackupTables = BackupTables,
             RetentionKeepLast = RetentionKeepLast, RetentionDays = RetentionDays,
+            ExportEngine = BackupEngine.Equals("Export", StringComparison.OrdinalIgnoreCase), Incremental = Incremental,
             MemorySize = MemorySize,
             TimeoutSeconds = TimeoutSeconds,
             Tracing = Tracing == "Active",

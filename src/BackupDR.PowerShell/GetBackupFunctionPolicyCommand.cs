@@ -82,6 +82,11 @@ public sealed class GetBackupFunctionPolicyCommand : BackupDRCmdlet
     [ValidateNotNullOrEmpty]
     public string[] DrillTableName { get; set; } = [];
 
+    /// <summary>The backup function backs up with DynamoDB's export (Deploy-BackupFunctions -BackupEngine Export): it may start and describe exports, and read the backups.</summary>
+    [Parameter]
+    [ValidateSet("Scan", "Export")]
+    public string BackupEngine { get; set; } = "Scan";
+
     /// <summary>The backup function applies a retention policy (Deploy-BackupFunctions -RetentionKeepLast / -RetentionDays): it may read commit markers.</summary>
     [Parameter]
     public SwitchParameter Retention { get; set; }
@@ -100,6 +105,7 @@ public sealed class GetBackupFunctionPolicyCommand : BackupDRCmdlet
             Region = region, Account = AccountId, FunctionNamePrefix = FunctionNamePrefix, Bucket = BackupBucket, BackupPrefix = BackupPrefix,
             BackupTables = TableName, RestoreTables = RestoreTableName, TopicArns = TopicArn, MetricNamespace = MetricNamespace, Tracing = !NoTracing,
             KmsKeyArn = KmsKeyArn, Retention = Retention, DrillTables = DrillTableName, ReplicaBucket = ReplicaBucket, ReplicaAccount = ReplicaAccountId ?? (ReplicaRoleArn?.Split(':')[4]), ReplicaRoleArn = ReplicaRoleArn, LedgerTable = LedgerTableName, Compliance = Compliance,
+            Export = BackupEngine.Equals("Export", StringComparison.OrdinalIgnoreCase),
         };
         if (RestoreTableName.Length == 0)
         {

@@ -329,6 +329,40 @@ Describe 'Deploy-BackupFunctions, then the functions end to end' {
         $null = Deploy-BackupFunctions @deploy -BackupTables $source, "$source-recovered"
     }
 
+    It 'backs up with DynamoDB''s export on schedule: the export''s completion commits the backup through EventBridge; unwired when the Scan engine is asked for' {
+        $null = Invoke-DynamoWire UpdateContinuousBackups @{ TableName = $source; PointInTimeRecoverySpecification = @{ PointInTimeRecoveryEnabled = $true } }
+        $wired = @(Deploy-BackupFunctions @deploy -BackupTables $source, "$source-recovered" -BackupEngine Export)
+        $wired.Count | Should -Be 3
+        $changes = $wired[0].Changes -join "`n"
+        $changes | Should -Match 'environment variables .*BACKUP_ENGINE'
+        $changes | Should -Match "rule $prefix-backup-on-export"
+        $changes | Should -Match 'allow the export rule'
+        $wired[1..2] | ForEach-Object { $_.Changes | Should -BeNullOrEmpty }
+        @(Deploy-BackupFunctions @deploy -BackupTables $source, "$source-recovered" -BackupEngine Export) | ForEach-Object { $_.Changes | Should -BeNullOrEmpty }
+
+        # The schedule starts the export; its summary landing in the bucket invokes the function again, which commits;
+        # the commit marker fires the validation as for any backup.
+        $before = @(Get-DynamoBackup -Uri "s3://$bucket/backupdr" -TableName $source).BackupId
+        Invoke-RestMethod -Method Post -Uri "$lambda/__local/reset" | Out-Null
+        $null = Invoke-RestMethod -Method Post -Uri "$lambda/__local/events/fire" -ContentType 'application/json' -Body (@{ rule = "$prefix-backup-schedule" } | ConvertTo-Json)
+        Wait-Until { @(Get-Invocations | Where-Object { $_.functionName -eq "$prefix-validation" -and $_.ok }).Count -ge 1 } 'the export''s completion and the validation of the backup it commits'
+        $calls = @(Get-Invocations | Where-Object { $_.functionName -eq "$prefix-backup" })
+        $calls.Count | Should -Be 2      # the schedule (starts the export), then the export's summary (commits)
+        $calls | ForEach-Object { $_.ok | Should -BeTrue }
+        $new = @(Get-DynamoBackup -Uri "s3://$bucket/backupdr" -TableName $source | Where-Object { $_.BackupId -notin $before })
+        $new.Count | Should -Be 1
+        $new[0].Status | Should -Be 'Committed'
+        $check = Test-BackupIntegrity -Uri $new[0].Uri -Level Full
+        $check.IsValid | Should -BeTrue
+        $check.ItemsVerified | Should -Be 40
+        $null = Restore-DynamoTable -Uri $new[0].Uri -TableName "$source-recovered-export"
+        Get-WireItems "$source-recovered-export" | Should -Be (Get-WireItems $source)
+
+        $unwired = @(Deploy-BackupFunctions @deploy -BackupTables $source, "$source-recovered")
+        $unwired[0].Changes -join "`n" | Should -Match "rule $prefix-backup-on-export: remove its target"
+        $unwired[0].Changes -join "`n" | Should -Match 'remove permission backupdr-export-done'
+    }
+
     It 'warns when one role serves all three functions' {
         $shared = $deploy.Clone()
         foreach ($k in 'BackupRoleArn', 'ValidationRoleArn', 'RecoveryRoleArn') { $shared.Remove($k) }
@@ -360,6 +394,12 @@ Describe 'Deploy-BackupFunctions, then the functions end to end' {
         $markers = ($retaining[0].PolicyDocument | ConvertFrom-Json).Statement | Where-Object Sid -eq 'ReadCommitMarkers'
         $markers.Action | Should -Be 's3:GetObject'
         $markers.Resource | Should -Be "arn:aws:s3:::$bucket/backupdr/*/_committed"
+        @($documents.backup.Statement.Action) | Should -Not -Contain 'dynamodb:ExportTableToPointInTime'   # the Scan engine exports nothing
+        $exporting = ($(Get-BackupFunctionPolicy -AccountId 000000000000 -Region us-east-1 -BackupBucket $bucket -TableName $source -RestoreTableName "$source-recovered" -BackupEngine Export)[0].PolicyDocument | ConvertFrom-Json).Statement
+        ($exporting | Where-Object Sid -eq 'ExportTables').Resource | Should -Be "arn:aws:dynamodb:us-east-1:000000000000:table/$source"
+        ($exporting | Where-Object Sid -eq 'DescribeExports').Resource | Should -Be "arn:aws:dynamodb:us-east-1:000000000000:table/$source/export/*"
+        ($exporting | Where-Object Sid -eq 'WriteExports').Action | Should -Be 's3:PutObjectAcl'
+        ($exporting | Where-Object Sid -eq 'ReadBackups').Resource | Should -Be "arn:aws:s3:::$bucket/backupdr/*"
         @($documents.recovery.Statement.Action) | Should -Not -Contain 'dynamodb:DeleteTable'   # no drills named: no table is ever removed
         $drilling = @(Get-BackupFunctionPolicy -AccountId 000000000000 -Region us-east-1 -BackupBucket $bucket -RestoreTableName "$source-drill-*" -DrillTableName $source)
         $remove = ($drilling[2].PolicyDocument | ConvertFrom-Json).Statement | Where-Object Sid -eq 'RemoveDrillTables'

@@ -64,6 +64,16 @@ public sealed class DeployRequest
     public int? RetentionKeepLast { get; init; }
     public int? RetentionDays { get; init; }
 
+    /// <summary>
+    /// The backup function backs up with DynamoDB's export (BACKUP_ENGINE=Export): a run starts the exports, and a rule
+    /// <c>&lt;backup&gt;-on-export</c> on the bucket's EventBridge events invokes it when an export's summary lands, which
+    /// finishes that backup. False: the Scan engine, and the rule (if an earlier deployment wired it) loses its target.
+    /// </summary>
+    public bool ExportEngine { get; init; }
+
+    /// <summary>With <see cref="ExportEngine"/>: each run exports only the changes since the table's last backup (BACKUP_INCREMENTAL).</summary>
+    public bool Incremental { get; init; }
+
     /// <summary>The backup function's default tables (BACKUP_TABLES), for invocations whose event names none. Only that function's setting.</summary>
     public IReadOnlyList<string> BackupTables { get; init; } = [];
 
@@ -210,6 +220,10 @@ public sealed class DeployRequest
         else if (ReplicaRegion is not null || ReplicaExpectedBucketOwner is not null || ReplicaRoleArn is not null || ReplicationRoleArn is not null)
         {
             throw Invalid($"The replica's region, owner and roles need {Say.Option("replica-bucket")}: the bucket the replication function copies backups to.", null);
+        }
+        if (Incremental && !ExportEngine)
+        {
+            throw Invalid($"Incremental backups are DynamoDB's export's: add {Say.Option("backup-engine", "Export")}.", null);
         }
         if (RetentionKeepLast is not null || RetentionDays is not null)
         {

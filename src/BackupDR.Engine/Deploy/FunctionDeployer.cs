@@ -110,6 +110,8 @@ internal sealed class FunctionDeployer(ILambdaApi lambda, IScheduleApi schedules
         {
             if (request.ScheduleExpression is not null) await ReconcileScheduleAsync(name, result.AliasArn!, statements, changes, apply, cancellationToken).ConfigureAwait(false);
             else await RetireScheduleAsync(name, statements, changes, apply, cancellationToken).ConfigureAwait(false);
+            if (request.ExportEngine) await ReconcileExportTriggerAsync(name, result.AliasArn!, statements, changes, apply, cancellationToken).ConfigureAwait(false);
+            else await RetireExportTriggerAsync(name, changes, apply, cancellationToken).ConfigureAwait(false);
         }
         if (kind == "recovery")
         {
@@ -151,6 +153,8 @@ internal sealed class FunctionDeployer(ILambdaApi lambda, IScheduleApi schedules
         if (request.MetricDimensions.Count > 0) variables["METRIC_DIMENSIONS"] = string.Join(",", request.MetricDimensions.Select(d => $"{d.Key}={d.Value}"));
         if (kind == "backup" && request.BackupTables.Count > 0) variables["BACKUP_TABLES"] = string.Join(",", request.BackupTables);
         if (kind == "backup" && request.RetentionKeepLast is { } keep) variables["RETENTION_KEEP_LAST"] = keep.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (kind == "backup" && request.ExportEngine) variables["BACKUP_ENGINE"] = "Export";
+        if (kind == "backup" && request.Incremental) variables["BACKUP_INCREMENTAL"] = "true";
         if (kind == "backup" && request.RetentionDays is { } days) variables["RETENTION_DAYS"] = days.ToString(System.Globalization.CultureInfo.InvariantCulture);
         if (kind == "recovery" && request.RecoveryTables.Count > 0) variables["RESTORE_TABLES"] = string.Join(",", request.RecoveryTables);
         if (kind == "replication")
@@ -428,7 +432,46 @@ internal sealed class FunctionDeployer(ILambdaApi lambda, IScheduleApi schedules
     /// kept), a rule matches the commit markers, the rule may invoke the alias (permission first), and the
     /// rule's target is the alias, which receives S3's event as it is.
     /// </summary>
-    private async Task ReconcileReplicationTriggerAsync(string name, string aliasArn, List<JsonObject> statements, List<string> changes, bool apply, CancellationToken cancellationToken)
+    private Task ReconcileReplicationTriggerAsync(string name, string aliasArn, List<JsonObject> statements, List<string> changes, bool apply, CancellationToken cancellationToken) =>
+        ReconcileObjectRuleAsync(name, aliasArn, ReplicationRule(name), ReplicationPattern(), ReplicationStatementId, ReplicationTargetId,
+            $"S3 commit markers s3://{request.BackupBucket}/{request.BackupPrefix.Trim('/')}/…/{Format.BackupFormat.CommitMarkerKey}",
+            $"BackupDR: replicate each committed backup of s3://{request.BackupBucket} to s3://{request.ReplicaBucket}", "the commit-marker rule", statements, changes, apply, cancellationToken);
+
+    /// <summary>The rule that finishes the backup function's exports: <c>&lt;backup&gt;-on-export</c>.</summary>
+    private static string ExportRule(string name) => $"{name}-on-export";
+
+    private const string ExportStatementId = "backupdr-export-done";
+    private const string ExportTargetId = "backupdr-export-done";
+
+    /// <summary>What the export rule matches: S3's "Object Created" event for an export's summary inside a backup's folder (…/&lt;table&gt;/&lt;id&gt;/AWSDynamoDB/&lt;export id&gt;/manifest-summary.json).</summary>
+    private string ExportPattern()
+    {
+        string prefix = request.BackupPrefix.Trim('/');
+        return new JsonObject
+        {
+            ["source"] = new JsonArray("aws.s3"),
+            ["detail-type"] = new JsonArray("Object Created"),
+            ["detail"] = new JsonObject
+            {
+                ["bucket"] = new JsonObject { ["name"] = new JsonArray(request.BackupBucket) },
+                ["object"] = new JsonObject { ["key"] = new JsonArray(new JsonObject { ["wildcard"] = $"{(prefix.Length == 0 ? "" : prefix + "/")}*/AWSDynamoDB/*/manifest-summary.json" }) },
+            },
+        }.ToJsonString();
+    }
+
+    /// <summary>The backup function's Export engine: the export's summary landing in the bucket invokes it, which finishes that backup.</summary>
+    private Task ReconcileExportTriggerAsync(string name, string aliasArn, List<JsonObject> statements, List<string> changes, bool apply, CancellationToken cancellationToken) =>
+        ReconcileObjectRuleAsync(name, aliasArn, ExportRule(name), ExportPattern(), ExportStatementId, ExportTargetId,
+            $"DynamoDB's export summaries s3://{request.BackupBucket}/{request.BackupPrefix.Trim('/')}/…/AWSDynamoDB/…/manifest-summary.json",
+            $"BackupDR: finish each backup of s3://{request.BackupBucket} when DynamoDB's export completes", "the export rule", statements, changes, apply, cancellationToken);
+
+    /// <summary>
+    /// An S3 object rule through EventBridge: the bucket sends its events to EventBridge (its notifications are kept), the
+    /// rule matches <paramref name="pattern"/>, the rule may invoke the alias (permission first), and the rule's target is
+    /// the alias, which receives S3's event as it is.
+    /// </summary>
+    private async Task ReconcileObjectRuleAsync(string name, string aliasArn, string rule, string pattern, string statementId, string targetId, string matches, string description,
+        string who, List<JsonObject> statements, List<string> changes, bool apply, CancellationToken cancellationToken)
     {
         var configuration = await s3.GetBucketNotificationAsync(new GetBucketNotificationRequest { BucketName = request.BackupBucket, ExpectedBucketOwner = request.BucketOwner }, cancellationToken).ConfigureAwait(false);
         if (configuration.EventBridgeConfiguration is null)
@@ -447,23 +490,33 @@ internal sealed class FunctionDeployer(ILambdaApi lambda, IScheduleApi schedules
                 }, cancellationToken).ConfigureAwait(false);
             }
         }
-        string rule = ReplicationRule(name);
-        string pattern = ReplicationPattern();
         var existing = await schedules.DescribeRuleAsync(rule, cancellationToken).ConfigureAwait(false);
         string ruleArn = existing?["Arn"]?.GetValue<string>() ?? $"arn:aws:events:{region}:{request.Account}:rule/{rule}";
         bool samePattern = existing?["EventPattern"]?.GetValue<string>() is { } now && JsonNode.DeepEquals(JsonNode.Parse(now), JsonNode.Parse(pattern));
         if (!samePattern || existing!["State"]?.GetValue<string>() != "ENABLED")
         {
-            changes.Add($"rule {rule}: S3 commit markers s3://{request.BackupBucket}/{request.BackupPrefix.Trim('/')}/…/{Format.BackupFormat.CommitMarkerKey}");
-            if (apply) ruleArn = await schedules.PutPatternRuleAsync(rule, pattern, $"BackupDR: replicate each committed backup of s3://{request.BackupBucket} to s3://{request.ReplicaBucket}", cancellationToken).ConfigureAwait(false);
+            changes.Add($"rule {rule}: {matches}");
+            if (apply) ruleArn = await schedules.PutPatternRuleAsync(rule, pattern, description, cancellationToken).ConfigureAwait(false);
         }
-        await EnsurePermissionAsync(name, statements, ReplicationStatementId, "events.amazonaws.com", ruleArn, "allow the commit-marker rule to invoke the replication function", changes, apply, cancellationToken).ConfigureAwait(false);
+        await EnsurePermissionAsync(name, statements, statementId, "events.amazonaws.com", ruleArn, $"allow {who} to invoke {name}", changes, apply, cancellationToken).ConfigureAwait(false);
         var targets = existing is null ? [] : await schedules.ListTargetsAsync(rule, cancellationToken).ConfigureAwait(false);
-        var target = targets.OfType<JsonObject>().FirstOrDefault(t => t["Id"]?.GetValue<string>() == ReplicationTargetId);
+        var target = targets.OfType<JsonObject>().FirstOrDefault(t => t["Id"]?.GetValue<string>() == targetId);
         if (target?["Arn"]?.GetValue<string>() != aliasArn || target["Input"] is not null)
         {
             changes.Add($"rule target: {aliasArn} with the S3 event");
-            if (apply) await schedules.PutTargetAsync(rule, ReplicationTargetId, aliasArn, null, cancellationToken).ConfigureAwait(false);
+            if (apply) await schedules.PutTargetAsync(rule, targetId, aliasArn, null, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The Scan engine asked for where an earlier deployment wired the export rule: the rule loses its target (the permission goes with the sweep; the rule is left).</summary>
+    private async Task RetireExportTriggerAsync(string name, List<string> changes, bool apply, CancellationToken cancellationToken)
+    {
+        string rule = ExportRule(name);
+        if (await schedules.DescribeRuleAsync(rule, cancellationToken).ConfigureAwait(false) is not null
+            && (await schedules.ListTargetsAsync(rule, cancellationToken).ConfigureAwait(false)).OfType<JsonObject>().Any(t => t["Id"]?.GetValue<string>() == ExportTargetId))
+        {
+            changes.Add($"rule {rule}: remove its target (the Scan engine asked for; the rule is left)");
+            if (apply) await schedules.RemoveTargetAsync(rule, ExportTargetId, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -559,13 +612,14 @@ internal sealed class FunctionDeployer(ILambdaApi lambda, IScheduleApi schedules
     /// <summary>A statement BackupDR wrote (also the timestamped ones earlier versions added beside a changed one).</summary>
     private static bool Ours(string sid) => sid.StartsWith(ScheduleStatementId, StringComparison.Ordinal) || sid.StartsWith(TriggerStatementId, StringComparison.Ordinal)
                                             || sid.StartsWith(DrillStatementId, StringComparison.Ordinal) || sid.StartsWith(ReplicationStatementId, StringComparison.Ordinal)
-                                            || sid.StartsWith(ComplianceStatementId, StringComparison.Ordinal);
+                                            || sid.StartsWith(ComplianceStatementId, StringComparison.Ordinal) || sid.StartsWith(ExportStatementId, StringComparison.Ordinal);
 
     /// <summary>The statements a function of this kind keeps, for the wiring asked for.</summary>
     private HashSet<string> Wanted(string kind)
     {
         var wanted = new HashSet<string>(StringComparer.Ordinal);
         if (kind == "backup" && request.ScheduleExpression is not null) wanted.Add(ScheduleStatementId);
+        if (kind == "backup" && request.ExportEngine) wanted.Add(ExportStatementId);
         if (kind == "validation" && request.ValidateOnCommit) wanted.Add(TriggerStatementId);
         if (kind == "validation" && request.ComplianceScheduleExpression is not null) wanted.Add(ComplianceStatementId);
         if (kind == "recovery" && request.DrillScheduleExpression is not null) wanted.Add(DrillStatementId);

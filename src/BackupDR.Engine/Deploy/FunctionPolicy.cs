@@ -34,6 +34,12 @@ public sealed record PolicyScope
     /// <summary>A role in the replica's account the replication function assumes to write there: the function then only assumes it, and the role holds the replica statements ("replica-writer").</summary>
     public string? ReplicaRoleArn { get; init; }
 
+    /// <summary>
+    /// The backup function backs up with DynamoDB's export: it starts exports of its tables into the backup prefix
+    /// (DynamoDB writes there with the caller's S3 permissions), describes them, and reads what they wrote to verify it.
+    /// </summary>
+    public bool Export { get; init; }
+
     /// <summary>The backup function applies a retention policy: it also reads commit markers (to list the backups) and removes old backups.</summary>
     public bool Retention { get; init; }
 
@@ -82,7 +88,16 @@ public static class FunctionPolicy
                 Add("ListBackups", ["s3:ListBucket", "s3:ListBucketMultipartUploads"], Strings($"arn:aws:s3:::{scope.Bucket}"), ListUnder(prefix));
                 // Delete and abort: a backup that fails removes its own partial objects and uploads.
                 Add("WriteBackups", ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"], Strings(backups), inAccount);
-                if (scope.Retention)
+                if (scope.Export)
+                {
+                    // DynamoDB's export writes with the caller's permissions (PutObject, PutObjectAcl, AbortMultipartUpload);
+                    // the function then reads the export (and the summaries of the table's backups) to verify and chain it.
+                    Add("ExportTables", ["dynamodb:ExportTableToPointInTime"], TableArns(scope, scope.BackupTables, everyWhenEmpty: true));
+                    Add("DescribeExports", ["dynamodb:DescribeExport"], Strings(TableArns(scope, scope.BackupTables, everyWhenEmpty: true).Select(t => t!.GetValue<string>() + "/export/*").ToArray()));
+                    Add("WriteExports", ["s3:PutObjectAcl"], Strings(backups), inAccount);
+                    Add("ReadBackups", ["s3:GetObject"], Strings(backups), inAccount);
+                }
+                if (scope.Retention && !scope.Export)
                 {
                     // Retention lists the backups with their commit markers (only those are read) and removes old ones (WriteBackups).
                     Add("ReadCommitMarkers", ["s3:GetObject"], Strings($"arn:aws:s3:::{scope.Bucket}/{(prefix.Length == 0 ? "" : prefix + "/")}*/_committed"), inAccount);
