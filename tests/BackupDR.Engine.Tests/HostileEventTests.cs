@@ -83,6 +83,13 @@ public sealed class HostileEventTests(LocalServices services, ITestOutputHelper 
         { "backup", "another bucket", "{\"tables\": [\"{table}\"], \"bucket\": \"{otherBucket}\"}", "LocationNotAllowed" },
         { "backup", "a prefix outside BACKUP_PREFIX", "{\"tables\": [\"{table}\"], \"prefix\": \"elsewhere\"}", "LocationNotAllowed" },
         { "backup", "a prefix that climbs out with ..", "{\"tables\": [\"{table}\"], \"prefix\": \"backupdr/../elsewhere\"}", "LocationNotAllowed" },
+        { "backup", "an export's completion in another bucket", "{\"source\":\"aws.s3\",\"detail\":{\"bucket\":{\"name\":\"{otherBucket}\"},\"object\":{\"key\":\"{otherKey}AWSDynamoDB/01796253503459-9f970c89/manifest-summary.json\"}}}", "LocationNotAllowed" },
+        { "backup", "an export's completion under another prefix", "{\"Records\":[{\"s3\":{\"bucket\":{\"name\":\"{bucket}\"},\"object\":{\"key\":\"{siblingKey}AWSDynamoDB/01796253503459-9f970c89/manifest-summary.json\"}}}]}", "LocationNotAllowed" },
+        { "backup", "an export's completion that climbs out with ..", "{\"source\":\"aws.s3\",\"detail\":{\"bucket\":{\"name\":\"{bucket}\"},\"object\":{\"key\":\"backupdr/../{siblingKey}AWSDynamoDB/01796253503459-9f970c89/manifest-summary.json\"}}}", "LocationNotAllowed" },
+        { "backup", "an export's completion in a folder no table can have", "{\"source\":\"aws.s3\",\"detail\":{\"bucket\":{\"name\":\"{bucket}\"},\"object\":{\"key\":\"backupdr/no%table/20260101T000000000Z-00000000/AWSDynamoDB/01796253503459-9f970c89/manifest-summary.json\"}}}", "InvalidArgument" },
+        { "backup", "the export engine with the scan's segments", "{\"tables\": [\"{table}\"], \"engine\": \"export\", \"segments\": 4}", "InvalidEvent" },
+        { "backup", "an engine there is not", "{\"tables\": [\"{table}\"], \"engine\": \"magic\"}", "InvalidEvent" },
+        { "backup", "an incremental scan", "{\"tables\": [\"{table}\"], \"incremental\": true}", "InvalidEvent" },
         { "replication", "another bucket", "{\"uri\": \"{other}\"}", "LocationNotAllowed" },
         { "replication", "a local path", "{\"uri\": \"{local}\"}", "LocationNotAllowed" },
         { "replication", "an S3 record of another bucket", "{\"Records\":[{\"s3\":{\"bucket\":{\"name\":\"{otherBucket}\"},\"object\":{\"key\":\"{otherKey}_committed\"}}}]}", "LocationNotAllowed" },
@@ -110,7 +117,7 @@ public sealed class HostileEventTests(LocalServices services, ITestOutputHelper 
         string target = LocalServices.UniqueName("evt");
         string e = template.Replace("{other}", other).Replace("{local}", local[0].Uri).Replace("{sibling}", sibling[0].Uri)
             .Replace("{otherBucket}", otherBucket).Replace("{otherKey}", other[$"s3://{otherBucket}/".Length..])
-            .Replace("{siblingKey}", sibling[0].Uri[$"s3://{bucket}/".Length..]).Replace("{target}", target).Replace("{own}", own).Replace("{table}", table);
+            .Replace("{siblingKey}", sibling[0].Uri[$"s3://{bucket}/".Length..]).Replace("{target}", target).Replace("{own}", own).Replace("{table}", table).Replace("{bucket}", bucket);
         var before = await ObjectsAsync(bucket, otherBucket);
 
         // The replica bucket is the other bucket: a replica written there would show in its objects.
