@@ -103,6 +103,48 @@ public sealed class S3HygieneTests(LocalServices services) : IClassFixture<Local
         Assert.Equal("alias/dr", TableSchema.BuildCreateRequest(doc, "t", kmsKeyId: "alias/dr").SSESpecification.KMSMasterKeyId);
     }
 
+    /// <summary>DynamoDB refusing the recorded KMS key (CreateTable only, the rest passed through).</summary>
+    public class KeyRefusingDynamo : System.Reflection.DispatchProxy
+    {
+        public Amazon.DynamoDBv2.IAmazonDynamoDB Inner { get; set; } = null!;
+        public List<Amazon.DynamoDBv2.Model.CreateTableRequest> Creates { get; } = [];
+
+        protected override object? Invoke(System.Reflection.MethodInfo? method, object?[]? args)
+        {
+            if (method!.Name == nameof(Amazon.DynamoDBv2.IAmazonDynamoDB.CreateTableAsync) && args![0] is Amazon.DynamoDBv2.Model.CreateTableRequest create)
+            {
+                Creates.Add(create);
+                if (create.SSESpecification is not null)
+                {
+                    return Task.FromException<Amazon.DynamoDBv2.Model.CreateTableResponse>(
+                        new Amazon.DynamoDBv2.AmazonDynamoDBException("The KMS key arn:aws:kms:eu-west-1:123456789012:key/orders is pending deletion.") { ErrorCode = "ValidationException" });
+                }
+            }
+            return method.Invoke(Inner, args);
+        }
+    }
+
+    /// <summary>
+    /// A table the backup recorded with a KMS key DynamoDB cannot use (deleted, another account's): the new table of the
+    /// Write and Lambda engines is created with DynamoDB's own key, and a warning says so and what to do.
+    /// </summary>
+    [Fact]
+    public async Task A_new_table_whose_recorded_key_DynamoDB_refuses_is_created_with_DynamoDBs_own_key_and_a_warning()
+    {
+        var doc = ForgedBackup.Table("orders");
+        doc.SseDescription = new SseDoc { Status = "ENABLED", SseType = "KMS", KmsMasterKeyArn = "arn:aws:kms:eu-west-1:123456789012:key/orders" };
+        var proxy = System.Reflection.DispatchProxy.Create<Amazon.DynamoDBv2.IAmazonDynamoDB, KeyRefusingDynamo>();
+        var refusing = (KeyRefusingDynamo)(object)proxy;
+        refusing.Inner = services.DynamoDB;
+        var host = new RecordingHost();
+        string name = LocalServices.UniqueName("kms-fallback");
+        await Restore.TableCreation.CreateAsync(proxy, host, doc, name, null, _ => throw new InvalidOperationException("the table did not exist"), CancellationToken.None);
+        Assert.True(await services.TableExistsAsync(name));
+        Assert.Equal(2, refusing.Creates.Count);
+        Assert.Null(refusing.Creates[1].SSESpecification);
+        Assert.Contains(host.Warnings, w => w.Contains("DynamoDB's own key", StringComparison.Ordinal) && w.Contains("key/orders", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task A_restore_turns_time_to_live_and_point_in_time_recovery_back_on_and_warns_where_it_cannot()
     {

@@ -50,9 +50,7 @@ internal sealed class FanOutRestore(IAmazonDynamoDB dynamo, IOperationHost host)
         {
             throw new BackupDRException(ErrorIds.NotConfirmed, ErrorKind.OperationStopped, "The restore was not confirmed: nothing was created.", request.TableName);
         }
-        host.Verbose($"Creating table '{request.TableName}' from the backup's description.");
-        await dynamo.CreateTableAsync(TableSchema.BuildCreateRequest(loaded.Table, request.TableName, request.KmsKeyId), ct).ConfigureAwait(false);
-        await TableSchema.WaitUntilActiveAsync(dynamo, request.TableName, TimeSpan.FromMinutes(30), ct).ConfigureAwait(false);
+        await TableCreation.CreateAsync(dynamo, host, loaded.Table, request.TableName, request.KmsKeyId, found => RestoreRunner.CheckKeySchema(loaded, found, request.TableName), ct).ConfigureAwait(false);
         await new TableSettings(dynamo, host).ApplyAsync(loaded.Table, request.TableName, ct).ConfigureAwait(false);
 
         var written = new long[workers];

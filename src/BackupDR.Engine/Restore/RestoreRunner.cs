@@ -485,7 +485,7 @@ public sealed class RestoreRunner
         return previous;
     }
 
-    private static void CheckKeySchema(LoadedBackup backup, TableDescription existing, string tableName)
+    internal static void CheckKeySchema(LoadedBackup backup, TableDescription existing, string tableName)
     {
         string? mismatch = TableSchema.DescribeKeyMismatch(backup.Table, existing);
         if (mismatch is not null)
@@ -495,46 +495,8 @@ public sealed class RestoreRunner
         }
     }
 
-    /// <summary>
-    /// Creates the table from the backup's description, encrypted with its KMS key (or the one asked for),
-    /// and waits until it is ACTIVE. A key DynamoDB cannot use (deleted, of another account, no grant)
-    /// does not stop a disaster recovery: the table is created with DynamoDB's own key, and a warning says so.
-    /// </summary>
-    private async Task CreateTableAsync(LoadedBackup backup, string tableName, string? kmsKeyId, CancellationToken cancellationToken)
-    {
-        host.Verbose($"Creating table '{tableName}' from the backup's description.");
-        var create = TableSchema.BuildCreateRequest(backup.Table, tableName, kmsKeyId);
-        try
-        {
-            try
-            {
-                await dynamo.CreateTableAsync(create, cancellationToken).ConfigureAwait(false);
-            }
-            catch (AmazonDynamoDBException e) when (create.SSESpecification is { } sse && IsKeyProblem(e))
-            {
-                host.Warning($"Table '{tableName}' could not be created with the KMS key {sse.KMSMasterKeyId ?? "(the AWS-managed key)"} ({e.ErrorCode}: {e.Message}); " +
-                             "it is created with DynamoDB's own key instead. Grant DynamoDB the key, then change the table's encryption.");
-                create.SSESpecification = null;
-                await dynamo.CreateTableAsync(create, cancellationToken).ConfigureAwait(false);
-            }
-        }
-        catch (ResourceInUseException)
-        {
-            // Our CreateTable may have succeeded with its answer lost, and the SDK's retry then finds the
-            // table; or someone created it since we looked. Either way: the same checks as any existing target.
-            var found = await TableSchema.TryDescribeAsync(dynamo, tableName, cancellationToken).ConfigureAwait(false);
-            if (found is not null) CheckKeySchema(backup, found, tableName);
-        }
-        catch (AmazonDynamoDBException e)
-        {
-            throw new BackupDRException(ErrorIds.TableCreationFailed, ErrorKind.InvalidOperation,
-                $"DynamoDB refused to create table '{tableName}' ({e.ErrorCode}): {e.Message}", tableName, e);
-        }
-        await TableSchema.WaitUntilActiveAsync(dynamo, tableName, TimeSpan.FromMinutes(30), cancellationToken).ConfigureAwait(false);
-    }
-
-    private static bool IsKeyProblem(AmazonDynamoDBException e) =>
-        e.Message.Contains("KMS", StringComparison.OrdinalIgnoreCase) || e.ErrorCode is "AccessDeniedException" or "KMSAccessDeniedException";
+    private Task CreateTableAsync(LoadedBackup backup, string tableName, string? kmsKeyId, CancellationToken cancellationToken) =>
+        TableCreation.CreateAsync(dynamo, host, backup.Table, tableName, kmsKeyId, found => CheckKeySchema(backup, found, tableName), cancellationToken);
 
     /// <summary>The failure, saying how to finish the restore: nothing done is lost, the checkpoint holds it.</summary>
     private static BackupDRException Resumable(Exception e, RestoreRequest request, string checkpoint)
