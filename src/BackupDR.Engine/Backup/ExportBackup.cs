@@ -17,8 +17,6 @@ namespace BackupDR.Engine.Backup;
 /// </summary>
 internal sealed class ExportBackup(IAmazonDynamoDB dynamo, BackupFolder target, IOperationHost host)
 {
-    private static readonly TimeSpan MaxPoll = TimeSpan.FromSeconds(30);
-
     public async Task<BackupResult> RunAsync(TableDescription table, BackupRequest request, BackupStart started, BackupFolder folder, CancellationToken ct)
     {
         var (export, baseId) = await StartAsync(table, request, started, folder, ct).ConfigureAwait(false);
@@ -232,25 +230,10 @@ internal sealed class ExportBackup(IAmazonDynamoDB dynamo, BackupFolder target, 
     /// <summary>Polls the export until it completes (or fails), with progress; a cancelled wait leaves the export running in DynamoDB and the backup incomplete.</summary>
     internal async Task<ExportDescription> WaitAsync(string table, ExportDescription export, CancellationToken ct)
     {
-        var delay = TimeSpan.FromMilliseconds(100);
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        int activity = Math.Abs(export.ExportArn.GetHashCode()) % 1000 + 10;
-        while (export.ExportStatus == ExportStatus.IN_PROGRESS)
-        {
-            host.Progress(new OperationProgress(activity, $"Exporting table {table} (DynamoDB)", $"in progress for {clock.Elapsed:hh\\:mm\\:ss}", -1));
-            try
-            {
-                await Task.Delay(delay, ct).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                throw new BackupDRException(ErrorIds.OperationCancelled, ErrorKind.OperationStopped,
-                    $"Stopped waiting for DynamoDB's export {export.ExportArn}, which goes on in DynamoDB; the backup has no commit marker and is incomplete (remove it, or back up again).", table);
-            }
-            delay = TimeSpan.FromMilliseconds(Math.Min(MaxPoll.TotalMilliseconds, delay.TotalMilliseconds * 1.5));
-            export = (await dynamo.DescribeExportAsync(new DescribeExportRequest { ExportArn = export.ExportArn }, ct).ConfigureAwait(false)).ExportDescription;
-        }
-        host.Progress(new OperationProgress(activity, $"Exporting table {table} (DynamoDB)", "done", 100, Completed: true));
+        export = await ControlPlanePoller.WaitAsync(export, e => e.ExportStatus == ExportStatus.IN_PROGRESS,
+            async (e, token) => (await dynamo.DescribeExportAsync(new DescribeExportRequest { ExportArn = e.ExportArn }, token).ConfigureAwait(false)).ExportDescription,
+            host, Math.Abs(export.ExportArn.GetHashCode()) % 1000 + 10, $"Exporting table {table} (DynamoDB)", (_, elapsed) => $"in progress for {elapsed:hh\\:mm\\:ss}",
+            $"Stopped waiting for DynamoDB's export {export.ExportArn}, which goes on in DynamoDB; the backup has no commit marker and is incomplete (remove it, or back up again).", table, ct).ConfigureAwait(false);
         if (export.ExportStatus != ExportStatus.COMPLETED)
         {
             throw new BackupDRException(ErrorIds.ExportFailed, ErrorKind.InvalidOperation,

@@ -18,8 +18,6 @@ namespace BackupDR.Engine.Restore;
 /// </summary>
 internal sealed class ImportRestore(IAmazonDynamoDB dynamo, IOperationHost host)
 {
-    private static readonly TimeSpan MaxPoll = TimeSpan.FromSeconds(30);
-
     public async Task<RestoreResult> RunAsync(BackupFolder folder, RestoreRequest request, CancellationToken ct)
     {
         var start = DateTimeOffset.UtcNow;
@@ -95,24 +93,10 @@ internal sealed class ImportRestore(IAmazonDynamoDB dynamo, IOperationHost host)
 
     private async Task<ImportTableDescription> WaitAsync(string table, ImportTableDescription import, CancellationToken ct)
     {
-        var delay = TimeSpan.FromMilliseconds(100);
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (import.ImportStatus == ImportStatus.IN_PROGRESS)
-        {
-            host.Progress(new OperationProgress(7, $"Importing into table {table} (DynamoDB)", $"{import.ProcessedItemCount ?? 0:N0} items read, {clock.Elapsed:hh\\:mm\\:ss}", -1));
-            try
-            {
-                await Task.Delay(delay, ct).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                throw new BackupDRException(ErrorIds.OperationCancelled, ErrorKind.OperationStopped,
-                    $"Stopped waiting for DynamoDB's import {import.ImportArn}, which goes on; check it with DescribeImport before using table '{table}'.", table);
-            }
-            delay = TimeSpan.FromMilliseconds(Math.Min(MaxPoll.TotalMilliseconds, delay.TotalMilliseconds * 1.5));
-            import = (await dynamo.DescribeImportAsync(new DescribeImportRequest { ImportArn = import.ImportArn }, ct).ConfigureAwait(false)).ImportTableDescription;
-        }
-        host.Progress(new OperationProgress(7, $"Importing into table {table} (DynamoDB)", "done", 100, Completed: true));
+        import = await Aws.ControlPlanePoller.WaitAsync(import, i => i.ImportStatus == ImportStatus.IN_PROGRESS,
+            async (i, token) => (await dynamo.DescribeImportAsync(new DescribeImportRequest { ImportArn = i.ImportArn }, token).ConfigureAwait(false)).ImportTableDescription,
+            host, 7, $"Importing into table {table} (DynamoDB)", (i, elapsed) => $"{i.ProcessedItemCount ?? 0:N0} items read, {elapsed:hh\\:mm\\:ss}",
+            $"Stopped waiting for DynamoDB's import {import.ImportArn}, which goes on; check it with DescribeImport before using table '{table}'.", table, ct).ConfigureAwait(false);
         if (import.ImportStatus != ImportStatus.COMPLETED)
         {
             throw new BackupDRException(ErrorIds.ImportFailed, ErrorKind.InvalidOperation,
