@@ -17,9 +17,19 @@ public sealed class LedgerTable(IAmazonDynamoDB dynamo, string name)
     public string Name => name;
     private const string Hash = "TableName", Range = "Key";
 
-    /// <summary>Creates the table when it does not exist and waits until it is ACTIVE; a table of that name with other keys is refused.</summary>
+    /// <summary>Ledger tables this process found usable (by endpoint, region and name): a run records several times, and each need not describe the table again.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> s_usable = new(StringComparer.Ordinal);
+
+    private string UsableKey => $"{dynamo.Config.ServiceURL}|{dynamo.Config.RegionEndpoint?.SystemName}|{name}";
+
+    /// <summary>
+    /// Creates the table when it does not exist and waits until it is ACTIVE; a table of that name with other keys is
+    /// refused. Once found usable, the same table is not described again by this process (a table deleted since makes
+    /// the writes fail, which is reported as any ledger failure).
+    /// </summary>
     public async Task EnsureAsync(IOperationHost host, CancellationToken cancellationToken)
     {
+        if (s_usable.ContainsKey(UsableKey)) return;
         var existing = await Tables.TableSchema.TryDescribeAsync(dynamo, name, cancellationToken).ConfigureAwait(false);
         if (existing is null)
         {
@@ -54,6 +64,7 @@ public sealed class LedgerTable(IAmazonDynamoDB dynamo, string name)
             throw Invalid($"Table '{name}' exists but is not a BackupDR ledger: its keys are {string.Join(", ", keys.Select(k => $"{k.AttributeName} ({k.KeyType})"))}, " +
                           $"not {Hash} (HASH), {Range} (RANGE). Name another ledger table.");
         }
+        s_usable[UsableKey] = true;
     }
 
     private BackupDRException Invalid(string message) => new(ErrorIds.LedgerInvalid, ErrorKind.InvalidData, message, name);
