@@ -31,25 +31,29 @@ Describe 'Invoke-DynamoBackup -Engine Export' {
     }
 
     It 'chains incremental backups, and restores the table''s folder to a chosen point: the backup that reaches it, with its chain' {
-        Add-WireItems $source (301..320 | ForEach-Object { "{`"pk`":{`"S`":`"k$_`"},`"sk`":{`"N`":`"$_`"}}" })
+        $chained = "$source-chain"
+        New-WireTable $chained
+        Add-WireItems $chained (1..50 | ForEach-Object { "{`"pk`":{`"S`":`"k$_`"},`"sk`":{`"N`":`"$_`"}}" })
+        $full = Invoke-DynamoBackup -TableName $chained -Bucket $bucket -Engine Export -EnablePointInTimeRecovery
+        Add-WireItems $chained (51..70 | ForEach-Object { "{`"pk`":{`"S`":`"k$_`"},`"sk`":{`"N`":`"$_`"}}" })
         Start-Sleep -Milliseconds 2100      # the local endpoint's shortest incremental window (AWS: 15 minutes)
-        $first = Invoke-DynamoBackup -TableName $source -Bucket $bucket -Engine Export -Incremental
-        $first.BaseBackupId | Should -Be $exported.BackupId
-        $atFirst = Get-WireItems $source
-        Add-WireItems $source (321..330 | ForEach-Object { "{`"pk`":{`"S`":`"k$_`"},`"sk`":{`"N`":`"$_`"}}" })
+        $first = Invoke-DynamoBackup -TableName $chained -Bucket $bucket -Engine Export -Incremental
+        $first.BaseBackupId | Should -Be $full.BackupId
+        $atFirst = Get-WireItems $chained
+        Add-WireItems $chained (71..80 | ForEach-Object { "{`"pk`":{`"S`":`"k$_`"},`"sk`":{`"N`":`"$_`"}}" })
         Start-Sleep -Milliseconds 2100
-        $second = Invoke-DynamoBackup -TableName $source -Bucket $bucket -Engine Export -Incremental
+        $second = Invoke-DynamoBackup -TableName $chained -Bucket $bucket -Engine Export -Incremental
         $second.BaseBackupId | Should -Be $first.BackupId
         (Test-BackupIntegrity -Uri $second.Uri -Level Full).IsValid | Should -BeTrue
 
         $point = $first.ExportTime.AddMilliseconds(500)
-        $restored = Restore-DynamoTable -Uri "s3://$bucket/$source/" -TableName "$source-atpoint" -PointInTime $point.UtcDateTime
+        $restored = Restore-DynamoTable -Uri "s3://$bucket/$chained/" -TableName "$chained-atpoint" -PointInTime $point.UtcDateTime
         $restored.BackupId | Should -Be $first.BackupId
         $restored.PointInTime | Should -Be $first.ExportTime
-        Get-WireItems "$source-atpoint" | Should -Be $atFirst
-        { Restore-DynamoTable -Uri "s3://$bucket/$source/" -TableName "$source-never" -PointInTime $exported.ExportTime.AddMinutes(-5).UtcDateTime -ErrorAction Stop } |
+        Get-WireItems "$chained-atpoint" | Should -Be $atFirst
+        { Restore-DynamoTable -Uri "s3://$bucket/$chained/" -TableName "$chained-never" -PointInTime $full.ExportTime.AddMinutes(-5).UtcDateTime -ErrorAction Stop } |
             Should -Throw -ErrorId 'PointInTimeNotCovered,BackupDR.PowerShell.RestoreDynamoTableCommand'
-        Test-WireTable "$source-never" | Should -BeFalse
+        Test-WireTable "$chained-never" | Should -BeFalse
     }
 }
 

@@ -412,7 +412,10 @@ internal sealed class FunctionDeployer(ILambdaApi lambda, IScheduleApi schedules
     /// backup bucket. EventBridge, not a second S3 notification: S3 refuses two notifications whose prefix and
     /// suffix overlap for one event type, and the validation trigger already holds <c>…/_committed</c>.
     /// </summary>
-    private string ReplicationPattern()
+    private string ReplicationPattern() => ObjectCreatedPattern($"*/{Format.BackupFormat.CommitMarkerKey}");
+
+    /// <summary>S3's "Object Created" events of the backup bucket whose key, below the backup prefix, matches the wildcard <paramref name="keyBelowPrefix"/>.</summary>
+    private string ObjectCreatedPattern(string keyBelowPrefix)
     {
         string prefix = request.BackupPrefix.Trim('/');
         return new JsonObject
@@ -422,7 +425,7 @@ internal sealed class FunctionDeployer(ILambdaApi lambda, IScheduleApi schedules
             ["detail"] = new JsonObject
             {
                 ["bucket"] = new JsonObject { ["name"] = new JsonArray(request.BackupBucket) },
-                ["object"] = new JsonObject { ["key"] = new JsonArray(new JsonObject { ["wildcard"] = $"{(prefix.Length == 0 ? "" : prefix + "/")}*/{Format.BackupFormat.CommitMarkerKey}" }) },
+                ["object"] = new JsonObject { ["key"] = new JsonArray(new JsonObject { ["wildcard"] = (prefix.Length == 0 ? "" : prefix + "/") + keyBelowPrefix }) },
             },
         }.ToJsonString();
     }
@@ -444,20 +447,7 @@ internal sealed class FunctionDeployer(ILambdaApi lambda, IScheduleApi schedules
     private const string ExportTargetId = "backupdr-export-done";
 
     /// <summary>What the export rule matches: S3's "Object Created" event for an export's summary inside a backup's folder (…/&lt;table&gt;/&lt;id&gt;/AWSDynamoDB/&lt;export id&gt;/manifest-summary.json).</summary>
-    private string ExportPattern()
-    {
-        string prefix = request.BackupPrefix.Trim('/');
-        return new JsonObject
-        {
-            ["source"] = new JsonArray("aws.s3"),
-            ["detail-type"] = new JsonArray("Object Created"),
-            ["detail"] = new JsonObject
-            {
-                ["bucket"] = new JsonObject { ["name"] = new JsonArray(request.BackupBucket) },
-                ["object"] = new JsonObject { ["key"] = new JsonArray(new JsonObject { ["wildcard"] = $"{(prefix.Length == 0 ? "" : prefix + "/")}*/AWSDynamoDB/*/manifest-summary.json" }) },
-            },
-        }.ToJsonString();
-    }
+    private string ExportPattern() => ObjectCreatedPattern("*/AWSDynamoDB/*/manifest-summary.json");
 
     /// <summary>The backup function's Export engine: the export's summary landing in the bucket invokes it, which finishes that backup.</summary>
     private Task ReconcileExportTriggerAsync(string name, string aliasArn, List<JsonObject> statements, List<string> changes, bool apply, CancellationToken cancellationToken) =>
