@@ -210,6 +210,12 @@ internal sealed class RecoveryFunction(FunctionSettings settings, LambdaLog log,
         }
         string source = LambdaJson.String(e, "source_table") ?? target;
         string root = settings.BackupRoot;
+        if (e["point_in_time"] is not null)
+        {
+            // A point in time: the table's folder, among whose export backups the one that reaches it is chosen.
+            Engine.Tables.TableSchema.ValidateName(source);
+            return settings.ConfinedUri($"{root}{source}/");
+        }
         var backups = await Operations.ListBackupsAsync(root, source, settings.Aws, cancellationToken).ConfigureAwait(false);
         var latest = backups.Where(b => b.Status == BackupStatus.Committed).MaxBy(b => b.BackupId, StringComparer.Ordinal)
             ?? throw new FunctionException(ErrorIds.BackupNotFound, $"There is no committed backup of table '{source}' under {root}. Give \"backup_file\" or \"uri\", or \"source_table\" if the backup is of another table.");

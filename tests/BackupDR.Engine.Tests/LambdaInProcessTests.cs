@@ -613,6 +613,13 @@ public sealed class LambdaInProcessTests(LocalServices services, ITestOutputHelp
             NullOperationHost.Instance, CancellationToken.None);
         Assert.Equal(atIncremental, await services.ReadTableAsync(restored));
 
+        // The recovery function to a point between the full backup and the incremental: the table's folder, the full backup chosen.
+        var pointEvent = $"{{\"table_name\": \"{restored}-at\", \"source_table\": \"{table}\", \"point_in_time\": \"{DateTimeOffset.Parse((string)committed["exportTime"]!).AddMilliseconds(500):O}\"}}";
+        var atPoint = Assert.Single(await InvokeAsync(new() { ["_HANDLER"] = "recovery", ["BACKUP_BUCKET"] = bucket, ["RESTORE_TABLES"] = $"{restored}-at" }, pointEvent));
+        Assert.False(atPoint.Failed, atPoint.Body.ToJsonString());
+        Assert.Equal((string)committed["backupId"]!, (string)atPoint.Body["result"]!["backupId"]!);
+        Assert.Equal(700, (await services.ReadTableAsync($"{restored}-at")).Count);
+
         // Hostile completions: another bucket; a forged export folder DynamoDB knows nothing of; a real export copied into another backup's folder.
         var store = new S3BackupStore(new Aws.AwsClientFactory(new()).CreateS3(), bucket);
         string forged = $"backupdr/{table}/{Format.BackupFormat.NewBackupId(DateTimeOffset.UtcNow)}/";
