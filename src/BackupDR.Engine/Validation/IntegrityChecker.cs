@@ -20,6 +20,9 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host, R
 {
     private readonly ReadOptions _options = options ?? new ReadOptions();
 
+    /// <summary>The manifest summary as detecting the layout read it (within its bound): read once, not twice.</summary>
+    private byte[]? _detectedSummary;
+
     private const int FileParallelism = 4;
 
     /// <summary>A data file with more lines that are not records than this is given up on: a flood is not read to its end.</summary>
@@ -56,7 +59,8 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host, R
     /// </summary>
     internal async Task<LoadedBackup?> CheckMetadataAsync(IntegrityReport report, CancellationToken ct)
     {
-        var format = await SourceDetector.DetectAsync(backup, ct).ConfigureAwait(false);
+        var (format, summary) = await SourceDetector.DetectAsync(backup, ct).ConfigureAwait(false);
+        _detectedSummary = summary;
         report.Format = format;
         switch (format)
         {
@@ -101,7 +105,7 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host, R
     {
         // Marker → summary, each by its fixed name and within its size bound.
         byte[]? markerBytes = await ReadBoundedAsync(report, BackupFormat.CommitMarkerKey, BackupFormat.MaxMarkerBytes, ProblemCodes.InvalidCommitMarker, ct).ConfigureAwait(false);
-        byte[]? summaryBytes = await ReadBoundedAsync(report, BackupFormat.ManifestSummaryKey, BackupFormat.MaxSummaryBytes, ProblemCodes.InvalidManifest, ct).ConfigureAwait(false);
+        byte[]? summaryBytes = _detectedSummary ?? await ReadBoundedAsync(report, BackupFormat.ManifestSummaryKey, BackupFormat.MaxSummaryBytes, ProblemCodes.InvalidManifest, ct).ConfigureAwait(false);
         if (markerBytes is null && summaryBytes is null && !await AnythingAtAsync(ct).ConfigureAwait(false))
         {
             throw new BackupDRException(ErrorIds.BackupNotFound, ErrorKind.ObjectNotFound,

@@ -13,7 +13,8 @@ namespace BackupDR.Engine.Validation;
 /// </summary>
 internal static class SourceDetector
 {
-    public static async Task<SourceFormat> DetectAsync(BackupFolder folder, CancellationToken ct)
+    /// <summary>The layout, and BackupDR's manifest summary when it was read (within its bound) to tell: its reader need not read it again.</summary>
+    public static async Task<(SourceFormat Format, byte[]? Summary)> DetectAsync(BackupFolder folder, CancellationToken ct)
     {
         // A file, not a folder: the original backup Lambda's single-file backup (…/dynamodb-backups/<table>-backup-<time>.json).
         if (folder.Uri.EndsWith(".json", StringComparison.OrdinalIgnoreCase) || folder.Uri.EndsWith(".json/", StringComparison.OrdinalIgnoreCase))
@@ -21,16 +22,16 @@ internal static class SourceDetector
             var (parent, name) = folder.SplitParent();
             try
             {
-                if (await parent.Store.HeadAsync(parent.Key(name), ct).ConfigureAwait(false) is not null) return SourceFormat.SeedV2;
+                if (await parent.Store.HeadAsync(parent.Key(name), ct).ConfigureAwait(false) is not null) return (SourceFormat.SeedV2, null);
             }
             catch (UntrustedInputException)
             {
-                return SourceFormat.SeedV2;   // its reader reports it
+                return (SourceFormat.SeedV2, null);   // its reader reports it
             }
         }
         // A dynamodump table folder: schema.json, or its first page (its schema then reported missing).
         if ((await ExistsAsync(folder, DumpBackupReader.SchemaKey, ct).ConfigureAwait(false) || await ExistsAsync(folder, DumpBackupReader.FirstPageKey, ct).ConfigureAwait(false))
-            && !await ExistsAsync(folder, BackupFormat.ManifestSummaryKey, ct).ConfigureAwait(false)) return SourceFormat.Dynamodump;
+            && !await ExistsAsync(folder, BackupFormat.ManifestSummaryKey, ct).ConfigureAwait(false)) return (SourceFormat.Dynamodump, null);
         byte[]? summary;
         try
         {
@@ -38,21 +39,21 @@ internal static class SourceDetector
         }
         catch (UntrustedInputException)
         {
-            return SourceFormat.BackupDR;   // its own checks report it
+            return (SourceFormat.BackupDR, null);   // its own checks report it
         }
-        if (summary is not null) return IsNativeSummary(summary) ? SourceFormat.NativeExport : SourceFormat.BackupDR;
-        if (await ExistsAsync(folder, BackupFormat.CommitMarkerKey, ct).ConfigureAwait(false)) return SourceFormat.BackupDR;
-        if (await ExistsAsync(folder, NativeExport.StartedKey, ct).ConfigureAwait(false)) return SourceFormat.NativeExport;
+        if (summary is not null) return IsNativeSummary(summary) ? (SourceFormat.NativeExport, null) : (SourceFormat.BackupDR, summary);
+        if (await ExistsAsync(folder, BackupFormat.CommitMarkerKey, ct).ConfigureAwait(false)) return (SourceFormat.BackupDR, null);
+        if (await ExistsAsync(folder, NativeExport.StartedKey, ct).ConfigureAwait(false)) return (SourceFormat.NativeExport, null);
 
         // Export folders below: <export id>/manifest-summary.json or <export id>/_started. The listing is
         // streamed and stops at the first; ids sort before the shared data/ folder.
         await foreach (var obj in folder.Store.ListAsync(folder.Prefix, ct).ConfigureAwait(false))
         {
             string[] parts = obj.Key[folder.Prefix.Length..].Split('/');
-            if (parts.Length == 2 && NativeExport.ExportId.IsMatch(parts[0]) && parts[1] is NativeExport.SummaryKey or NativeExport.StartedKey) return SourceFormat.NativeExportChain;
+            if (parts.Length == 2 && NativeExport.ExportId.IsMatch(parts[0]) && parts[1] is NativeExport.SummaryKey or NativeExport.StartedKey) return (SourceFormat.NativeExportChain, null);
             if (parts[0].Length > 0 && parts[0][0] > '9') break;   // past where export ids (digits first) sort
         }
-        return SourceFormat.BackupDR;
+        return (SourceFormat.BackupDR, null);
     }
 
     private static async Task<bool> ExistsAsync(BackupFolder folder, string key, CancellationToken ct)
