@@ -61,6 +61,7 @@ public sealed class ExportEngineTests(LocalServices services) : IClassFixture<Lo
         Assert.Equal(1500, full.ItemsVerified);
         var listed = await Operations.ListBackupsAsync($"s3://{bucket}/x", table, new Aws.AwsOptions(), CancellationToken.None);
         Assert.Equal(2, listed.Count(b => b.Status == BackupStatus.Committed));
+        Assert.Equal(past.ExportTime, listed.Single(b => b.BackupId == past.BackupId).PointInTime);   // from the marker: a listing shows the point
         string restored = LocalServices.UniqueName("from-export");
         await RestoreRunner.RunAsync(new Restore.RestoreRequest { Uri = past.Uri, TableName = restored, CheckpointUri = ForeignFixtures.Folder("bdr-export-engine-cp") }, NullOperationHost.Instance, CancellationToken.None);
         Assert.Equal(atPoint, await services.ReadTableAsync(restored));

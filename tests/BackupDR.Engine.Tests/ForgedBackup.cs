@@ -74,6 +74,8 @@ internal static class ForgedBackup
         await store.PutAsync(folderPrefix + BackupFormat.CommitMarkerKey, BackupFormat.Serialize(new CommitMarker
         {
             BackupId = backupId, CommittedAt = DateTimeOffset.UtcNow, ItemCount = summary.ItemCount, ManifestSummarySha256 = BackupFormat.Sha256Base64(summaryJson),
+            BaseBackupId = summary.BaseBackupId, FormatVersion = summary.FormatVersion,
+            PointInTime = summary.Engine == BackupFormat.ExportEngine ? summary.ExportToTime ?? summary.ExportTime : null,
         }), CancellationToken.None);
         return backupId;
     }

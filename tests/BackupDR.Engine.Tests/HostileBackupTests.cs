@@ -155,6 +155,24 @@ public sealed class HostileBackupTests(LocalServices services, ITestOutputHelper
             await w.Store.PutAsync(prefix + BackupFormat.CommitMarkerKey, HostileWorld.Utf8("{\"pad\":\"" + new string('p', 1 << 20) + "\"}"), CancellationToken.None);
             return uri;
         }),
+        new("a commit marker naming a base backup its summary does not continue", true, true, ProblemCodes.InvalidCommitMarker, ErrorIds.BackupIntegrityFailed, async w =>
+        {
+            var (prefix, _, uri) = w.NewBackup();
+            await ForgedBackup.WriteAsync(w.Store, prefix, "hostile", [Data()]);
+            var marker = BackupFormat.ParseMarker((await w.Store.TryReadAllAsync(prefix + BackupFormat.CommitMarkerKey, 1 << 16, CancellationToken.None))!);
+            marker.BaseBackupId = "20000101T000000000Z-00000000";   // retention, which reads markers, would keep that one instead
+            await w.Store.PutAsync(prefix + BackupFormat.CommitMarkerKey, BackupFormat.Serialize(marker), CancellationToken.None);
+            return uri;
+        }),
+        new("a commit marker claiming a point in time its summary does not hold", true, true, ProblemCodes.InvalidCommitMarker, ErrorIds.BackupIntegrityFailed, async w =>
+        {
+            var (prefix, _, uri) = w.NewBackup();
+            await ForgedBackup.WriteAsync(w.Store, prefix, "hostile", [Data()]);
+            var marker = BackupFormat.ParseMarker((await w.Store.TryReadAllAsync(prefix + BackupFormat.CommitMarkerKey, 1 << 16, CancellationToken.None))!);
+            marker.PointInTime = DateTimeOffset.UtcNow;   // a listing would offer a scan backup as a point
+            await w.Store.PutAsync(prefix + BackupFormat.CommitMarkerKey, BackupFormat.Serialize(marker), CancellationToken.None);
+            return uri;
+        }),
         new("an oversized manifest-files.json (65 MiB)", true, false, ProblemCodes.InvalidManifest, ErrorIds.BackupIntegrityFailed, async w =>
         {
             var data = Data();

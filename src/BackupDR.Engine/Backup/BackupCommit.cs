@@ -32,6 +32,7 @@ internal static class BackupCommit
         {
             FormatVersion = summary.FormatVersion, BackupId = summary.BackupId, CommittedAt = DateTimeOffset.UtcNow, ItemCount = summary.ItemCount,
             ManifestSummarySha256 = BackupFormat.Sha256Base64(summaryJson), BaseBackupId = summary.BaseBackupId,
+            PointInTime = summary.Engine == BackupFormat.ExportEngine ? summary.ExportToTime ?? summary.ExportTime : null,
         };
         await folder.Store.PutAsync(folder.Key(BackupFormat.CommitMarkerKey), BackupFormat.Serialize(marker), ct).ConfigureAwait(false);
         return marker;

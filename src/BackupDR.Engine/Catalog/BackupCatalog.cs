@@ -36,6 +36,9 @@ public sealed class BackupInfo
     /// <summary>From the commit marker of an incremental backup: the backup it continues (retention keeps it while this is kept).</summary>
     public string? BaseBackupId { get; init; }
 
+    /// <summary>From the commit marker of a backup made by DynamoDB's export: the point in time it holds the table at (what -PointInTime chooses by). Null for a scan backup.</summary>
+    public DateTimeOffset? PointInTime { get; init; }
+
     /// <summary>Objects in the folder and their total size.</summary>
     public int ObjectCount { get; init; }
     public long SizeBytes { get; init; }
@@ -109,6 +112,7 @@ public sealed class BackupCatalog(BackupFolder root)
                 ItemCount = marker?.ItemCount,
                 SummarySha256 = marker?.ManifestSummarySha256,
                 BaseBackupId = marker?.BaseBackupId is { } baseId && BackupFormat.IsBackupId(baseId) ? baseId : null,
+                PointInTime = marker?.PointInTime,
                 ObjectCount = entry.Objects,
                 SizeBytes = entry.Bytes,
                 PendingUploads = uploads.GetValueOrDefault(folder),

@@ -76,6 +76,10 @@ public sealed class CommitMarker
     /// <summary>Format version 2, an incremental backup: the backup it continues (so a listing knows the chain without reading summaries).</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? BaseBackupId { get; set; }
+
+    /// <summary>Format version 2, engine Export: the point in time the backup holds the table at (its summary's exportTime, or an incremental's exportToTime), so a listing shows it.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public DateTimeOffset? PointInTime { get; set; }
 }
 
 /// <summary>table.json (docs/format.md §5): enough to re-create the table as it was.</summary>

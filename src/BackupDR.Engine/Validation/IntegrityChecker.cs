@@ -199,6 +199,16 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host, R
             {
                 report.Add(ProblemCodes.CountMismatch, BackupFormat.CommitMarkerKey, $"The commit marker records {marker.ItemCount} items, the manifest {summary.ItemCount}.");
             }
+            // What a listing (and retention, which keeps chains) takes from the marker must be what the summary says.
+            if (marker.BaseBackupId != summary.BaseBackupId)
+            {
+                report.Add(ProblemCodes.InvalidCommitMarker, BackupFormat.CommitMarkerKey,
+                    $"The commit marker says the backup continues '{UnsafeKeyException.Printable(marker.BaseBackupId ?? "(none)")}', the manifest '{UnsafeKeyException.Printable(summary.BaseBackupId ?? "(none)")}'.");
+            }
+            if (marker.PointInTime is { } markedPoint && markedPoint != (summary.Engine == BackupFormat.ExportEngine ? summary.ExportToTime ?? summary.ExportTime : null))
+            {
+                report.Add(ProblemCodes.InvalidCommitMarker, BackupFormat.CommitMarkerKey, $"The commit marker says the backup holds the table at {markedPoint:u}; the manifest says otherwise.");
+            }
         }
         if (BackupFormat.IsBackupId(backup.Name) && backup.Name != summary.BackupId)
         {
