@@ -336,6 +336,8 @@ public sealed class ExportEngineTests(LocalServices services) : IClassFixture<Lo
                 NullOperationHost.Instance, CancellationToken.None);
             Assert.Equal(first.BackupId, atPoint.BackupId);
             Assert.Equal(first.ExportTime, atPoint.PointInTime);
+            Assert.Equal(first.Uri, atPoint.BackupUri);
+            Assert.Equal(first.Uri, Ledger.LedgerWriter.ForRestore(atPoint, "test", new Aws.AwsOptions())!.BackupUri);   // recorded beside the backup restored, not the folder given
             Assert.Equal(atFirst, await services.ReadTableAsync(target));
         }
         var latest = await CheckAsync(tableFolder, IntegrityLevel.Full, DateTimeOffset.UtcNow);

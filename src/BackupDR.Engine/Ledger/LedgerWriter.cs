@@ -117,7 +117,7 @@ public static class LedgerWriter
 
     public static LedgerWrite? ForRestore(RestoreResult result, string host, AwsOptions backupAws) =>
         result.Format != Format.SourceFormat.BackupDR || result.BackupId is null || result.SourceTableName is null || result.SummarySha256 is null ? null
-        : new(result.SourceUri, backupAws, null, new LedgerRecord
+        : new(result.BackupUri ?? result.SourceUri, backupAws, null, new LedgerRecord
         {
             Kind = RecordKind.Restore, Time = result.EndTime, TableName = result.SourceTableName, BackupId = result.BackupId, SummarySha256 = result.SummarySha256, Host = host,
             Passed = true, Items = result.ItemsWritten, DurationSeconds = LedgerRecord.Seconds(result.Duration), Target = result.TableName, Mode = result.Mode.ToString(),

@@ -95,7 +95,7 @@ internal sealed class FanOutRestore(IAmazonDynamoDB dynamo, IOperationHost host)
         }
         return new RestoreResult
         {
-            TableName = request.TableName, SourceUri = folder.Uri, BackupId = loaded.Summary.BackupId, SourceTableName = loaded.Summary.TableName, PointInTime = loaded.PointInTime, SummarySha256 = loaded.SummarySha256,
+            TableName = request.TableName, SourceUri = folder.Uri, BackupUri = loaded.Folder.Uri, BackupId = loaded.Summary.BackupId, SourceTableName = loaded.Summary.TableName, PointInTime = loaded.PointInTime, SummarySha256 = loaded.SummarySha256,
             Format = loaded.Format, Mode = RestoreMode.New, ItemsWritten = written.Sum(), TableCreated = true, StartTime = start, EndTime = DateTimeOffset.UtcNow, Engine = RestoreEngine.Lambda,
         };
     }

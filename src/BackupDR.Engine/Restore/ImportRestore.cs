@@ -85,7 +85,7 @@ internal sealed class ImportRestore(IAmazonDynamoDB dynamo, IOperationHost host)
         await new TableSettings(dynamo, host).ApplyAfterImportAsync(table, request.TableName, ct).ConfigureAwait(false);
         return new RestoreResult
         {
-            TableName = request.TableName, SourceUri = folder.Uri, BackupId = loaded.Summary.BackupId, SourceTableName = loaded.Summary.TableName, PointInTime = loaded.PointInTime, SummarySha256 = loaded.SummarySha256,
+            TableName = request.TableName, SourceUri = folder.Uri, BackupUri = loaded.Folder.Uri, BackupId = loaded.Summary.BackupId, SourceTableName = loaded.Summary.TableName, PointInTime = loaded.PointInTime, SummarySha256 = loaded.SummarySha256,
             Format = loaded.Format, Mode = RestoreMode.New, ItemsWritten = imported, TableCreated = true, StartTime = start, EndTime = DateTimeOffset.UtcNow,
             Engine = RestoreEngine.Import, ImportArn = import.ImportArn,
         };

@@ -94,6 +94,9 @@ public sealed class RestoreResult
 {
     public required string TableName { get; init; }
     public required string SourceUri { get; init; }
+
+    /// <summary>The backup's own folder: SourceUri, or — given a table's folder and a point in time — the backup chosen (of a chain, its last).</summary>
+    public string? BackupUri { get; init; }
     public string? BackupId { get; init; }
     public string? SourceTableName { get; init; }
 

@@ -214,6 +214,7 @@ public sealed class RestoreRunner
         {
             TableName = request.TableName,
             SourceUri = folder.Uri,
+            BackupUri = backup.Folder.Uri,
             BackupId = backup.Summary.BackupId,
             SourceTableName = backup.Summary.TableName,
             PointInTime = backup.PointInTime,
