@@ -343,6 +343,8 @@ public sealed class ExportEngineTests(LocalServices services) : IClassFixture<Lo
         var latest = await CheckAsync(tableFolder, IntegrityLevel.Full, DateTimeOffset.UtcNow);
         Assert.True(latest.IsValid, string.Join("; ", latest.Problems));
         Assert.Equal(second.BackupId, latest.BackupId);
+        Assert.Equal(second.Uri, latest.BackupUri);
+        Assert.Equal(second.Uri, Ledger.LedgerWriter.ForValidation(latest, "test", new Aws.AwsOptions(), DateTimeOffset.UtcNow)!.BackupUri);
         var tooEarly = await Assert.ThrowsAsync<BackupDRException>(() => CheckAsync(tableFolder, IntegrityLevel.Quick, full.ExportTime!.Value.AddMilliseconds(-1)));
         Assert.Equal(ErrorIds.PointInTimeNotCovered, tooEarly.ErrorId);
         Assert.Contains($"{full.ExportTime:u}", tooEarly.Message);

@@ -108,7 +108,7 @@ public static class LedgerWriter
 
     public static LedgerWrite? ForValidation(IntegrityReport report, string host, AwsOptions aws, DateTimeOffset at) =>
         report.Format != Format.SourceFormat.BackupDR || report.BackupId is null || report.TableName is null || report.SummarySha256 is null ? null
-        : new(report.Uri, aws, null, new LedgerRecord
+        : new(report.BackupUri ?? report.Uri, aws, null, new LedgerRecord
         {
             Kind = RecordKind.Validation, Time = at, TableName = report.TableName, BackupId = report.BackupId, SummarySha256 = report.SummarySha256, Host = host,
             Passed = report.IsValid && report.IsCommitted, Level = report.Level.ToString(), Items = Math.Max(0, report.ItemsVerified), DurationSeconds = LedgerRecord.Seconds(report.Duration),

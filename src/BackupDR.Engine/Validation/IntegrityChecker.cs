@@ -79,6 +79,7 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host, R
                 var chosen = await PointChooser.ChooseAsync(backup, point, report, host, ct).ConfigureAwait(false);
                 if (chosen is null) return null;
                 report.Format = SourceFormat.BackupDR;
+                report.BackupUri = chosen.Uri;
                 return await new IntegrityChecker(chosen, host).CheckOwnMetadataAsync(report, ct).ConfigureAwait(false);
             default:
                 if (_options.PointInTime is not null || _options.AllowGaps)

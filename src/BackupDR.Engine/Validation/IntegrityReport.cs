@@ -22,6 +22,9 @@ public sealed record IntegrityProblem(string Code, string? File, string Message)
 public sealed class IntegrityReport
 {
     public required string Uri { get; init; }
+
+    /// <summary>The backup checked, when it is not <see cref="Uri"/> itself: given a table's folder and a point in time, the one chosen.</summary>
+    public string? BackupUri { get; set; }
     public string? BackupId { get; set; }
     public string? TableName { get; set; }
 
