@@ -337,6 +337,7 @@ public sealed class ExportEngineTests(LocalServices services) : IClassFixture<Lo
             Assert.Equal(first.BackupId, atPoint.BackupId);
             Assert.Equal(first.ExportTime, atPoint.PointInTime);
             Assert.Equal(first.Uri, atPoint.BackupUri);
+            Assert.Equal(first.SummarySha256, atPoint.SummarySha256);   // the incremental's own summary: its ledger records are bound to it
             Assert.Equal(first.Uri, Ledger.LedgerWriter.ForRestore(atPoint, "test", new Aws.AwsOptions())!.BackupUri);   // recorded beside the backup restored, not the folder given
             Assert.Equal(atFirst, await services.ReadTableAsync(target));
         }

@@ -103,7 +103,7 @@ public sealed class RestoreResult
     /// <summary>The point in time the restored items reach: a DynamoDB export's time, or where the last export of a chain ends. Null for a scan backup, which has no single point.</summary>
     public DateTimeOffset? PointInTime { get; init; }
 
-    /// <summary>The SHA-256 (base64) of the backup's manifest summary: which content was restored.</summary>
+    /// <summary>The SHA-256 (base64) of the restored backup's own manifest summary (of a chain, its last backup's): which backup's content was restored, as the ledger binds its records.</summary>
     public string? SummarySha256 { get; init; }
 
     /// <summary>The layout the backup was read as: BackupDR, NativeExport, NativeExportChain, SeedV2 or Dynamodump.</summary>

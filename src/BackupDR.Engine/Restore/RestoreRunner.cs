@@ -218,7 +218,7 @@ public sealed class RestoreRunner
             BackupId = backup.Summary.BackupId,
             SourceTableName = backup.Summary.TableName,
             PointInTime = backup.PointInTime,
-            SummarySha256 = backup.SummarySha256,
+            SummarySha256 = backup.InOrder[^1].SummarySha256,   // the restored backup's own summary (of a chain, its last backup's), as its records are bound to
             Format = backup.Format,
             Losses = backup.Losses,
             Mode = apply == ApplyKind.Restore ? mode : RestoreMode.Upsert,
