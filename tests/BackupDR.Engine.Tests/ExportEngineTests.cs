@@ -329,10 +329,11 @@ public sealed class ExportEngineTests(LocalServices services) : IClassFixture<Lo
         string tableFolder = $"s3://{bucket}/x/{table}/";
         var between = first.ExportTime!.Value.AddMilliseconds(500);
         Assert.True(between < second.ExportTime);
+        RestoreResult? restoredAtPoint = null;
         foreach (string uri in new[] { tableFolder, second.Uri })
         {
             string target = LocalServices.UniqueName("at-point");
-            var atPoint = await RestoreRunner.RunAsync(new Restore.RestoreRequest { Uri = uri, TableName = target, PointInTime = between, CheckpointUri = ForeignFixtures.Folder("bdr-chain-cp") },
+            var atPoint = restoredAtPoint = await RestoreRunner.RunAsync(new Restore.RestoreRequest { Uri = uri, TableName = target, PointInTime = between, CheckpointUri = ForeignFixtures.Folder("bdr-chain-cp") },
                 NullOperationHost.Instance, CancellationToken.None);
             Assert.Equal(first.BackupId, atPoint.BackupId);
             Assert.Equal(first.ExportTime, atPoint.PointInTime);
@@ -341,6 +342,14 @@ public sealed class ExportEngineTests(LocalServices services) : IClassFixture<Lo
             Assert.Equal(first.Uri, Ledger.LedgerWriter.ForRestore(atPoint, "test", new Aws.AwsOptions())!.BackupUri);   // recorded beside the backup restored, not the folder given
             Assert.Equal(atFirst, await services.ReadTableAsync(target));
         }
+        // Recorded in a ledger, the restore of the incremental counts for that backup (its record is bound to its own summary).
+        var ledger = new Ledger.LedgerOptions(LocalServices.UniqueName("ledger-chain"));
+        Assert.Empty(await Ledger.LedgerWriter.WriteAsync(ledger, [Ledger.LedgerWriter.ForRestore(restoredAtPoint!, "test", new Aws.AwsOptions())!], NullOperationHost.Instance));
+        var synced = await Ledger.LedgerSync.SyncAsync($"s3://{bucket}/x", ledger, new Aws.AwsOptions(), NullOperationHost.Instance, CancellationToken.None);
+        Assert.Empty(synced.Skipped);
+        var joined = await Ledger.LedgerSync.JoinAsync($"s3://{bucket}/x", await Operations.ListBackupsAsync($"s3://{bucket}/x", table, new Aws.AwsOptions(), CancellationToken.None),
+            table, ledger, NullOperationHost.Instance, CancellationToken.None);
+        Assert.NotNull(joined.Single(b => b.BackupId == first.BackupId).LastRestoreAt);
         var latest = await CheckAsync(tableFolder, IntegrityLevel.Full, DateTimeOffset.UtcNow);
         Assert.True(latest.IsValid, string.Join("; ", latest.Problems));
         Assert.Equal(second.BackupId, latest.BackupId);
