@@ -268,7 +268,7 @@ public sealed class BackupRunner
     {
         var error = AwsErrors.Translate(e, tableName);
         bool stopped = error.ErrorId == ErrorIds.OperationCancelled;
-        if (!stopped || removeWhenStopped) await RemovePartialBackupAsync(folder).ConfigureAwait(false);
+        if (!stopped || removeWhenStopped) await RemovePartialBackupAsync(folder, _host).ConfigureAwait(false);
         var thrown = stopped ? error : NotBackedUp(error, tableName, $"at {folder.Uri} ({removed})");
         if (request.Observer is { } observer)
         {
@@ -484,8 +484,8 @@ public sealed class BackupRunner
         }
     }
 
-    /// <summary>Best effort: a failed backup leaves no objects behind. What remains has no commit marker, so it is never valid.</summary>
-    private async Task RemovePartialBackupAsync(BackupFolder folder)
+    /// <summary>Best effort, within 30 s: every object and pending upload of a backup that failed. What remains has no commit marker, so it is never valid.</summary>
+    internal static async Task RemovePartialBackupAsync(BackupFolder folder, IOperationHost host)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         try
@@ -498,7 +498,7 @@ public sealed class BackupRunner
         }
         catch (Exception e)
         {
-            _host.Warning($"The incomplete backup at {folder.Uri} could not be fully removed ({e.Message}). It has no commit marker, so it will never be treated as valid.");
+            host.Warning($"The incomplete backup at {folder.Uri} could not be fully removed ({e.Message}). It has no commit marker, so it will never be treated as valid.");
         }
     }
 

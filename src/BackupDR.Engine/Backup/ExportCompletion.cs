@@ -52,13 +52,16 @@ public static class ExportCompletion
         var outcome = new Outcome();
         foreach (string table in tables.Distinct(StringComparer.Ordinal))
         {
+            // The table's ARN names its exports: described once per table, and only when a backup of it is pending.
+            Task<string>? arn = null;
+            Task<string> TableArn() => arn ??= DescribeTableArnAsync(dynamo, table, ct);
             foreach (var (id, exportIds) in await PendingAsync(root.Child(table), backupId, ct).ConfigureAwait(false))
             {
                 var folder = root.Child(table).Child(id);
                 var started = new BackupStart(table, id, folder.Uri, BackupFormat.StartOf(id) ?? DateTimeOffset.UtcNow);
                 try
                 {
-                    if (await FinishOneAsync(dynamo, root, folder, started, exportIds, host, wait, observer, ct).ConfigureAwait(false) is { } result)
+                    if (await FinishOneAsync(dynamo, root, folder, started, exportIds, TableArn, host, wait, observer, ct).ConfigureAwait(false) is { } result)
                     {
                         (result.Status == ExportBackup.ExportingStatus ? outcome.Exporting : outcome.Committed).Add(result);
                     }
@@ -112,7 +115,7 @@ public static class ExportCompletion
         return pending;
     }
 
-    private static async Task<BackupResult?> FinishOneAsync(IAmazonDynamoDB dynamo, BackupFolder root, BackupFolder folder, BackupStart started, List<string> exportIds,
+    private static async Task<BackupResult?> FinishOneAsync(IAmazonDynamoDB dynamo, BackupFolder root, BackupFolder folder, BackupStart started, List<string> exportIds, Func<Task<string>> tableArn,
         IOperationHost host, TimeSpan wait, IBackupObserver? observer, CancellationToken ct)
     {
         if (exportIds.Count != 1)
@@ -121,7 +124,7 @@ public static class ExportCompletion
                 $"{folder.Uri} holds {exportIds.Count} exports' folders; a backup's export is one. It was left as it is, uncommitted: remove it.", folder.Uri);
         }
         var bucket = ((S3BackupStore)folder.Store).Bucket;
-        var export = await DescribeAsync(dynamo, started.TableName, exportIds[0], folder, ct).ConfigureAwait(false);
+        var export = await DescribeAsync(dynamo, await tableArn().ConfigureAwait(false), started.TableName, exportIds[0], folder, ct).ConfigureAwait(false);
         if (export.ClientToken != started.BackupId || export.S3Bucket != bucket || export.S3Prefix != folder.Prefix.TrimEnd('/')
             || !export.TableArn.EndsWith(":table/" + started.TableName, StringComparison.Ordinal) || export.ExportFormat != ExportFormat.DYNAMODB_JSON)
         {
@@ -171,7 +174,7 @@ public static class ExportCompletion
             var error = AwsErrors.Translate(e, started.TableName);
             // The table gone: the export is kept (restorable as DynamoDB's export with its key schema); otherwise the backup is removed.
             bool keep = error.ErrorId is ErrorIds.TableNotFound or ErrorIds.OperationCancelled;
-            if (!keep) await RemoveAsync(folder, host).ConfigureAwait(false);
+            if (!keep) await BackupRunner.RemovePartialBackupAsync(folder, host).ConfigureAwait(false);
             var thrown = new BackupDRException(error.ErrorId, error.Kind,
                 $"{error.Message.TrimEnd()} No backup of table '{started.TableName}' was committed at {folder.Uri}{(keep ? " (the export is kept there)" : " (what the export wrote there was removed)")}.",
                 error.Target ?? started.TableName, error);
@@ -184,10 +187,12 @@ public static class ExportCompletion
         }
     }
 
+    private static async Task<string> DescribeTableArnAsync(IAmazonDynamoDB dynamo, string table, CancellationToken ct) =>
+        (await TableSchema.DescribeAsync(dynamo, table, ct).ConfigureAwait(false)).TableArn;
+
     /// <summary>The export as DynamoDB describes it, by the ARN the table's own ARN and the folder's export id make.</summary>
-    private static async Task<ExportDescription> DescribeAsync(IAmazonDynamoDB dynamo, string table, string exportId, BackupFolder folder, CancellationToken ct)
+    private static async Task<ExportDescription> DescribeAsync(IAmazonDynamoDB dynamo, string tableArn, string table, string exportId, BackupFolder folder, CancellationToken ct)
     {
-        string tableArn = (await TableSchema.DescribeAsync(dynamo, table, ct).ConfigureAwait(false)).TableArn;
         try
         {
             return (await dynamo.DescribeExportAsync(new DescribeExportRequest { ExportArn = $"{tableArn}/export/{exportId}" }, ct).ConfigureAwait(false)).ExportDescription;
@@ -196,19 +201,6 @@ public static class ExportCompletion
         {
             throw new BackupDRException(ErrorIds.BackupIntegrityFailed, ErrorKind.InvalidData,
                 $"DynamoDB has no export {exportId} of '{table}', yet {folder.Uri} holds its folder. It was left as it is, uncommitted: remove it.", folder.Uri);
-        }
-    }
-
-    private static async Task RemoveAsync(BackupFolder folder, IOperationHost host)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        try
-        {
-            await foreach (var obj in folder.Store.ListAsync(folder.Prefix, timeout.Token).ConfigureAwait(false)) await folder.Store.DeleteAsync(obj.Key, timeout.Token).ConfigureAwait(false);
-        }
-        catch (Exception e)
-        {
-            host.Warning($"The unfinished backup at {folder.Uri} could not be fully removed ({e.Message}). It has no commit marker, so it will never be treated as valid.");
         }
     }
 }
