@@ -76,7 +76,7 @@ public sealed class IntegrityChecker(BackupFolder backup, IOperationHost host, R
                 return await new DumpBackupReader(backup, report).LoadAsync(ct).ConfigureAwait(false);
             case SourceFormat.BackupDR when _options.PointInTime is { } point && !_options.AllowGaps:
                 // A table's folder, or one backup of a chain: the export backup whose point is the latest at or before it.
-                var chosen = await PointChooser.ChooseAsync(backup, point, report, host, ct).ConfigureAwait(false);
+                var chosen = await PointChooser.ChooseAsync(backup, point, _detectedSummary is not null, report, host, ct).ConfigureAwait(false);
                 if (chosen is null) return null;
                 report.Format = SourceFormat.BackupDR;
                 report.BackupUri = chosen.Uri;

@@ -24,10 +24,11 @@ internal static class PointChooser
     /// <summary>How much later than its id's time a backup's point may be (the export is asked for after the id is drawn).</summary>
     private static readonly TimeSpan IdMargin = TimeSpan.FromHours(1);
 
-    public static async Task<BackupFolder?> ChooseAsync(BackupFolder folder, DateTimeOffset point, IntegrityReport report, IOperationHost host, CancellationToken ct)
+    /// <param name="hasSummary">The layout's detection already found a manifest summary at the folder: it is one backup.</param>
+    public static async Task<BackupFolder?> ChooseAsync(BackupFolder folder, DateTimeOffset point, bool hasSummary, IntegrityReport report, IOperationHost host, CancellationToken ct)
     {
-        bool isBackup = await folder.Store.HeadAsync(folder.Key(BackupFormat.ManifestSummaryKey), ct).ConfigureAwait(false) is not null
-                        || await folder.Store.HeadAsync(folder.Key(BackupFormat.CommitMarkerKey), ct).ConfigureAwait(false) is not null;
+        bool isBackup = hasSummary || await folder.Store.HeadAsync(folder.Key(BackupFormat.CommitMarkerKey), ct).ConfigureAwait(false) is not null
+                        || await folder.Store.HeadAsync(folder.Key(BackupFormat.ManifestSummaryKey), ct).ConfigureAwait(false) is not null;   // one too large to read
         var chosen = isBackup
             ? await AlongChainAsync(folder, point, report, ct).ConfigureAwait(false)
             : await AmongTableAsync(folder, point, report, ct).ConfigureAwait(false);
