@@ -172,18 +172,32 @@ internal sealed class ExportBackup(IAmazonDynamoDB dynamo, BackupFolder target, 
     /// <summary>The newest committed export backup of the table, older than <paramref name="before"/>, whose point is <paramref name="end"/>: what an incremental that starts there continues.</summary>
     private async Task<string?> BaseEndingAtAsync(string table, DateTimeOffset end, string before, CancellationToken ct)
     {
-        var catalog = new Catalog.BackupCatalog(target);
-        var committed = new List<string>();
-        await foreach (var b in catalog.ListAsync(table, ct).ConfigureAwait(false))
+        await foreach (var (id, point) in PointsNewestFirstAsync(table, ct).ConfigureAwait(false))
         {
-            if (b.Status == Catalog.BackupStatus.Committed && string.CompareOrdinal(b.BackupId, before) < 0) committed.Add(b.BackupId);
-        }
-        foreach (string id in committed.OrderByDescending(i => i, StringComparer.Ordinal))
-        {
-            if (await ReadSummaryAsync(target.Child(table).Child(id), ct).ConfigureAwait(false) is { Engine: BackupFormat.ExportEngine } summary
-                && (summary.ExportToTime ?? summary.ExportTime) == end) return id;
+            if (string.CompareOrdinal(id, before) < 0 && point == end) return id;
         }
         return null;
+    }
+
+    /// <summary>
+    /// The table's committed backups under the target, newest first, each with the point it holds the table at (null: a
+    /// scan): from its commit marker, or from its summary when the marker predates <c>pointInTime</c>. A backup whose summary
+    /// cannot be read is passed over. Whatever a marker claims, the chain is proven when it is read (each window from the end of the one before).
+    /// </summary>
+    private async IAsyncEnumerable<(string Id, DateTimeOffset? Point)> PointsNewestFirstAsync(string table, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
+    {
+        var committed = new List<Catalog.BackupInfo>();
+        await foreach (var b in new Catalog.BackupCatalog(target).ListAsync(table, ct).ConfigureAwait(false)) if (b.Status == Catalog.BackupStatus.Committed) committed.Add(b);
+        foreach (var backup in committed.OrderByDescending(b => b.BackupId, StringComparer.Ordinal))
+        {
+            if (backup.PointInTime is { } marked)
+            {
+                yield return (backup.BackupId, marked);
+                continue;
+            }
+            if (await ReadSummaryAsync(target.Child(table).Child(backup.BackupId), ct).ConfigureAwait(false) is not { } summary) continue;
+            yield return (backup.BackupId, summary.Engine == BackupFormat.ExportEngine ? summary.ExportToTime ?? summary.ExportTime : null);
+        }
     }
 
     private static async Task<ManifestSummary?> ReadSummaryAsync(BackupFolder folder, CancellationToken ct)
@@ -197,14 +211,10 @@ internal sealed class ExportBackup(IAmazonDynamoDB dynamo, BackupFolder target, 
     /// <summary>The table's latest committed backup of this engine under the target, and the point it reaches: what an incremental continues.</summary>
     private async Task<(string Id, DateTimeOffset End)> BaseAsync(string table, CancellationToken ct)
     {
-        var catalog = new Catalog.BackupCatalog(target);
-        var committed = new List<Catalog.BackupInfo>();
-        await foreach (var b in catalog.ListAsync(table, ct).ConfigureAwait(false)) if (b.Status == Catalog.BackupStatus.Committed) committed.Add(b);
-        foreach (var candidate in committed.OrderByDescending(b => b.BackupId, StringComparer.Ordinal))
+        await foreach (var (id, point) in PointsNewestFirstAsync(table, ct).ConfigureAwait(false))
         {
-            if (await ReadSummaryAsync(target.Child(table).Child(candidate.BackupId), ct).ConfigureAwait(false) is not { } summary) continue;
-            if (summary.Engine != BackupFormat.ExportEngine) break;   // the latest is a scan: no chain to continue
-            if ((summary.ExportToTime ?? summary.ExportTime) is { } end) return (candidate.BackupId, end);
+            if (point is not { } end) break;   // the latest is a scan: no chain to continue
+            return (id, end);
         }
         throw new BackupDRException(ErrorIds.InvalidArgument, ErrorKind.InvalidArgument,
             $"There is no committed backup of '{table}' made by DynamoDB's export under {target.Uri} to continue (the latest is a scan, or there is none): make a full one first (without {Say.Option("incremental")}).", table);
